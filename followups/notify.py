@@ -1,0 +1,179 @@
+"""What the engine says, to whom, and how it reaches them: the in-app inbox and email.
+
+The inbox row is written in the sweep's transaction, so a notification exists as soon as the
+engine acted. Email goes out later through Django's email backend (console or file in development,
+SMTP in production), one Delivery row per message, so a failure is retried and never lost.
+"""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from incidents.models import User
+
+from . import selectors
+from .models import Delivery, Notification
+
+Kind = Notification.Kind
+
+
+# --- Who hears about it ---------------------------------------------------------------------------
+
+
+def owner_and_helpers(incident):
+    people = [incident.owner, *incident.helpers.all()]
+    return [person for person in people if person.is_active]
+
+
+def location_staff(incident):
+    """Colleagues who may meet this customer next; the person who logged it already knows."""
+    return list(
+        User.objects.filter(locations=incident.location, is_active=True)
+        .exclude(pk=incident.logged_by_id)
+        .order_by("pk")
+    )
+
+
+def location_managers(incident):
+    return list(
+        User.objects.filter(locations=incident.location, role=User.Role.MANAGER, is_active=True).order_by("pk")
+    )
+
+
+def organization_admins(incident):
+    return list(
+        User.objects.filter(organization=incident.organization_id, role=User.Role.ADMIN, is_active=True).order_by("pk")
+    )
+
+
+# --- What it says -----------------------------------------------------------------------------------
+
+
+def _local(moment, incident):
+    return moment.astimezone(zoneinfo.ZoneInfo(incident.location.timezone))
+
+
+def _minutes(duration):
+    return int(duration.total_seconds() // 60)
+
+
+def compose(kind, incident, *, escalated_to_admins=False):
+    """The title and body of one kind of notification about an incident: (title, body, draft)."""
+    customer = incident.customer.name
+    ref = incident.reference
+    owner = incident.owner.display_name()
+    deadline = f"{_local(incident.follow_up_due_at, incident):%H:%M}"
+    window = _minutes(incident.organization.follow_up_window)
+    draft = ""
+    if kind == Kind.INTERNAL_ALERT:
+        title = f"Take special care of {customer} ({ref})"
+        body = (
+            f"{customer} was let down at {incident.location.name}: {incident.summary} "
+            f"Their file is flagged so whoever serves them next knows. {owner} owns the recovery."
+        )
+    elif kind == Kind.HEADS_UP:
+        left = _minutes(incident.organization.heads_up_before)
+        title = f"{ref}: {left} minutes left to fix it or follow up with {customer}"
+        body = f"By {deadline}, fix it or tell {customer} how it is going. A follow-up to the customer meets the clock."
+    elif kind == Kind.WINDOW_MISSED:
+        title = f"{ref}: the {window}-minute window passed"
+        body = (
+            f"Nothing was recorded for {customer} by {deadline}. Follow up with them now; "
+            "your manager has been told."
+        )
+    elif kind == Kind.ESCALATION:
+        if escalated_to_admins:
+            later = _minutes(incident.organization.escalate_after)
+            title = f"{ref} is still untouched {later} minutes after its window"
+        else:
+            title = f"{ref} missed its {window}-minute window"
+        body = (
+            f"{owner} owns the recovery for {customer} at {incident.location.name}: {incident.summary} "
+            f"No fix or follow-up was recorded by {deadline}. Step in, reassign it or bring in help."
+        )
+    elif kind == Kind.PROGRESS_REPORT:
+        title = f"{ref}: send {customer} a progress report"
+        since = _local(incident.logged_at, incident)
+        body = (
+            f"Open since {since:%a %d %b}. A short update today tells {customer} you have not forgotten "
+            "them; record it as a progress follow-up."
+        )
+    elif kind == Kind.CHECK_BACK:
+        title = f"{ref}: check back with {customer}"
+        fixed = _local(incident.fixed_at, incident)
+        body = f"Fixed on {fixed:%a %d %b}. Check that all is still well and record the post-fix follow-up."
+    elif kind == Kind.WRAP_UP:
+        title = f"{ref}: the wrap-up note to {customer} is due"
+        body = (
+            "Thank them and look forward to serving them again. A draft is below: make it yours "
+            "before you send it, then record the wrap-up follow-up."
+        )
+        draft = selectors.wrap_up_draft(incident)
+    else:  # pragma: no cover - every kind is listed above
+        raise ValueError(kind)
+    return title, body, draft
+
+
+# --- Writing and sending -------------------------------------------------------------------------
+
+
+def create_notifications(incident, reminder, messages, *, now):
+    """Inbox rows for `messages` [(recipient, kind, extra compose options)], one per recipient,
+    with an email Delivery for each recipient who has an address. Returns the deliveries' ids."""
+    notifications = []
+    seen = set()
+    for recipient, kind, options in messages:
+        if recipient.pk in seen:  # the owner who is also a manager hears it once
+            continue
+        seen.add(recipient.pk)
+        title, body, draft = compose(kind, incident, **options)
+        notifications.append(
+            Notification(
+                recipient=recipient,
+                incident=incident,
+                reminder=reminder,
+                kind=kind,
+                title=title[:200],
+                body=body,
+                draft=draft,
+                created_at=now,
+                dedupe_key=f"{incident.pk}.{reminder.kind}.{reminder.due_at:%Y%m%dT%H%M%S%f}.{recipient.pk}",
+            )
+        )
+    created = Notification.objects.bulk_create(notifications)  # fills primary keys on PostgreSQL and SQLite
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(
+            notification=notification,
+            channel=Delivery.Channel.EMAIL,
+            # If no task has finished it by then (the broker was down, a worker died),
+            # the sweep queues it again.
+            next_attempt_at=now + settings.FOLLOWUPS_REQUEUE_AFTER,
+        )
+        for notification in created
+        if notification.recipient.email
+    )
+    return [delivery.pk for delivery in deliveries]
+
+
+def inbox_url():
+    return settings.SITE_URL.rstrip("/") + reverse("followups:inbox")
+
+
+def send_email(notification):
+    """Send one notification by email. The dedupe key is the Message-ID: a copy sent again after a
+    crash between sending and recording it carries the same id, so mail servers can drop it."""
+    context = {"notification": notification, "incident": notification.incident, "inbox_url": inbox_url()}
+    message = EmailMultiAlternatives(
+        subject=f"[Recovery] {notification.title}",
+        body=render_to_string("emails/notification.txt", context),
+        to=[notification.recipient.email],
+        headers={
+            "Message-ID": f"<{notification.dedupe_key}@recovery>",
+            "X-Recovery-Dedupe-Key": notification.dedupe_key,
+        },
+    )
+    message.attach_alternative(render_to_string("emails/notification.html", context), "text/html")
+    message.send(fail_silently=False)

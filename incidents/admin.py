@@ -1,0 +1,257 @@
+"""The admin for managers: find and read recoveries, manage people, locations and the coach's phrases.
+
+Steps are shown, never edited here: a step changed in the admin would skip the rules and the timeline,
+so every change to a recovery goes through `incidents.services` (the admin actions below included).
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.http import JsonResponse
+from django.utils import timezone
+
+from . import customer_data, selectors, services
+from .models import (
+    Apology,
+    Category,
+    CoachPhrase,
+    Customer,
+    Deposition,
+    Event,
+    Fix,
+    FollowUp,
+    Gesture,
+    Incident,
+    Location,
+    Organization,
+    Resolution,
+    Review,
+    User,
+)
+
+
+class OrganizationScopedAdmin(admin.ModelAdmin):
+    """Staff see only their own organization's rows; superusers without one see everything."""
+
+    organization_path = "organization"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser and user.organization_id is None:
+            return queryset
+        return queryset.filter(**{self.organization_path: user.organization_id})
+
+
+class ReadOnlyInline(admin.StackedInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ApologyInline(ReadOnlyInline):
+    model = Apology
+
+
+class ReviewInline(ReadOnlyInline):
+    model = Review
+
+
+class FixInline(ReadOnlyInline):
+    model = Fix
+
+
+class GestureInline(ReadOnlyInline, admin.TabularInline):
+    model = Gesture
+    fields = ["kind", "description", "cost", "currency", "given_by", "approval", "decided_by"]
+
+
+class FollowUpInline(ReadOnlyInline, admin.TabularInline):
+    model = FollowUp
+    fields = ["done_at", "kind", "channel", "note", "done_by"]
+
+
+class DepositionInline(ReadOnlyInline):
+    model = Deposition
+
+
+class ResolutionInline(ReadOnlyInline):
+    model = Resolution
+
+
+class EventInline(ReadOnlyInline, admin.TabularInline):
+    model = Event
+    fields = ["at", "actor", "actor_label", "kind", "summary"]
+    verbose_name_plural = "timeline"
+
+
+@admin.register(Incident)
+class IncidentAdmin(OrganizationScopedAdmin):
+    list_display = ["reference", "customer", "location", "category", "stage", "owner", "clock", "logged_at"]
+    list_filter = ["stage", "location", "location__region", "category", "severity", "busyness", "channel",
+                   ("closed_at", admin.EmptyFieldListFilter), ("breached_at", admin.EmptyFieldListFilter)]
+    search_fields = ["reference", "summary", "external_id", "customer__name", "customer__email", "customer__phone"]
+    date_hierarchy = "logged_at"
+    list_select_related = ["customer", "location", "category", "owner"]
+    inlines = [ApologyInline, ReviewInline, FixInline, GestureInline, FollowUpInline, DepositionInline,
+               ResolutionInline, EventInline]
+    actions = ["take_ownership"]
+
+    def get_queryset(self, request):
+        # The same visibility as the pages and the API: managers see their own locations.
+        return selectors.visible_incidents(request.user).select_related(*self.list_select_related)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Incident._meta.fields] + ["helpers"]
+
+    def has_add_permission(self, request):
+        return False  # incidents are logged from the app or the API, which start the clock
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Twenty-minute clock")
+    def clock(self, incident):
+        if incident.responded_at:
+            return "met" if incident.responded_at <= incident.follow_up_due_at else "missed"
+        return "missed" if timezone.now() > incident.follow_up_due_at else "pending"
+
+    @admin.action(description="Take ownership of the selected open recoveries")
+    def take_ownership(self, request, queryset):
+        done = 0
+        for incident in queryset.filter(closed_at__isnull=True):
+            try:
+                services.reassign(incident, by=request.user, owner=request.user)
+                done += 1
+            except services.RecoveryError as error:
+                self.message_user(request, f"{incident.reference}: {error.message}", messages.ERROR)
+        self.message_user(request, f"You now own {done} recoveries.")
+
+
+@admin.register(Gesture)
+class GestureAdmin(OrganizationScopedAdmin):
+    organization_path = "incident__organization"
+    list_display = ["incident", "description", "cost", "currency", "given_by", "approval", "given_at"]
+    list_filter = ["approval", "kind", "incident__location"]
+    search_fields = ["description", "incident__reference", "incident__customer__name"]
+    list_select_related = ["incident", "given_by"]
+    actions = ["approve", "refuse"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Gesture._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _decide(self, request, queryset, approve):
+        for gesture in queryset.filter(approval=Gesture.Approval.PENDING):
+            try:
+                services.decide_gesture(gesture, by=request.user, approve=approve)
+            except services.RecoveryError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                return
+        self.message_user(request, "Approved." if approve else "Refused.")
+
+    @admin.action(description="Approve the selected gestures waiting for a manager")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Refuse the selected gestures waiting for a manager")
+    def refuse(self, request, queryset):
+        self._decide(request, queryset, approve=False)
+
+
+@admin.register(Customer)
+class CustomerAdmin(OrganizationScopedAdmin):
+    list_display = ["name", "email", "phone", "external_id", "lifetime_value", "care_flag"]
+    list_filter = ["care_flag"]
+    search_fields = ["name", "email", "phone", "external_id"]
+    readonly_fields = ["organization", "care_flagged_at", "created_at"]
+    actions = ["export_data", "anonymize"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # customers are anonymized, so the statistics of their recoveries survive
+
+    @admin.action(description="Export everything held about the selected customers (JSON)")
+    def export_data(self, request, queryset):
+        data = [customer_data.export_customer(customer) for customer in queryset]
+        response = JsonResponse(data, safe=False, json_dumps_params={"indent": 2, "ensure_ascii": False})
+        response["Content-Disposition"] = 'attachment; filename="customer-data.json"'
+        return response
+
+    @admin.action(description="Anonymize the selected customers (keeps incident statistics)")
+    def anonymize(self, request, queryset):
+        for customer in queryset:
+            customer_data.anonymize_customer(customer, by=request.user)
+        self.message_user(request, f"Anonymized {queryset.count()} customers.")
+
+
+@admin.register(Location)
+class LocationAdmin(OrganizationScopedAdmin):
+    list_display = ["name", "code", "region", "timezone", "opens_at", "closes_at"]
+    list_filter = ["region"]
+    search_fields = ["name", "code", "region"]
+
+
+@admin.register(CoachPhrase)
+class CoachPhraseAdmin(OrganizationScopedAdmin):
+    list_display = ["phrase", "kind", "suggestion", "active"]
+    list_editable = ["active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["phrase", "suggestion"]
+
+
+@admin.register(Category)
+class CategoryAdmin(OrganizationScopedAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "currency", "follow_up_window", "default_discretion_budget"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser and request.user.organization_id is None:
+            return queryset
+        return queryset.filter(pk=request.user.organization_id)
+
+
+@admin.register(User)
+class StaffAdmin(UserAdmin, OrganizationScopedAdmin):
+    list_display = ["username", "first_name", "last_name", "role", "organization", "is_active"]
+    list_filter = ["role", "locations", "is_active"]
+    fieldsets = UserAdmin.fieldsets + (
+        ("Recovery", {"fields": ["organization", "role", "locations", "discretion_budget"]}),
+    )
+    filter_horizontal = ["locations", "groups", "user_permissions"]
+
+
+@admin.register(Event)
+class EventAdmin(OrganizationScopedAdmin):
+    """The timeline, for reading across incidents. Append-only: nothing here edits or deletes."""
+
+    organization_path = "incident__organization"
+    list_display = ["at", "incident", "kind", "summary", "actor"]
+    list_filter = ["kind"]
+    search_fields = ["incident__reference", "summary"]
+    list_select_related = ["incident", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+

@@ -1,0 +1,25 @@
+"""The timeline: one small function writes every event, so each change reads the same way.
+
+Events are append-only; `Event.save` refuses to overwrite one and nothing here edits or deletes.
+"""
+
+from .models import Event
+
+
+def record_event(incident, kind, summary, *, at, actor=None, actor_label="", before=None, after=None):
+    return Event.objects.create(
+        incident=incident,
+        at=at,
+        actor=actor,
+        actor_label=actor_label,
+        kind=kind,
+        summary=summary[:300],
+        before=before or {},
+        after=after or {},
+    )
+
+
+def changes(old, new):
+    """The fields whose values differ, as (before, after) dicts for an event."""
+    keys = [key for key in new if old.get(key) != new.get(key)]
+    return {key: old.get(key) for key in keys}, {key: new[key] for key in keys}

@@ -1,0 +1,438 @@
+"""The recovery record: organizations, their people and customers, incidents and the record of each step.
+
+Models hold fields, constraints and choices. Every write that matters to the recovery goes through
+`incidents.services`, which enforces the order of the steps, moves the clocks and writes the timeline.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Channel(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat"
+    WEB = "web", "Web"
+    LETTER = "letter", "Letter"
+    OTHER = "other", "Other"
+
+
+class Busyness(models.TextChoices):
+    QUIET = "quiet", "Quiet"
+    NORMAL = "normal", "Normal"
+    BUSY = "busy", "Busy"
+    PEAK = "peak", "Peak (above 90% capacity)"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class Stage(models.TextChoices):
+    """The next thing the recovery needs, in the order of the method."""
+
+    APOLOGY = "apology", "Apologize"
+    REVIEW = "review", "Review the complaint"
+    FIX = "fix", "Fix it"
+    DOCUMENT = "document", "Document it"
+    WRAP_UP = "wrap_up", "Send the wrap-up"
+    OUTCOME = "outcome", "Record the outcome"
+    CLOSED = "closed", "Closed"
+
+
+class Outcome(models.TextChoices):
+    CHAMPION = "champion", "Champion"
+    RETAINED = "retained", "Retained"
+    PARTIAL = "partial", "Partially recovered"
+    LOST = "lost", "Lost"
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code for money amounts.")
+    # The clocks of the method; every window is a setting of the organization.
+    follow_up_window = models.DurationField(
+        default=datetime.timedelta(minutes=20),
+        help_text="Fix it, or follow up with the customer, within this window after logging.",
+    )
+    heads_up_before = models.DurationField(
+        default=datetime.timedelta(minutes=5), help_text="Warn the owner this long before the window ends."
+    )
+    escalate_after = models.DurationField(
+        default=datetime.timedelta(minutes=15),
+        help_text="After a missed window, tell the organization's admins if still untouched after this long.",
+    )
+    progress_report_every = models.DurationField(
+        default=datetime.timedelta(days=1), help_text="Progress report to the customer while not fixed."
+    )
+    check_back_after = models.DurationField(
+        default=datetime.timedelta(days=1), help_text="Check back with the customer this long after the fix."
+    )
+    wrap_up_after = models.DurationField(
+        default=datetime.timedelta(days=2), help_text="Send the wrap-up note this long after the fix."
+    )
+    default_discretion_budget = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("50.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="What each person may give one customer without asking a manager.",
+    )
+
+    def __str__(self):
+        return self.name
+
+
+class Location(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="locations")
+    name = models.CharField(max_length=200)
+    code = models.SlugField(max_length=50, help_text="Short code used by the API, e.g. 'riverside'.")
+    region = models.CharField(max_length=100, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/London.")
+    opens_at = models.TimeField(default=datetime.time(9, 0))
+    closes_at = models.TimeField(default=datetime.time(18, 0))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "code"], name="location_code_unique")]
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class User(AbstractUser):
+    """A member of staff. Superusers may have no organization."""
+
+    class Role(models.TextChoices):
+        FRONTLINE = "frontline", "Frontline"
+        MANAGER = "manager", "Manager"
+        ADMIN = "admin", "Organization admin"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="staff", null=True, blank=True
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.FRONTLINE)
+    locations = models.ManyToManyField(Location, related_name="staff", blank=True)
+    discretion_budget = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Per customer; empty means the organization's default.",
+    )
+
+    @property
+    def is_manager(self):
+        return self.role in (self.Role.MANAGER, self.Role.ADMIN)
+
+    def display_name(self):
+        return self.get_full_name() or self.username
+
+
+class CoachPhrase(models.Model):
+    """A phrase the apology coach points out, with warmer wording to use instead."""
+
+    class Kind(models.TextChoices):
+        CONDITIONAL = "conditional", "Conditional apology"
+        DISMISSIVE = "dismissive", "Sounds like an order to move on"
+        DEFENSIVE = "defensive", "Defends the company"
+        POLICY = "policy", "Policy language"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="coach_phrases")
+    phrase = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    suggestion = models.CharField(max_length=300)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "phrase"], name="coach_phrase_unique")]
+        ordering = ["phrase"]
+
+    def __str__(self):
+        return self.phrase
+
+
+class Customer(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    external_id = models.CharField(max_length=100, blank=True, help_text="The customer's id in another system.")
+    lifetime_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Estimated value of the customer over the relationship.",
+    )
+    # The customer flag: whoever serves this customer next sees what happened and takes special care.
+    care_flag = models.BooleanField(default=False)
+    care_note = models.TextField(blank=True)
+    care_flagged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~Q(external_id=""),
+                name="customer_external_id_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "email"]), models.Index(fields=["organization", "phone"])]
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Category(models.Model):
+    """A short free label for the product or service that failed; managers may merge labels later."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="categories")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="category_name_unique")]
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+
+class Incident(models.Model):
+    """One service failure suffered by one customer, and the state of its recovery."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="incidents")
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="incidents")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incidents")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents", null=True, blank=True)
+    severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.MEDIUM)
+    summary = models.TextField(help_text="What happened, in a sentence or two.")
+    busyness = models.CharField(max_length=20, choices=Busyness.choices, blank=True)
+    occurred_at = models.DateTimeField()
+    logged_at = models.DateTimeField()
+    logged_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_logged", null=True)
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_owned")
+    helpers = models.ManyToManyField(User, related_name="incidents_helping", blank=True)
+    external_id = models.CharField(max_length=100, blank=True, help_text="The helpdesk ticket id.")
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.APOLOGY)
+
+    # The twenty-minute clock: written when the incident is logged and when a step meets it.
+    follow_up_due_at = models.DateTimeField()
+    responded_at = models.DateTimeField(
+        null=True, blank=True, help_text="First fix or follow-up to the customer."
+    )
+    breached_at = models.DateTimeField(null=True, blank=True, help_text="When the missed window was noticed.")
+    fixed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The earliest moment anything is due on this incident (a reminder, a deadline, an escalation).
+    # Recomputed by every step; the follow-up sweep asks only "which open incidents are past this?".
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~Q(external_id=""),
+                name="incident_external_id_unique",
+            ),
+            models.CheckConstraint(condition=Q(logged_at__gte=models.F("occurred_at")), name="incident_occurred_before_logged"),
+        ]
+        indexes = [
+            # Serves the sweep: only open incidents with something due, ordered by due time.
+            models.Index(
+                fields=["next_due_at"],
+                name="incident_open_next_due",
+                condition=Q(closed_at__isnull=True, next_due_at__isnull=False),
+            ),
+            models.Index(fields=["location", "logged_at"], name="incident_location_logged"),
+            models.Index(fields=["organization", "logged_at"], name="incident_org_logged"),
+            models.Index(fields=["owner", "closed_at"], name="incident_owner_open"),
+        ]
+        ordering = ["-logged_at"]
+
+    def __str__(self):
+        return f"{self.reference} – {self.customer.name}" if self.customer_id else self.reference
+
+    @property
+    def is_open(self):
+        return self.closed_at is None
+
+
+class StepRecord(models.Model):
+    """A step that can be revised; `version` counts saves so two editors never overwrite each other."""
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Apology(StepRecord):
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="apology")
+    apologized_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    apologized_at = models.DateTimeField()
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    text = models.TextField(help_text="The words used, as near as you remember them.")
+    customer_accepted = models.BooleanField(
+        default=False, help_text="The customer signalled the apology landed, e.g. “I know it's not your fault”."
+    )
+    # What the coach pointed out: [{"phrase", "kind", "suggestion"}]. Never blocks the record.
+    coach_flags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name_plural = "apologies"
+
+
+class Review(StepRecord):
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
+    reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField()
+    customer_account = models.TextField(help_text="What happened, in the customer's words.")
+    customer_losses = models.TextField(blank=True, help_text="Time, money, face in front of others.")
+    customer_needs = models.TextField(help_text="What the customer needs for a good outcome.")
+
+
+class Fix(StepRecord):
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="fix")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    description = models.TextField(help_text="What was done to make things as they should have been.")
+    fixed = models.BooleanField(default=False)
+    fixed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "fixes"
+
+
+class Gesture(models.Model):
+    """The something extra, with what it cost. Over the giver's budget it waits for a manager."""
+
+    class Kind(models.TextChoices):
+        UPGRADE = "upgrade", "Upgrade"
+        CREDIT = "credit", "Credit or refund"
+        GIFT = "gift", "Gift"
+        EXPERT_TIME = "expert_time", "Time with an expert"
+        NOTE = "note", "Handwritten note"
+        OTHER = "other", "Other"
+
+    class Approval(models.TextChoices):
+        NOT_NEEDED = "not_needed", "Within budget"
+        PENDING = "pending", "Waiting for a manager"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="gestures")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=300)
+    cost = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3)
+    given_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="gestures_given")
+    given_at = models.DateTimeField()
+    approval = models.CharField(max_length=20, choices=Approval.choices, default=Approval.NOT_NEEDED)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(cost__gte=0), name="gesture_cost_not_negative")]
+        indexes = [
+            models.Index(fields=["approval"], name="gesture_pending", condition=Q(approval="pending")),
+        ]
+
+
+class FollowUp(models.Model):
+    class Kind(models.TextChoices):
+        IMMEDIATE = "immediate", "Immediate check-back"
+        PROGRESS = "progress", "Progress report"
+        POST_FIX = "post_fix", "Post-fix check-back"
+        WRAP_UP = "wrap_up", "Wrap-up note"
+        INTERNAL = "internal", "Internal alert"
+
+    # Every kind but an internal alert reaches the customer, and so can meet the twenty-minute clock.
+    CUSTOMER_FACING = (Kind.IMMEDIATE, Kind.PROGRESS, Kind.POST_FIX, Kind.WRAP_UP)
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="follow_ups")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    note = models.TextField()
+    done_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    done_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["done_at"]
+        indexes = [models.Index(fields=["incident", "kind", "done_at"])]
+
+
+class Deposition(StepRecord):
+    """The documentation step: a record for learning, never for blame."""
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="deposition")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    product = models.CharField(max_length=200, blank=True)
+    busyness = models.CharField(max_length=20, choices=Busyness.choices)
+    circumstances = models.TextField(help_text="The customer's circumstances.")
+    root_cause = models.TextField(help_text="What went wrong, as far as known.")
+    prevention = models.TextField(blank=True, help_text="What would prevent it.")
+
+
+class Resolution(models.Model):
+    """How the recovery ended."""
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="resolution")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    satisfaction = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="resolution_satisfaction_1_to_5",
+            )
+        ]
+
+
+class Event(models.Model):
+    """One entry of an incident's timeline. Append-only: written by `incidents.events`, never edited."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    actor_label = models.CharField(max_length=100, blank=True, help_text="Who acted when not a person.")
+    kind = models.CharField(max_length=40)
+    summary = models.CharField(max_length=300)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Timeline events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Timeline events are append-only.")

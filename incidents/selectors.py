@@ -1,0 +1,53 @@
+"""Reads worth naming: who may see which incidents, and the lists pages and the API show."""
+
+from django.db.models import F, Q
+
+from .models import Customer, Incident, Location, User
+
+
+def visible_locations(user):
+    """Frontline staff and managers see their own locations; admins their whole organization."""
+    if not user.is_authenticated:
+        return Location.objects.none()
+    if user.is_superuser and user.organization_id is None:
+        return Location.objects.all()
+    locations = Location.objects.filter(organization_id=user.organization_id)
+    if user.role == User.Role.ADMIN:
+        return locations
+    return locations.filter(staff=user)
+
+
+def visible_incidents(user):
+    """Incidents at the user's locations, plus any they own or help on elsewhere."""
+    if not user.is_authenticated:
+        return Incident.objects.none()
+    if user.is_superuser and user.organization_id is None:
+        return Incident.objects.all()
+    incidents = Incident.objects.filter(organization_id=user.organization_id)
+    if user.role == User.Role.ADMIN:
+        return incidents
+    return incidents.filter(
+        Q(location__in=visible_locations(user)) | Q(owner=user) | Q(helpers=user)
+    ).distinct()
+
+
+def visible_customers(user):
+    if not user.is_authenticated:
+        return Customer.objects.none()
+    if user.is_superuser and user.organization_id is None:
+        return Customer.objects.all()
+    return Customer.objects.filter(organization_id=user.organization_id)
+
+
+def open_incidents_for(user):
+    """The user's own open recoveries, most urgent first: the nearest due moment leads."""
+    return (
+        Incident.objects.filter(Q(owner=user) | Q(helpers=user), closed_at__isnull=True)
+        .distinct()
+        .select_related("customer", "location", "category")
+        .order_by(F("next_due_at").asc(nulls_last=True), "logged_at")
+    )
+
+
+def timeline(incident):
+    return incident.events.select_related("actor").order_by("at", "id")

@@ -1,0 +1,30 @@
+"""The Celery app. Every periodic schedule of the product lives here, in one static table."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recovery.settings")
+
+app = Celery("recovery")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _beat_schedule():
+    from django.conf import settings
+
+    interval = settings.SWEEP_INTERVAL_SECONDS
+    return {
+        # The follow-up engine. Deadlines live in the database, so a pass that never ran is the
+        # next pass's work: `expires` drops passes a stalled worker did not start in time instead
+        # of letting them pile up. Run exactly one beat process.
+        "sweep-followups": {
+            "task": "followups.tasks.sweep_followups",
+            "schedule": interval,
+            "options": {"expires": interval},
+        },
+    }
+
+
+app.conf.beat_schedule = _beat_schedule()

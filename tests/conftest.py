@@ -1,0 +1,71 @@
+import datetime
+import os
+import shutil
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from tests import factories
+
+START = datetime.datetime(2026, 3, 4, 14, 0, tzinfo=datetime.timezone.utc)  # a Wednesday afternoon
+
+
+@pytest.fixture
+def organization(db):
+    return factories.OrganizationFactory(name="Harbour Hotels", slug="harbour")
+
+
+@pytest.fixture
+def location(organization):
+    return factories.LocationFactory(organization=organization, name="Riverside", code="riverside", region="South")
+
+
+@pytest.fixture
+def other_location(organization):
+    return factories.LocationFactory(organization=organization, name="Hilltop", code="hilltop", region="North")
+
+
+@pytest.fixture
+def frontline(organization, location):
+    return factories.UserFactory(username="fran", organization=organization, locations=[location])
+
+
+@pytest.fixture
+def manager(organization, location):
+    return factories.UserFactory(username="mona", organization=organization, role="manager", locations=[location])
+
+
+@pytest.fixture
+def customer(organization):
+    return factories.CustomerFactory(organization=organization, name="Ada Lovelace", email="ada@example.com")
+
+
+@pytest.fixture
+def clock_at_start():
+    """Freeze time at a known Wednesday 14:00 UTC; tests move it with `.move_to` / `.shift`."""
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def incident(frontline, location, customer, clock_at_start):
+    return factories.log_incident(user=frontline, location=location, customer=customer, now=timezone.now())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests need Chromium. Without it they are skipped with a clear reason, unless
+    RECOVERY_REQUIRE_BROWSER is set (CI), where a missing browser is a failure."""
+    if shutil.which("chromium") or os.path.exists("/usr/bin/chromium"):
+        return
+    browser_items = [item for item in items if "browser" in item.keywords]
+    if not browser_items:
+        return
+    if os.environ.get("RECOVERY_REQUIRE_BROWSER"):
+        raise pytest.UsageError("Chromium is required for browser tests but /usr/bin/chromium is missing.")
+    skip = pytest.mark.skip(reason="Chromium not installed (apt-get install chromium): browser tests skipped")
+    for item in browser_items:
+        item.add_marker(skip)
+    config.pluginmanager.get_plugin("terminalreporter").write_line(
+        f"NOTE: {len(browser_items)} browser tests skipped: Chromium is not installed.", yellow=True
+    )

@@ -1,0 +1,77 @@
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from incidents import services
+from incidents.customer_data import REDACTED, anonymize_customer, export_customer
+from incidents.models import Customer, Event, Incident
+
+
+@pytest.fixture
+def recovered(incident, frontline):
+    services.record_apology(incident, by=frontline, channel="in_person", text="I'm so sorry, Ada.")
+    services.record_review(incident, by=frontline, customer_account="Ada's soup was cold", customer_needs="Hot soup")
+    services.record_fix(incident, by=frontline, description="New soup for Ada", fixed=True,
+                        gesture={"kind": "gift", "description": "Dessert", "cost": "6"})
+    services.record_follow_up(incident, by=frontline, kind="post_fix", channel="phone", note="Called Ada back")
+    return incident
+
+
+def test_the_export_holds_the_customer_and_every_step(recovered, customer):
+    data = export_customer(customer)
+    assert data["customer"]["email"] == "ada@example.com"
+    [incident] = data["incidents"]
+    assert incident["reference"] == recovered.reference
+    assert incident["apology"]["text"] == "I'm so sorry, Ada."
+    assert incident["review"]["customer_account"] == "Ada's soup was cold"
+    assert incident["deposition"] is None
+    assert incident["gestures"][0]["cost"] == "6.00"
+    assert any(event["kind"] == "follow_up" for event in incident["timeline"])
+    json.dumps(data)  # plain JSON all the way down
+
+
+def test_anonymizing_removes_what_identifies_the_customer_and_keeps_the_figures(recovered, customer):
+    anonymize_customer(customer)
+    customer.refresh_from_db()
+    assert customer.name == f"Anonymized customer {customer.pk}"
+    assert (customer.email, customer.phone, customer.care_note, customer.care_flag) == ("", "", "", False)
+    incident = Incident.objects.get(pk=recovered.pk)
+    assert incident.summary == REDACTED
+    assert incident.apology.text == REDACTED
+    assert incident.follow_ups.get().note == REDACTED
+    assert not Event.objects.filter(incident=incident).exclude(summary=REDACTED).exists()
+    # The figures managers learn from stay.
+    assert incident.fixed_at is not None
+    assert incident.gestures.get().cost == Decimal("6")
+    assert incident.category.name == "Kitchen"
+    # Other customers' records are untouched.
+    assert Customer.objects.count() == 1
+
+
+def test_anonymizing_twice_is_harmless(recovered, customer):
+    anonymize_customer(customer)
+    anonymize_customer(customer)
+    assert Customer.objects.get(pk=customer.pk).email == ""
+
+
+def test_the_commands_export_and_anonymize(recovered, customer, capsys):
+    call_command("export_customer", customer.pk)
+    assert json.loads(capsys.readouterr().out)["customer"]["name"] == "Ada Lovelace"
+    call_command("anonymize_customer", customer.pk)
+    assert "anonymized" in capsys.readouterr().out
+    assert Customer.objects.get(pk=customer.pk).email == ""
+
+
+def test_the_admin_exports_and_anonymizes(recovered, customer, manager, client):
+    from django.contrib.auth.models import Permission
+
+    manager.is_staff = True
+    manager.save()
+    manager.user_permissions.set(Permission.objects.filter(content_type__app_label="incidents"))
+    client.force_login(manager)
+    response = client.post("/admin/incidents/customer/", {"action": "export_data", "_selected_action": [customer.pk]})
+    assert json.loads(response.content)[0]["customer"]["email"] == "ada@example.com"
+    client.post("/admin/incidents/customer/", {"action": "anonymize", "_selected_action": [customer.pk]})
+    assert Customer.objects.get(pk=customer.pk).email == ""

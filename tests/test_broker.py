@@ -1,0 +1,37 @@
+"""The configured broker really carries messages: the filesystem broker by default, Redis with REDIS_URL."""
+
+import os
+
+import pytest
+from django.conf import settings
+from kombu import Connection, Exchange, Queue
+
+pytestmark = pytest.mark.broker
+
+
+def test_the_broker_matches_the_environment():
+    if os.environ.get("REDIS_URL"):
+        assert settings.CELERY_BROKER_URL == os.environ["REDIS_URL"]
+    else:
+        assert settings.CELERY_BROKER_URL.startswith("filesystem://")
+
+
+def test_a_message_makes_a_round_trip_through_the_broker(tmp_path):
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        # A private folder, so the running app's queue is never touched.
+        for key in ("data_folder_in", "data_folder_out"):
+            options[key] = str(tmp_path)
+        options["processed_folder"] = str(tmp_path)
+        options["control_folder"] = str(tmp_path)
+    queue = Queue(f"roundtrip-{os.getpid()}", Exchange(f"roundtrip-{os.getpid()}"), routing_key="roundtrip")
+    with Connection(settings.CELERY_BROKER_URL, transport_options=options, connect_timeout=5) as connection:
+        connection.ensure_connection(max_retries=1)
+        with connection.Producer() as producer:
+            producer.publish({"hello": "recovery"}, exchange=queue.exchange, routing_key="roundtrip", declare=[queue])
+        simple = connection.SimpleQueue(queue)
+        message = simple.get(timeout=5)
+        assert message.payload == {"hello": "recovery"}
+        message.ack()
+        simple.close()
+        queue(connection.default_channel).delete()
