@@ -21,7 +21,7 @@ from incidents.events import record_event
 from incidents.models import Incident
 
 from . import notify, selectors
-from .models import Delivery, Notification, Reminder, SweepFailure
+from .models import Delivery, EngineHeartbeat, Notification, Reminder, SweepFailure
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ FAILED_ROW_RETRY = datetime.timedelta(minutes=5)
 DELIVERY_LEASE = datetime.timedelta(minutes=2)
 MAX_DELIVERY_ATTEMPTS = 8
 ENGINE = "Follow-up engine"
+SWEEP_HEARTBEAT = "sweep"
 Kind = Notification.Kind
 
 
@@ -84,6 +85,8 @@ def sweep(*, now=None, batch_size=None):
     for incident_id in due_ids:
         _sweep_incident(incident_id, now, report)
     report.deliveries_requeued = requeue_deliveries(now)
+    # Wall-clock time on purpose: the heartbeat tells whether beat and a worker are alive now.
+    EngineHeartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"last_run_at": timezone.now()})
     return report
 
 

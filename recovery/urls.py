@@ -4,9 +4,11 @@ from django.urls import include, path
 
 from incidents import views as incident_views
 from recovery.auth import ThrottledAuthenticationForm
+from recovery.health import healthz
 
 urlpatterns = [
     path("", incident_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
