@@ -29,8 +29,6 @@ logger = logging.getLogger(__name__)
 TICK = datetime.timedelta(microseconds=1)
 # A row the sweep failed on is looked at again this much later, so it cannot hog every pass.
 FAILED_ROW_RETRY = datetime.timedelta(minutes=5)
-# A worker's claim on a delivery lapses after this; a worker killed mid-send is then replaced.
-DELIVERY_LEASE = datetime.timedelta(minutes=2)
 MAX_DELIVERY_ATTEMPTS = 8
 ENGINE = "Follow-up engine"
 SWEEP_HEARTBEAT = "sweep"
@@ -292,7 +290,7 @@ def deliver(delivery_id, *, now=None):
     claimable = Q(state=Delivery.State.PENDING) | Q(state=Delivery.State.SENDING, next_attempt_at__lte=now)
     claimed = (
         Delivery.objects.filter(claimable, pk=delivery_id, attempts__lt=MAX_DELIVERY_ATTEMPTS)
-        .update(state=Delivery.State.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + DELIVERY_LEASE)
+        .update(state=Delivery.State.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + settings.FOLLOWUPS_DELIVERY_LEASE)
     )
     if not claimed:
         return "skipped"

@@ -170,6 +170,9 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 FOLLOWUPS_SWEEP_BATCH = int(os.environ.get("FOLLOWUPS_SWEEP_BATCH", "500"))
 # An email no task has sent by this long after it was queued is queued again by the sweep.
 FOLLOWUPS_REQUEUE_AFTER = datetime.timedelta(seconds=int(os.environ.get("FOLLOWUPS_REQUEUE_AFTER_SECONDS", "60")))
+# A worker's claim on an email lapses after this; a worker killed mid-send is then replaced. Longer
+# than EMAIL_TIMEOUT, so a slow but live send is never taken over.
+FOLLOWUPS_DELIVERY_LEASE = datetime.timedelta(seconds=int(os.environ.get("FOLLOWUPS_DELIVERY_LEASE_SECONDS", "120")))
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 
 # --- API -------------------------------------------------------------------------------------
