@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.faults.conftest import BIN, app_environment, django_run, free_port, wait_for
+from tests.support.processes import BIN, app_environment, django_run, free_port, wait_for
 
 # One xdist worker runs the whole module, so the throwaway cluster is made once.
 pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("faults")]
