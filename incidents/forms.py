@@ -8,7 +8,15 @@ from . import selectors
 from .models import Busyness, Channel, CoachPhrase, FollowUp, Gesture, Outcome, Severity
 
 
-class LogFailureForm(forms.Form):
+class Form(forms.Form):
+    """Labels as written, without Django's trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LogFailureForm(Form):
     """One short form: the customer (found or new), what happened, channel, location, category."""
 
     form_token = forms.UUIDField(widget=forms.HiddenInput)
@@ -61,7 +69,7 @@ class LogFailureForm(forms.Form):
         }
 
 
-class StepForm(forms.Form):
+class StepForm(Form):
     """A step that can be edited: `expected_version` is the version the person saw (0: none yet)."""
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, initial=0)
@@ -120,7 +128,7 @@ class FixForm(StepForm):
         }
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(Form):
     kind = forms.ChoiceField(label="Kind of follow-up", choices=FollowUp.Kind.choices)
     channel = forms.ChoiceField(label="How", choices=Channel.choices, initial=Channel.PHONE)
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 5}))
@@ -136,7 +144,7 @@ class DepositionForm(StepForm):
     )
 
 
-class OutcomeForm(forms.Form):
+class OutcomeForm(Form):
     outcome = forms.ChoiceField(label="Outcome", choices=Outcome.choices, widget=forms.RadioSelect)
     satisfaction = forms.TypedChoiceField(
         label="The customer's satisfaction (optional)", required=False, coerce=int, empty_value=None,
@@ -144,7 +152,7 @@ class OutcomeForm(forms.Form):
     )
 
 
-class CoachPhraseForm(forms.Form):
+class CoachPhraseForm(Form):
     phrase = forms.CharField(label="Phrase", max_length=200)
     kind = forms.ChoiceField(label="Kind", choices=CoachPhrase.Kind.choices)
     suggestion = forms.CharField(label="Warmer wording", max_length=300)

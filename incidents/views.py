@@ -177,6 +177,12 @@ def _record(incident, name):
     return getattr(incident, name, None)  # a missing one-to-one step raises RelatedObjectDoesNotExist
 
 
+def _ids(step):
+    """Several step forms share one page: each gets its own element ids, so every label points at
+    its own field."""
+    return f"{step}-%s"
+
+
 def _step_forms(incident):
     """Unbound forms, filled with what is recorded so a step can be edited."""
     apology, review, fix, deposition = (_record(incident, n) for n in ("apology", "review", "fix", "deposition"))
@@ -188,22 +194,22 @@ def _step_forms(incident):
     if incident.stage == Stage.WRAP_UP:
         follow_up_initial["note"] = followup_selectors.wrap_up_draft(incident)
     return {
-        "apology": forms.ApologyForm(
+        "apology": forms.ApologyForm(auto_id=_ids("apology"),
             initial={"expected_version": version(apology), **values(apology, ["channel", "text", "customer_accepted"])}
         ),
-        "review": forms.ReviewForm(initial={
+        "review": forms.ReviewForm(auto_id=_ids("review"), initial={
             "expected_version": version(review),
             **values(review, ["customer_account", "customer_losses", "customer_needs"]),
         }),
-        "fix": forms.FixForm(initial={"expected_version": version(fix), **values(fix, ["description", "fixed"])}),
-        "follow_up": forms.FollowUpForm(initial=follow_up_initial),
-        "deposition": forms.DepositionForm(initial={
+        "fix": forms.FixForm(auto_id=_ids("fix"), initial={"expected_version": version(fix), **values(fix, ["description", "fixed"])}),
+        "follow_up": forms.FollowUpForm(auto_id=_ids("follow_up"), initial=follow_up_initial),
+        "deposition": forms.DepositionForm(auto_id=_ids("deposition"), initial={
             "expected_version": version(deposition),
             # Pre-filled from what was logged; the person corrects it while memory is fresh.
             "busyness": incident.busyness, "product": incident.category.name if incident.category else "",
             **values(deposition, ["product", "busyness", "circumstances", "root_cause", "prevention"]),
         }),
-        "outcome": forms.OutcomeForm(),
+        "outcome": forms.OutcomeForm(auto_id=_ids("outcome")),
     }
 
 
@@ -223,7 +229,8 @@ def _incident_page(request, incident, *, step=None, bound=None):
         "clocks": clocks,
         "window": window,
         "window_words": clock_words(window.seconds_left) if window.done_at is None else "",
-        "timeline": selectors.timeline(incident),
+        # The form token's event only guards against double submits; it says nothing to a person.
+        "timeline": selectors.timeline(incident).exclude(kind="logged_from_page"),
         "apology": _record(incident, "apology"),
         "review": _record(incident, "review"),
         "fix": _record(incident, "fix"),
@@ -272,7 +279,7 @@ def record_step(request, reference, step):
         raise Http404("No such step.")
     incident = _visible_incident(request.user, reference)
     form_class, call = STEPS[step]
-    form = form_class(request.POST)
+    form = form_class(request.POST, auto_id=_ids(step))
     if form.is_valid():
         record = _run_service(form, lambda: call(incident, request.user, form.cleaned_data, form))
         if record is not None:

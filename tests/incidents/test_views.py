@@ -265,7 +265,7 @@ def test_a_required_field_left_empty_is_explained_next_to_it(fran_client, incide
     response = fran_client.post(step_url(incident, "review"), {"customer_account": "Cold", "customer_needs": "",
                                                                "expected_version": 0})
     assert response.status_code == 400
-    assert re.search(r'id="id_customer_needs_error">\s*<li>This field is required', page(response))
+    assert re.search(r'id="review-customer_needs_error">\s*<li>This field is required', page(response))
 
 
 def test_a_stale_edit_shows_what_is_saved_now_and_keeps_what_i_typed(fran_client, frontline, manager, incident):
