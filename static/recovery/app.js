@@ -135,7 +135,9 @@
       banner.querySelector("[data-care-note]").textContent = customer.care_note;
       var when = banner.querySelector("[data-care-when]");
       if (when && customer.care_flagged_at) {
-        when.textContent = "flagged " + new Date(customer.care_flagged_at).toLocaleString();
+        when.textContent = "(flagged " + new Date(customer.care_flagged_at).toLocaleString(undefined, {
+          day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+        }) + ")";
       }
       banner.hidden = false;
     }
