@@ -198,3 +198,28 @@ def test_a_second_reviewer_sees_the_step_changed_and_keeps_their_words(page, liv
     expect(page.get_by_text("Someone else saved this apology")).to_be_visible()
     expect(page.locator(".current")).to_contain_text("Someone else's words")
     expect(page.locator("#apology-form").get_by_label("What you said")).to_have_value("My better words")
+
+
+def test_a_manager_adds_a_coach_phrase_on_a_phone_and_the_coach_marks_it_while_typing(
+    browser, live_server, log_in, screenshot, staff
+):
+    manager = factories.UserFactory(username="manager", organization=staff.organization, role="manager",
+                                    locations=list(staff.locations.all()))
+    incident = factories.log_incident(user=staff)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    log_in(manager, page)
+    page.get_by_role("link", name="Coach phrases").click()
+    page.get_by_label("Phrase", exact=True).fill("calm down")
+    page.get_by_label("Kind").select_option("dismissive")
+    page.get_by_label("Warmer wording").fill("I can see why you're upset.")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("The coach's phrase list is saved.")).to_be_visible()
+    expect(page.get_by_role("cell", name="calm down", exact=True)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot("phone-coach-phrases", page)
+
+    page.goto(f"{live_server.url}/incidents/{incident.reference}/")
+    page.locator("#apology-form").get_by_label("What you said").press_sequentially("Please calm down, sir.")
+    expect(page.locator("[data-coach-output]")).to_contain_text("I can see why you're upset.")
+    context.close()
