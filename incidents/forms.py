@@ -25,7 +25,8 @@ class LogFailureForm(Form):
     customer_phone = forms.CharField(label="Phone (optional)", max_length=40, required=False)
     customer_email = forms.EmailField(label="Email (optional)", required=False)
     summary = forms.CharField(
-        label="What happened", widget=forms.Textarea(attrs={"rows": 3}), help_text="A sentence or two is enough."
+        label="What happened", widget=forms.Textarea(attrs={"rows": 3}), help_text="A sentence or two is enough.",
+        error_messages={"required": "Say what happened, in a sentence or two."},
     )
     channel = forms.ChoiceField(label="How the customer reached us", choices=Channel.choices, initial=Channel.IN_PERSON)
     location = forms.ModelChoiceField(label="Location", queryset=None, empty_label=None)
@@ -79,6 +80,7 @@ class ApologyForm(StepForm):
     channel = forms.ChoiceField(label="How you apologized", choices=Channel.choices, initial=Channel.IN_PERSON)
     text = forms.CharField(
         label="What you said", widget=forms.Textarea(attrs={"rows": 4, "data-coach": ""}),
+        error_messages={"required": "Write what you said, as near as you remember it."},
         help_text="As near as you remember it. The coach points out phrases that can sound like a fake apology.",
     )
     customer_accepted = forms.BooleanField(
@@ -88,17 +90,24 @@ class ApologyForm(StepForm):
 
 class ReviewForm(StepForm):
     customer_account = forms.CharField(
-        label="Their account of what happened", widget=forms.Textarea(attrs={"rows": 3})
+        label="Their account of what happened", widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write what happened, as the customer tells it."},
     )
     customer_losses = forms.CharField(
         label="What they lost (time, money, face in front of others)", required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    customer_needs = forms.CharField(label="What they need for a good outcome", widget=forms.Textarea(attrs={"rows": 2}))
+    customer_needs = forms.CharField(
+        label="What they need for a good outcome", widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Write what the customer needs for a good outcome."},
+    )
 
 
 class FixForm(StepForm):
-    description = forms.CharField(label="What was done", widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(
+        label="What was done", widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write what was done, even if it is not fixed yet."},
+    )
     fixed = forms.BooleanField(label="It is fixed", required=False)
     gesture_kind = forms.ChoiceField(
         label="Something extra (optional)", choices=[("", "None")] + Gesture.Kind.choices, required=False
@@ -131,21 +140,36 @@ class FixForm(StepForm):
 class FollowUpForm(Form):
     kind = forms.ChoiceField(label="Kind of follow-up", choices=FollowUp.Kind.choices)
     channel = forms.ChoiceField(label="How", choices=Channel.choices, initial=Channel.PHONE)
-    note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 5}))
+    note = forms.CharField(
+        label="Note", widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={"required": "Write what you told the customer (or your colleagues)."},
+    )
 
 
 class DepositionForm(StepForm):
     product = forms.CharField(label="Product or service", max_length=200, required=False)
-    busyness = forms.ChoiceField(label="How busy we were", choices=[("", "Choose…")] + Busyness.choices)
-    circumstances = forms.CharField(label="The customer's circumstances", widget=forms.Textarea(attrs={"rows": 2}))
-    root_cause = forms.CharField(label="What went wrong, as far as known", widget=forms.Textarea(attrs={"rows": 3}))
+    busyness = forms.ChoiceField(
+        label="How busy we were", choices=[("", "Choose…")] + Busyness.choices,
+        error_messages={"required": "Choose how busy it was."},
+    )
+    circumstances = forms.CharField(
+        label="The customer's circumstances", widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Write the customer's circumstances."},
+    )
+    root_cause = forms.CharField(
+        label="What went wrong, as far as known", widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write what went wrong, as far as you know."},
+    )
     prevention = forms.CharField(
         label="What would prevent it (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
 class OutcomeForm(Form):
-    outcome = forms.ChoiceField(label="Outcome", choices=Outcome.choices, widget=forms.RadioSelect)
+    outcome = forms.ChoiceField(
+        label="Outcome", choices=Outcome.choices, widget=forms.RadioSelect,
+        error_messages={"required": "Choose how the recovery ended."},
+    )
     satisfaction = forms.TypedChoiceField(
         label="The customer's satisfaction (optional)", required=False, coerce=int, empty_value=None,
         choices=[("", "Not asked")] + [(n, f"{n} of 5") for n in range(1, 6)],

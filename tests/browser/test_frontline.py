@@ -223,3 +223,15 @@ def test_a_manager_adds_a_coach_phrase_on_a_phone_and_the_coach_marks_it_while_t
     page.locator("#apology-form").get_by_label("What you said").press_sequentially("Please calm down, sir.")
     expect(page.locator("[data-coach-output]")).to_contain_text("I can see why you're upset.")
     context.close()
+
+
+def test_an_incomplete_log_form_says_what_is_missing_and_keeps_what_was_typed(page, live_server, log_in, screenshot, staff):
+    log_in(staff)
+    page.goto(f"{live_server.url}/log/")
+    page.get_by_label("Category (optional)").fill("Room service")
+    page.get_by_role("button", name="Log it and start the clock").click()
+    expect(page.get_by_text("Type the customer's name, or pick them from the list.")).to_be_visible()
+    expect(page.get_by_label("What happened")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Category (optional)")).to_have_value("Room service")
+    screenshot("frontline-log-errors")
+    assert not Incident.objects.exists()

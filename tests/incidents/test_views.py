@@ -157,7 +157,7 @@ def test_missing_fields_are_explained_next_to_them_and_nothing_typed_is_lost(fra
     body = page(response)
     assert response.status_code == 400
     assert "Type the customer&#x27;s name, or pick them from the list." in body
-    assert "This field is required." in body
+    assert "Say what happened, in a sentence or two." in body
     assert 'value="0123 456"' in body and 'value="Lifts"' in body and token in body
     assert not Incident.objects.exists()
 
@@ -265,7 +265,7 @@ def test_a_required_field_left_empty_is_explained_next_to_it(fran_client, incide
     response = fran_client.post(step_url(incident, "review"), {"customer_account": "Cold", "customer_needs": "",
                                                                "expected_version": 0})
     assert response.status_code == 400
-    assert re.search(r'id="review-customer_needs_error">\s*<li>This field is required', page(response))
+    assert re.search(r'id="review-customer_needs_error">\s*<li>Write what the customer needs', page(response))
 
 
 def test_a_stale_edit_shows_what_is_saved_now_and_keeps_what_i_typed(fran_client, frontline, manager, incident):
