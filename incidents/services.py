@@ -627,3 +627,58 @@ def _event_for_step(incident, step, summary, by, now, old, values):
     else:
         before, after = changes(old, values)
     record_event(incident, step, summary, at=now, actor=by, before=before, after=after)
+
+
+# --- Pages: logging from the form, the coach's phrase list ----------------------------------------
+
+from .models import Event  # noqa: E402  (kept next to the one service that reads it)
+
+
+@transaction.atomic
+def log_incident_once(*, form_token, logged_by, customer=None, new_customer=None, location, **values):
+    """Log an incident from the page's form, at most once per form.
+
+    The form carries a one-time token. A double click, a reload of the POST or a retry after a slow
+    network sends the same token again; that must not make a second incident. Two such requests can
+    arrive at the same moment, so the check and the write are serialized on the logger's own user row
+    (`SELECT … FOR UPDATE`): the second request waits until the first has committed, then finds the
+    token on the first incident's timeline and returns that incident. Returns (incident, created).
+    """
+    form_token = str(form_token)
+    User.objects.select_for_update().filter(pk=logged_by.pk).first()
+    earlier = (
+        Event.objects.filter(kind="logged_from_page", actor=logged_by, after__form_token=form_token)
+        .select_related("incident")
+        .first()
+    )
+    if earlier is not None:
+        return earlier.incident, False
+    organization = location.organization
+    if customer is None:
+        customer = find_or_create_customer(organization, **(new_customer or {}))
+    incident = log_incident(logged_by=logged_by, customer=customer, location=location, **values)
+    record_event(
+        incident, "logged_from_page", "Logged on the Log a failure page", at=incident.logged_at, actor=logged_by,
+        after={"form_token": form_token},
+    )
+    return incident, True
+
+
+@transaction.atomic
+def save_coach_phrase(organization, *, by, phrase, kind, suggestion, active=True, coach_phrase=None):
+    """Add or edit one phrase of the organization's apology-coach list. Managers only."""
+    if not by.is_manager or by.organization_id != organization.id:
+        raise NotAllowed("Only a manager can change the apology coach's phrases.")
+    phrase = (phrase or "").strip()
+    clash = CoachPhrase.objects.filter(organization=organization, phrase__iexact=phrase)
+    if coach_phrase is not None:
+        clash = clash.exclude(pk=coach_phrase.pk)
+    if clash.exists():
+        raise Conflict("That phrase is already on the list.", field_errors={"phrase": ["Already on the list."]})
+    record = coach_phrase or CoachPhrase(organization=organization)
+    if record.organization_id != organization.id:
+        raise NotAllowed("That phrase belongs to another organization.")
+    record.phrase, record.kind, record.suggestion, record.active = phrase, kind, suggestion, active
+    _validate(record)
+    record.save()
+    return record
