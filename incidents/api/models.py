@@ -69,7 +69,7 @@ class WebhookEndpoint(models.Model):
 
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
-    events = models.JSONField(default=list, help_text="Event types to send; empty means all.")
+    events = models.JSONField(default=list, blank=True, help_text="Event types to send; empty means all.")
     secret = models.CharField(max_length=100, default=new_webhook_secret, help_text="Signs every delivery.")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -6,7 +6,7 @@ names (a location code, a username, a customer's contact details) and call it.
 
 import secrets
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -37,6 +37,10 @@ def create_api_client(*, organization, name, rate_limit_per_minute=None):
 
 
 def register_webhook(*, client, url, events=()):
+    """A URL the client wants events sent to; the secret that signs them is made here."""
+    unknown = sorted(set(events) - set(WebhookEndpoint.EventType.values))
+    if unknown:
+        raise services.RecoveryError("Unknown event type.", field_errors={"events": [f"Unknown: {', '.join(unknown)}."]})
     endpoint = WebhookEndpoint(client=client, url=url, events=list(events))
     endpoint.full_clean()
     endpoint.save()
@@ -91,7 +95,12 @@ def create_incident(*, by, customer, location, owner=None, now=None, **values):
         existing = Incident.objects.filter(organization_id=place.organization_id, external_id=external_id).first()
         if existing is not None:
             raise _already_exists(existing)
-    found = services.find_or_create_customer(place.organization, **customer)
+    try:
+        with transaction.atomic():
+            found = services.find_or_create_customer(place.organization, **customer)
+    except IntegrityError:
+        # Another request created this customer (same external id) at the same moment: use theirs.
+        found = services.find_or_create_customer(place.organization, **customer)
     try:
         return services.log_incident(logged_by=by, customer=found, location=place, owner=owner_user, now=now, **values)
     except services.Conflict:
