@@ -17,7 +17,3 @@ class ClientTokenAuthentication(authentication.TokenAuthentication):
         if client is not None and not client.active:
             raise exceptions.AuthenticationFailed("This API client is switched off.")
         return token.user, token
-
-
-class StaffSessionAuthentication(authentication.SessionAuthentication):
-    """The browser's session, with the browser's CSRF check on writes."""

@@ -3,6 +3,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from incidents.api.models import WebhookEndpoint
 from incidents.models import (
     Busyness,
     Channel,
@@ -123,6 +124,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="category.name", read_only=True, allow_null=True, default=None)
     owner = serializers.CharField(source="owner.username", read_only=True)
     is_open = serializers.BooleanField(read_only=True)
+    busyness = serializers.CharField(read_only=True, help_text="quiet, normal, busy, peak; empty when not given.")
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -200,3 +202,18 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="What went wrong, for a person to read.")
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
                                    help_text="Messages per field; empty when not about a field.")
+
+
+class WebhookInput(StrictSerializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEndpoint.EventType.choices), required=False, default=list,
+        help_text="Event types to send; empty or absent means all.",
+    )
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "active", "secret", "created_at"]
+        read_only_fields = fields

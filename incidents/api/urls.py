@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import views
@@ -17,6 +17,9 @@ urlpatterns = [
     path("incidents/<int:pk>/outcome/", views.OutcomeView.as_view(), name="incident-outcome"),
     path("customers/", views.CustomerList.as_view(), name="customer-list"),
     path("customers/<int:pk>/", views.CustomerDetail.as_view(), name="customer-detail"),
+    path("webhooks/", views.WebhookList.as_view(), name="webhook-list"),
+    path("webhooks/<int:pk>/", views.WebhookDetail.as_view(), name="webhook-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"", views.not_found),
 ]

@@ -10,9 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers as fields
 from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -23,11 +26,24 @@ from incidents.models import Customer, Gesture, Incident, Stage
 from incidents.selectors import timeline
 
 from . import idempotency, serializers as s
-from .authentication import ClientTokenAuthentication, StaffSessionAuthentication
+from rest_framework.authentication import SessionAuthentication
+
+from .authentication import ClientTokenAuthentication
 from .errors import PayloadTooLarge, PreconditionFailed
-from .services import create_incident, customers_for, incidents_for
+from .services import create_incident, customers_for, incidents_for, register_webhook
+from .throttling import client_of
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 422, 429)}
+
+
+def page_of(item_serializer, name):
+    """The cursor page: links to the next and previous pages (null at either end) and the rows."""
+    return inline_serializer(name, fields={
+        "next": fields.URLField(allow_null=True), "previous": fields.URLField(allow_null=True),
+        "results": item_serializer(many=True),
+    })
+
+
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
     description="Any unique string (e.g. a UUID). A repeat with the same key and body returns the first answer.",
@@ -35,7 +51,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 class ApiView(APIView):
-    authentication_classes = [ClientTokenAuthentication, StaffSessionAuthentication]
+    authentication_classes = [ClientTokenAuthentication, SessionAuthentication]
 
     def initial(self, request, *args, **kwargs):
         try:
@@ -117,13 +133,14 @@ class Cursor(CursorPagination):
 
 
 class IncidentList(ApiView):
+    queryset = Incident.objects.none()  # tells the schema which model the filters read
     filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
     filterset_class = IncidentFilter
     ordering_fields = ["logged_at", "updated_at", "id"]
     pagination_class = Cursor
 
     @extend_schema(
-        summary="List incidents", responses={200: s.IncidentSerializer(many=True), **ERRORS},
+        summary="List incidents", operation_id="incidents_list", responses={200: page_of(s.IncidentSerializer, "IncidentPage"), **ERRORS},
         parameters=[OpenApiParameter("ordering", str, enum=["logged_at", "-logged_at", "updated_at", "-updated_at", "id", "-id"])],
     )
     def get(self, request):
@@ -338,10 +355,11 @@ class CustomerCursor(Cursor):
 
 
 class CustomerList(ApiView):
+    queryset = Customer.objects.none()
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = CustomerFilter
 
-    @extend_schema(summary="Find customers by email or external id", responses={200: s.CustomerSerializer(many=True), **ERRORS})
+    @extend_schema(summary="Find customers by email or external id", operation_id="customers_list", responses={200: page_of(s.CustomerSerializer, "CustomerPage"), **ERRORS})
     def get(self, request):
         rows = filters.DjangoFilterBackend().filter_queryset(request, customers_for(request.user), self)
         paginator = CustomerCursor()
@@ -356,3 +374,50 @@ class CustomerDetail(ApiView):
         customer = get_object_or_404(customers_for(request.user), pk=pk)
         recent = incidents_for(request.user).filter(customer=customer).order_by("-logged_at")[:10]
         return Response(s.CustomerSerializer(customer, context={"recent_incidents": list(recent)}).data)
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+
+class ClientOnly:
+    """Webhooks belong to an API client; members of staff have none."""
+
+    def client(self):
+        client = client_of(self.request.user)
+        if client is None:
+            raise PermissionDenied("Webhooks belong to an API client; sign in with its token.")
+        return client
+
+
+class WebhookList(ClientOnly, ApiView):
+    @extend_schema(summary="List your webhook URLs", responses={200: s.WebhookSerializer(many=True), **ERRORS})
+    def get(self, request):
+        return Response(s.WebhookSerializer(self.client().webhooks.all(), many=True).data)
+
+    @extend_schema(
+        summary="Register a webhook URL", request=s.WebhookInput, responses={201: s.WebhookSerializer, **ERRORS},
+        examples=[OpenApiExample("Closed incidents", request_only=True,
+                                 value={"url": "https://helpdesk.example.com/hooks/recovery", "events": ["incident.closed"]})],
+    )
+    def post(self, request):
+        client = self.client()
+        data = self.parse(s.WebhookInput)
+        endpoint = register_webhook(client=client, url=data["url"], events=data["events"])
+        return Response(s.WebhookSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetail(ClientOnly, ApiView):
+    @extend_schema(summary="Remove a webhook URL", responses={204: None, **ERRORS})
+    def delete(self, request, pk):
+        get_object_or_404(self.client().webhooks, pk=pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Any other address under /api/v1/ answers 404 in the API's error shape, not an HTML page."""
+    from django.http import JsonResponse
+
+    from .errors import error_body
+
+    return JsonResponse(error_body("not_found", "No such address in the API."), status=404)

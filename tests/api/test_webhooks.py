@@ -208,3 +208,33 @@ def test_the_periodic_task_pumps_queues_and_prunes(endpoint, frontline, location
     assert tasks.pump_webhooks.run() == 1
 
     assert queued == list(WebhookDelivery.objects.values_list("id", flat=True))
+
+
+def test_a_client_registers_lists_and_removes_its_webhook_urls(api, helpdesk):
+    response = api.post("/api/v1/webhooks/", {"url": "https://helpdesk.example.com/hooks", "events": ["incident.closed"]}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["secret"].startswith("whsec_")
+    assert [row["url"] for row in api.get("/api/v1/webhooks/").json()] == ["https://helpdesk.example.com/hooks"]
+    assert api.delete(f"/api/v1/webhooks/{response.json()['id']}/").status_code == 204
+    assert not helpdesk.webhooks.exists()
+
+
+def test_an_unknown_event_type_is_a_field_error(api):
+    response = api.post("/api/v1/webhooks/", {"url": "https://helpdesk.example.com/hooks", "events": ["incident.exploded"]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"events.0": ['"incident.exploded" is not a valid choice.']}
+
+
+def test_webhooks_belong_to_clients_not_staff(frontline):
+    from rest_framework.test import APIClient
+
+    http = APIClient()
+    http.force_login(frontline)
+
+    assert http.get("/api/v1/webhooks/").status_code == 403
+
+
+def test_a_client_cannot_remove_another_clients_webhook(other_api, endpoint):
+    assert other_api.delete(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 404
