@@ -255,3 +255,6 @@ class EventAdmin(OrganizationScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+
+from .api import admin as api_admin  # noqa: E402,F401  (API clients, webhooks, deliveries)

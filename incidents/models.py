@@ -436,3 +436,14 @@ class Event(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Timeline events are append-only.")
+
+
+# The helpdesk API's records (clients, idempotency keys, webhooks) live beside the API code.
+from .api.models import (  # noqa: E402,F401
+    ApiClient,
+    IdempotencyKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookOutbox,
+)

@@ -239,7 +239,13 @@ def category_named(organization, name):
     if not name:
         return None
     existing = Category.objects.filter(organization=organization, name__iexact=name).first()
-    return existing or Category.objects.create(organization=organization, name=name[:100])
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            return Category.objects.create(organization=organization, name=name[:100])
+    except IntegrityError:  # two requests brought the same new label at once: use the one that won
+        return Category.objects.get(organization=organization, name=name[:100])
 
 
 # --- The four steps ----------------------------------------------------------------------------------

@@ -24,6 +24,12 @@ def _beat_schedule():
             "schedule": interval,
             "options": {"expires": interval},
         },
+        # Webhooks: new timeline events become signed deliveries; due retries are queued again.
+        "pump-webhooks": {
+            "task": "incidents.api.tasks.pump_webhooks",
+            "schedule": interval,
+            "options": {"expires": interval},
+        },
     }
 
 

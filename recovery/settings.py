@@ -238,3 +238,45 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
+
+# --- Helpdesk API: errors, paging, rate limits, idempotency, webhooks, docs ---------------------
+INSTALLED_APPS += ["drf_spectacular_sidecar"]  # Swagger UI served from our own static files (no CDN)
+REST_FRAMEWORK.update(
+    {
+        "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
+        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+        "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.ClientRateThrottle"],
+        "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    }
+)
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "COMPONENT_SPLIT_REQUEST": True,
+        "SERVE_INCLUDE_SCHEMA": False,
+        "ENUM_NAME_OVERRIDES": {
+            "ChannelEnum": "incidents.models.Channel",
+            "BusynessEnum": "incidents.models.Busyness",
+            "SeverityEnum": "incidents.models.Severity",
+        },
+    }
+)
+# Rate-limit counters need one store shared by every web process: Redis when REDIS_URL is set.
+# A cache alias of their own, so the counters never mix with (or flush) anything else.
+CACHES = globals().get("CACHES") or {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES["api"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "recovery-api"}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "recovery-api"}
+)
+API_RATE_LIMIT_PREFIX = os.environ.get("API_RATE_LIMIT_PREFIX", "rate")
+API_STAFF_RATE_PER_MINUTE = int(os.environ.get("API_STAFF_RATE_PER_MINUTE", "300"))
+# Bodies over this answer 413: an incident or a step is a few kilobytes at most.
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(64 * 1024)))
+IDEMPOTENCY_KEY_TTL = datetime.timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+CELERY_IMPORTS = ["incidents.api.tasks"]

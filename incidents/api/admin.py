@@ -1,0 +1,58 @@
+"""The API's records in the admin: clients (the token is shown once, on creation), webhook endpoints,
+and every delivery with its attempts, read-only."""
+
+from django.contrib import admin, messages
+
+from incidents.admin import OrganizationScopedAdmin, ReadOnlyInline
+
+from . import services
+from .models import ApiClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointInline(admin.TabularInline):
+    model = WebhookEndpoint
+    extra = 0
+    fields = ["url", "events", "active", "secret"]
+    readonly_fields = ["secret"]
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(OrganizationScopedAdmin):
+    list_display = ["name", "organization", "rate_limit_per_minute", "active", "created_at"]
+    list_filter = ["active"]
+    fields = ["name", "organization", "rate_limit_per_minute", "active", "user"]
+    readonly_fields = ["user"]
+    inlines = [WebhookEndpointInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # A new client gets its own member-of-staff row and token through the service.
+        client, key = services.create_api_client(
+            organization=obj.organization, name=obj.name, rate_limit_per_minute=obj.rate_limit_per_minute
+        )
+        obj.pk, obj.user, obj.created_at = client.pk, client.user, client.created_at
+        messages.warning(request, f"Token for {client.name} (shown once, copy it now): {key}")
+
+
+class WebhookAttemptInline(ReadOnlyInline, admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(OrganizationScopedAdmin):
+    organization_path = "endpoint__client__organization"
+    list_display = ["event_id", "event_type", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at"]
+    list_filter = ["status", "event_type"]
+    search_fields = ["event_id", "incident__reference"]
+    list_select_related = ["endpoint"]
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+    inlines = [WebhookAttemptInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

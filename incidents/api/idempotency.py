@@ -1,0 +1,74 @@
+"""Safe retries: a POST with an `Idempotency-Key` header is carried out once per key and caller.
+
+The key row is inserted first, in the same transaction as the work. A concurrent repeat's INSERT
+waits on the unique constraint until the first transaction commits, then fails, and the repeat
+answers with the stored first answer; if the first rolled back (a 5xx), the repeat does the work.
+"""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from .errors import IdempotencyKeyReused
+from .models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEPT_HEADERS = ("Location", "ETag")
+
+
+def request_hash(request):
+    """Method, path and the parsed body: a repeat that only reorders JSON keys is the same request."""
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def once(request, produce):
+    """Answer `request` with `produce()` (a Response, errors included) at most once per key."""
+    key = request.headers.get(HEADER)
+    if not key:
+        return produce()
+    from rest_framework.exceptions import ValidationError
+
+    if len(key) > 255:
+        raise ValidationError({HEADER: ["At most 255 characters."]})
+    digest = request_hash(request)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    user=request.user, key=key, request_hash=digest, status_code=0, created_at=timezone.now()
+                )
+        except IntegrityError:
+            return _replay(request.user, key, digest)
+        response = produce()
+        if response.status_code >= 500:
+            # Nothing is kept, the key included: the client's retry does the work again.
+            transaction.set_rollback(True)
+            return response
+        record.status_code = response.status_code
+        record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+        record.response_headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
+        record.save(update_fields=["status_code", "response_body", "response_headers"])
+        return response
+
+
+def _replay(user, key, digest):
+    record = IdempotencyKey.objects.get(user=user, key=key)
+    if record.request_hash != digest:
+        raise IdempotencyKeyReused()
+    response = Response(record.response_body, status=record.status_code, headers=record.response_headers)
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def prune(*, now=None):
+    """Forget keys older than IDEMPOTENCY_KEY_TTL (24 hours by default). Returns how many."""
+    now = now or timezone.now()
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=now - settings.IDEMPOTENCY_KEY_TTL).delete()
+    return deleted

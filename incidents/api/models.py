@@ -1,0 +1,146 @@
+"""The helpdesk API's own records: clients, idempotency keys, webhook endpoints and their deliveries.
+
+Imported at the end of `incidents.models`, so they belong to the `incidents` app and its migrations.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_webhook_secret():
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+class ApiClient(models.Model):
+    """One integration (a helpdesk), belonging to one organization.
+
+    It acts through its own member-of-staff row (`user`, no password, no locations), so every step it
+    records goes through `incidents.services` and the timeline names it like anyone else. Its token is
+    that user's `rest_framework.authtoken` token.
+    """
+
+    organization = models.ForeignKey("incidents.Organization", on_delete=models.CASCADE, related_name="api_clients")
+    name = models.CharField(max_length=100)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=600, help_text="Requests per minute before the API answers 429."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="api_client_name_unique")]
+        ordering = ["name"]
+        verbose_name = "API client"
+
+    def __str__(self):
+        return self.name
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed to every repeat.
+
+    The unique constraint on (user, key) is what makes concurrent repeats safe: the second INSERT waits
+    for the first transaction and then fails, and the repeat reads the committed answer.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+
+class WebhookEndpoint(models.Model):
+    class EventType(models.TextChoices):
+        INCIDENT_CREATED = "incident.created", "Incident created"
+        STEP_RECORDED = "step.recorded", "Step recorded"
+        FOLLOWUP_DUE = "followup.due", "Follow-up due"
+        FOLLOWUP_BREACHED = "followup.breached", "Twenty-minute window breached"
+        INCIDENT_CLOSED = "incident.closed", "Incident closed"
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, blank=True, help_text="Event types to send; empty means all.")
+    secret = models.CharField(max_length=100, default=new_webhook_secret, help_text="Signs every delivery.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.url
+
+    def wants(self, event_type):
+        return not self.events or event_type in self.events
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint. At least once: the event id lets the receiver drop repeats."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Gave up"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=40)
+    event_type = models.CharField(max_length=40)
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+", null=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # The outbox pass may look at an event twice; the endpoint gets it once.
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once_per_event")
+        ]
+        indexes = [
+            # Serves the requeue of deliveries whose retry is due.
+            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due", condition=Q(status="pending")),
+        ]
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id} → {self.endpoint}"
+
+
+class WebhookAttempt(models.Model):
+    """The log of every HTTP attempt of a delivery."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class WebhookOutbox(models.Model):
+    """Where the outbox pass stands in the timeline (Event ids) and the follow-up reminders."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_event_id = models.BigIntegerField(default=0)
+    last_reminder_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "webhook outbox"

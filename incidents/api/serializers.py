@@ -1,0 +1,219 @@
+"""What the API reads and writes. Input serializers reject unknown fields; output serializers read rows."""
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from incidents.api.models import WebhookEndpoint
+from incidents.models import (
+    Busyness,
+    Channel,
+    Customer,
+    Event,
+    FollowUp,
+    Gesture,
+    Incident,
+    Outcome,
+    Severity,
+    Stage,
+)
+
+TEXT = 10_000
+
+
+class StrictSerializer(serializers.Serializer):
+    """A field the API does not know is an error, not silently dropped: a typo must not lose data."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def text(**kwargs):
+    return serializers.CharField(max_length=TEXT, **kwargs)
+
+
+# --- Input ---------------------------------------------------------------------------------------
+
+
+class CustomerInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class IncidentCreateInput(StrictSerializer):
+    customer = CustomerInput()
+    summary = text()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    category = serializers.CharField(max_length=100, help_text="A short free label; new labels are accepted.")
+    location = serializers.SlugField(max_length=50, help_text="The location's code.")
+    occurred_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False, default=Severity.MEDIUM)
+    busyness = serializers.ChoiceField(choices=Busyness.choices, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
+                                        help_text="The helpdesk ticket id; unique per organization.")
+    owner = serializers.CharField(max_length=150, required=False, help_text="Username; defaults to the caller.")
+
+
+class IncidentPatchInput(StrictSerializer):
+    owner = serializers.CharField(max_length=150, help_text="Username of the new owner.")
+
+
+class ApologyInput(StrictSerializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    text = text()
+    customer_accepted = serializers.BooleanField(required=False, default=False)
+    at = serializers.DateTimeField(required=False, help_text="When the apology was made; defaults to now.")
+
+
+class ReviewInput(StrictSerializer):
+    customer_account = text()
+    customer_needs = text()
+    customer_losses = text(required=False, allow_blank=True, default="")
+
+
+class GestureInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=Gesture.Kind.choices)
+    description = serializers.CharField(max_length=300)
+    cost = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, allow_blank=True, default="")
+
+
+class FixInput(StrictSerializer):
+    description = text()
+    fixed = serializers.BooleanField()
+    gesture = GestureInput(required=False)
+
+
+class FollowUpInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=FollowUp.Kind.choices)
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    note = text()
+
+
+class DepositionInput(StrictSerializer):
+    root_cause = text()
+    circumstances = text()
+    busyness = serializers.ChoiceField(choices=Busyness.choices)
+    product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    prevention = text(required=False, allow_blank=True, default="")
+
+
+class OutcomeInput(StrictSerializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    satisfaction = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True, default=None)
+
+
+# --- Output --------------------------------------------------------------------------------------
+
+
+class CustomerBrief(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "care_flag"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    stage = serializers.ChoiceField(choices=Stage.choices, read_only=True)
+    customer = CustomerBrief(read_only=True)
+    location = serializers.CharField(source="location.code", read_only=True)
+    category = serializers.CharField(source="category.name", read_only=True, allow_null=True, default=None)
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    is_open = serializers.BooleanField(read_only=True)
+    busyness = serializers.CharField(read_only=True, help_text="quiet, normal, busy, peak; empty when not given.")
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id", "reference", "stage", "is_open", "summary", "channel", "category", "severity", "busyness",
+            "location", "owner", "customer", "external_id", "occurred_at", "logged_at", "follow_up_due_at",
+            "responded_at", "breached_at", "fixed_at", "closed_at", "next_due_at", "updated_at", "links",
+        ]
+        read_only_fields = fields
+
+    def get_links(self, incident) -> dict[str, str]:
+        base = reverse("api:incident-detail", args=[incident.pk])
+        return {
+            "self": base,
+            "timeline": base + "timeline/",
+            **{step: f"{base}{step}/" for step in ("apology", "review", "fix", "follow-ups", "deposition", "outcome")},
+        }
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    recent_incidents = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "email", "phone", "external_id", "care_flag", "care_note", "care_flagged_at",
+                  "recent_incidents"]
+        read_only_fields = fields
+
+    def get_recent_incidents(self, customer) -> list[dict]:
+        recent = self.context.get("recent_incidents")
+        if recent is None:
+            return []
+        return [
+            {"id": incident.pk, "reference": incident.reference, "stage": incident.stage,
+             "logged_at": serializers.DateTimeField().to_representation(incident.logged_at),
+             "url": reverse("api:incident-detail", args=[incident.pk])}
+            for incident in recent
+        ]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ["id", "at", "kind", "summary", "actor", "before", "after"]
+        read_only_fields = fields
+
+    def get_actor(self, event) -> str:
+        return event.actor.username if event.actor_id else event.actor_label
+
+
+class CoachFlag(serializers.Serializer):
+    text = serializers.CharField()
+    kind = serializers.CharField()
+    suggestion = serializers.CharField()
+
+
+class StepAnswer(serializers.Serializer):
+    """Every step answers with the step's own record and the incident as it now stands."""
+
+    step = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    record = serializers.DictField()
+    coach_flags = CoachFlag(many=True, required=False)
+    gesture = serializers.DictField(required=False)
+    incident = IncidentSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every error answer."""
+
+    type = serializers.CharField(help_text="A stable word, e.g. validation_error, out_of_order, rate_limited.")
+    message = serializers.CharField(help_text="What went wrong, for a person to read.")
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text="Messages per field; empty when not about a field.")
+
+
+class WebhookInput(StrictSerializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEndpoint.EventType.choices), required=False, default=list,
+        help_text="Event types to send; empty or absent means all.",
+    )
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "active", "secret", "created_at"]
+        read_only_fields = fields

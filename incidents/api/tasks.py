@@ -1,0 +1,26 @@
+"""Celery tasks: thin doors onto `webhooks` and `idempotency`. They carry ids, never payloads."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import idempotency, webhooks
+
+
+@shared_task(ignore_result=True)
+def pump_webhooks():
+    """Beat sends this every SWEEP_INTERVAL_SECONDS: new timeline events become deliveries, due
+    deliveries are queued, and idempotency keys past their day are forgotten."""
+    due = webhooks.pump()
+    webhooks.queue(due)
+    idempotency.prune()
+    return len(due)
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=None)
+def deliver_webhook(self, delivery_id):
+    """One delivery. A failure is retried by Celery after the backoff the delivery row records
+    (which also bounds the number of attempts); the pump requeues any retry a worker lost."""
+    delivery = webhooks.deliver(delivery_id)
+    if delivery is not None and delivery.status == delivery.Status.PENDING:
+        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+        raise self.retry(countdown=max(wait, 1))

@@ -1,0 +1,216 @@
+"""Webhooks: the timeline as an outbox, turned into signed deliveries to each client's URLs.
+
+Every door (pages, the API, the admin, the follow-up sweep) writes the append-only timeline through
+`incidents.services`, so reading new `Event` rows covers actions taken anywhere, not only over the API.
+`pump()` remembers the last event (and follow-up reminder) it handled; `deliver()` sends one delivery,
+signs it, logs the attempt and schedules the next one with backoff. Delivery is at least once: the
+event id in every delivery lets the receiver drop repeats.
+"""
+
+import datetime
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import Event
+
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Recovery-Signature"
+EVENT_ID_HEADER = "Recovery-Event-Id"
+EVENT_TYPE_HEADER = "Recovery-Event-Type"
+TIMESTAMP_HEADER = "Recovery-Timestamp"
+
+STEP_KINDS = {"apology", "review", "fix", "follow_up", "deposition", "gesture_given", "gesture_awaits_approval",
+              "gesture_approved", "gesture_refused", "reassigned", "helper_added"}
+EVENT_TYPES = {"logged": "incident.created", "breached": "followup.breached", "closed": "incident.closed",
+               **{kind: "step.recorded" for kind in STEP_KINDS}}
+# Reminders of the follow-up engine that mean "something is due now" (the missed window is `breached`).
+DUE_REMINDER_KINDS = {"heads_up", "progress_report", "check_back", "wrap_up"}
+
+# Event ids are handed out when a row is inserted, not when its transaction commits, so a slow
+# transaction can commit an id below one already handled. Each pass looks this many ids back again;
+# the unique (endpoint, event_id) constraint drops what was already queued.
+LOOKBACK_IDS = 200
+BATCH = 500
+
+
+def sign(secret, timestamp, body):
+    """HMAC-SHA256 of "<timestamp>.<body>", hex: what the receiver recomputes with its secret."""
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret, timestamp, body):
+    return f"t={timestamp},v1={sign(secret, timestamp, body)}"
+
+
+def retry_pause(attempts):
+    """30 s, 1, 2, 4 … minutes, at most an hour, after the n-th failed attempt."""
+    return min(datetime.timedelta(seconds=30) * 2 ** max(attempts - 1, 0), datetime.timedelta(hours=1))
+
+
+# --- The outbox pass -------------------------------------------------------------------------------
+
+
+def pump(*, now=None):
+    """Turn new timeline events and due reminders into deliveries; return the ids due to send now."""
+    now = now or timezone.now()
+    WebhookOutbox.objects.get_or_create(name="default")
+    with transaction.atomic():
+        # One pass at a time: a second beat or a slow worker waits here instead of doubling work.
+        outbox = WebhookOutbox.objects.select_for_update().get(name="default")
+        endpoints = list(WebhookEndpoint.objects.filter(active=True, client__active=True).select_related("client"))
+        by_organization = {}
+        for endpoint in endpoints:
+            by_organization.setdefault(endpoint.client.organization_id, []).append(endpoint)
+
+        events = list(
+            Event.objects.filter(id__gt=max(outbox.last_event_id - LOOKBACK_IDS, 0))
+            .select_related("incident", "incident__owner", "actor").order_by("id")[:BATCH]
+        )
+        deliveries = []
+        for event in events:
+            event_type = EVENT_TYPES.get(event.kind)
+            if event_type:
+                payload = _event_payload(event, event_type)
+                deliveries += _for_endpoints(by_organization, event.incident, event_type, f"evt_{event.id}", payload, now, event.at)
+        if events:
+            outbox.last_event_id = max(outbox.last_event_id, events[-1].id)
+
+        reminders = list(_due_reminders(outbox.last_reminder_id))
+        for reminder in reminders:
+            if reminder.kind in DUE_REMINDER_KINDS:
+                payload = _reminder_payload(reminder)
+                deliveries += _for_endpoints(by_organization, reminder.incident, "followup.due", f"rem_{reminder.id}", payload, now, reminder.sent_at)
+        if reminders:
+            outbox.last_reminder_id = reminders[-1].id
+
+        WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        outbox.save(update_fields=["last_event_id", "last_reminder_id", "updated_at"])
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at").values_list("id", flat=True)[:BATCH]
+    )
+
+
+def _due_reminders(after_id):
+    # The follow-up engine's reminders are read, never written, here: a lazy lookup keeps the
+    # `incidents` app free of imports from `followups`.
+    Reminder = apps.get_model("followups", "Reminder")
+    return Reminder.objects.filter(id__gt=after_id).select_related("incident", "incident__owner").order_by("id")[:BATCH]
+
+
+def _for_endpoints(by_organization, incident, event_type, event_id, payload, now, happened_at):
+    # An endpoint hears of what happened after it was registered, not of the look-back window before.
+    return [
+        WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type=event_type, incident=incident,
+                        payload={**payload, "id": event_id}, next_attempt_at=now, created_at=now)
+        for endpoint in by_organization.get(incident.organization_id, [])
+        if endpoint.wants(event_type) and endpoint.created_at <= happened_at
+    ]
+
+
+def _incident(incident):
+    iso = lambda moment: moment.isoformat() if moment else None  # noqa: E731
+    return {
+        "id": incident.pk, "reference": incident.reference, "external_id": incident.external_id,
+        "stage": incident.stage, "owner": incident.owner.username, "follow_up_due_at": iso(incident.follow_up_due_at),
+        "next_due_at": iso(incident.next_due_at), "closed_at": iso(incident.closed_at),
+        "url": f"/api/v1/incidents/{incident.pk}/",
+    }
+
+
+def _event_payload(event, event_type):
+    actor = event.actor.username if event.actor_id else event.actor_label
+    return {
+        "type": event_type, "created_at": event.at.isoformat(),
+        "data": {"incident": _incident(event.incident),
+                 "event": {"kind": event.kind, "summary": event.summary, "actor": actor, "after": event.after}},
+    }
+
+
+def _reminder_payload(reminder):
+    return {
+        "type": "followup.due", "created_at": reminder.sent_at.isoformat(),
+        "data": {"incident": _incident(reminder.incident),
+                 "reminder": {"kind": reminder.kind, "due_at": reminder.due_at.isoformat()}},
+    }
+
+
+# --- Sending one delivery ------------------------------------------------------------------------
+
+
+def deliver(delivery_id, *, now=None):
+    """Send one delivery if it is due. Returns the delivery after the attempt, or None if it was
+    not due (already sent, given up, or claimed by another worker)."""
+    now = now or timezone.now()
+    lease = now + datetime.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3)
+    # Claim it: a Celery retry and the pump's requeue may both ask; only one sends.
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=lease)
+    if not claimed:
+        return None
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = str(int(now.timestamp()))
+    request = urllib.request.Request(delivery.endpoint.url, data=body, method="POST", headers={
+        "Content-Type": "application/json",
+        "User-Agent": "Recovery-Webhooks/1",
+        EVENT_ID_HEADER: delivery.event_id,
+        EVENT_TYPE_HEADER: delivery.event_type,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature_header(delivery.endpoint.secret, timestamp, body),
+    })
+    started = time.monotonic()
+    status_code, error = None, ""
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as answer:
+            status_code = answer.status
+    except urllib.error.HTTPError as failure:
+        status_code, error = failure.code, f"HTTP {failure.code}"
+    except (urllib.error.URLError, OSError, ValueError) as failure:
+        error = f"{type(failure).__name__}: {failure}"
+    duration_ms = int((time.monotonic() - started) * 1000)
+    return _record_attempt(delivery, now, status_code, error[:2000], duration_ms)
+
+
+@transaction.atomic
+def _record_attempt(delivery, now, status_code, error, duration_ms):
+    WebhookAttempt.objects.create(delivery=delivery, at=now, status_code=status_code, error=error, duration_ms=duration_ms)
+    delivery.attempts += 1
+    delivery.last_status_code = status_code
+    delivery.last_error = error
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = now
+        log.info("webhook delivered", extra={"delivery": delivery.pk, "event_id": delivery.event_id})
+    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+        log.warning("webhook gave up", extra={"delivery": delivery.pk, "event_id": delivery.event_id, "error": error})
+    else:
+        delivery.next_attempt_at = now + retry_pause(delivery.attempts)
+        log.info("webhook failed, will retry", extra={"delivery": delivery.pk, "error": error,
+                                                       "next_attempt_at": delivery.next_attempt_at.isoformat()})
+    delivery.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at", "next_attempt_at"])
+    return delivery
+
+
+def queue(delivery_ids):
+    """Queue a Celery task per delivery, once the transaction that made them commits."""
+    from . import tasks
+
+    for delivery_id in delivery_ids:
+        transaction.on_commit(lambda delivery_id=delivery_id: tasks.deliver_webhook.delay(delivery_id))

@@ -1,0 +1,240 @@
+"""Webhooks: timeline events from any door become signed deliveries, retried with backoff after failures."""
+
+import datetime
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+
+import pytest
+from django.utils import timezone
+
+from incidents import services
+from incidents.api import services as api_services
+from incidents.api import tasks, webhooks
+from incidents.api.models import WebhookAttempt, WebhookDelivery
+from tests import factories
+from tests.api.conftest import new_incident_body
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A helpdesk's webhook URL: a real HTTP server in a thread that answers with the next status."""
+
+    def __init__(self):
+        self.requests = []
+        self.statuses = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def endpoint(helpdesk, receiver, clock_at_start):
+    return api_services.register_webhook(client=helpdesk, url=receiver.url)
+
+
+def verify(secret, request):
+    """What a receiver does: recompute HMAC-SHA256 over "<timestamp>.<body>" with its secret."""
+    signature = dict(part.split("=", 1) for part in request["headers"]["Recovery-Signature"].split(","))
+    assert signature["t"] == request["headers"]["Recovery-Timestamp"]
+    expected = hmac.new(secret.encode(), f"{signature['t']}.".encode() + request["body"], hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature["v1"])
+
+
+def test_a_signed_delivery_reaches_the_receiver_and_a_500_is_retried_after_the_backoff(
+    api, endpoint, receiver, location, clock_at_start
+):
+    api.post("/api/v1/incidents/", new_incident_body(external_id="HD-1"), format="json")
+    due = webhooks.pump(now=timezone.now())
+    assert len(due) == 1
+    receiver.statuses = [500]
+
+    failed = webhooks.deliver(due[0], now=timezone.now())
+
+    assert failed.status == WebhookDelivery.Status.PENDING
+    assert failed.last_status_code == 500
+    assert failed.next_attempt_at == timezone.now() + datetime.timedelta(seconds=30)
+    # Not yet due: nothing is sent before the backoff ends.
+    clock_at_start.shift(datetime.timedelta(seconds=29))
+    assert webhooks.deliver(due[0], now=timezone.now()) is None
+    assert len(receiver.requests) == 1
+    clock_at_start.shift(datetime.timedelta(seconds=1))
+
+    delivered = webhooks.deliver(due[0], now=timezone.now())
+
+    assert delivered.status == WebhookDelivery.Status.DELIVERED
+    assert [attempt.status_code for attempt in WebhookAttempt.objects.order_by("id")] == [500, 200]
+    first, retry = receiver.requests
+    assert first["headers"]["Recovery-Event-Id"] == retry["headers"]["Recovery-Event-Id"] == delivered.event_id
+    assert verify(endpoint.secret, retry) and verify(endpoint.secret, first)
+    assert not verify("whsec_wrong", retry)
+    payload = json.loads(retry["body"])
+    assert payload["type"] == "incident.created"
+    assert payload["id"] == delivered.event_id
+    assert payload["data"]["incident"]["external_id"] == "HD-1"
+
+
+def test_a_step_recorded_on_the_web_page_notifies_too(endpoint, frontline, location, customer, clock_at_start):
+    incident = factories.log_incident(user=frontline, location=location, customer=customer)
+    services.record_apology(incident, by=frontline, channel="in_person", text="I'm so sorry.")
+
+    webhooks.pump(now=timezone.now())
+
+    assert list(WebhookDelivery.objects.order_by("id").values_list("event_type", flat=True)) == [
+        "incident.created", "step.recorded"
+    ]
+
+
+def test_a_second_pass_queues_nothing_new(endpoint, frontline, location, customer, clock_at_start):
+    factories.log_incident(user=frontline, location=location, customer=customer)
+    webhooks.pump(now=timezone.now())
+
+    webhooks.pump(now=timezone.now())
+
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_an_endpoint_hears_only_the_events_it_asked_for(helpdesk, receiver, frontline, location, customer, clock_at_start):
+    api_services.register_webhook(client=helpdesk, url=receiver.url, events=["incident.closed"])
+    factories.log_incident(user=frontline, location=location, customer=customer)
+
+    webhooks.pump(now=timezone.now())
+
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_another_organizations_events_are_never_sent(endpoint, other_organization, clock_at_start):
+    stranger_location = factories.LocationFactory(organization=other_organization)
+    stranger = factories.UserFactory(organization=other_organization, locations=[stranger_location])
+    factories.log_incident(user=stranger, location=stranger_location)
+
+    webhooks.pump(now=timezone.now())
+
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_breach_and_due_reminders_become_followup_events(endpoint, frontline, location, customer, clock_at_start):
+    from followups import services as followups
+
+    factories.log_incident(user=frontline, location=location, customer=customer)
+    clock_at_start.shift(datetime.timedelta(minutes=16))
+    followups.sweep(now=timezone.now())  # the heads-up, five minutes before the window ends
+    clock_at_start.shift(datetime.timedelta(minutes=5))
+    followups.sweep(now=timezone.now())  # the window missed
+
+    webhooks.pump(now=timezone.now())
+
+    types = set(WebhookDelivery.objects.values_list("event_type", flat=True))
+    assert {"incident.created", "followup.due", "followup.breached"} <= types
+
+
+def test_after_the_last_attempt_the_delivery_gives_up(endpoint, receiver, frontline, location, customer, settings, clock_at_start):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    factories.log_incident(user=frontline, location=location, customer=customer)
+    delivery_id = webhooks.pump(now=timezone.now())[0]
+    receiver.statuses = [500, 503]
+
+    webhooks.deliver(delivery_id, now=timezone.now())
+    clock_at_start.shift(datetime.timedelta(minutes=1))
+    gave_up = webhooks.deliver(delivery_id, now=timezone.now())
+
+    assert gave_up.status == WebhookDelivery.Status.FAILED
+    assert gave_up.attempts == 2
+    assert webhooks.pump(now=timezone.now() + datetime.timedelta(days=1)) == []
+
+
+def test_an_unreachable_url_is_logged_as_an_error_and_retried(helpdesk, frontline, location, customer, clock_at_start):
+    api_services.register_webhook(client=helpdesk, url="http://127.0.0.1:9/nothing-listens-here")
+    factories.log_incident(user=frontline, location=location, customer=customer)
+    delivery_id = webhooks.pump(now=timezone.now())[0]
+
+    delivery = webhooks.deliver(delivery_id, now=timezone.now())
+
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert delivery.last_status_code is None
+    assert delivery.last_error
+
+
+def test_the_celery_task_delegates_and_asks_celery_to_retry(endpoint, receiver, frontline, location, customer, monkeypatch, clock_at_start):
+    factories.log_incident(user=frontline, location=location, customer=customer)
+    delivery_id = webhooks.pump(now=timezone.now())[0]
+    receiver.statuses = [500]
+    retries = []
+
+    def retry(countdown):
+        retries.append(countdown)
+        return RuntimeError("retry")
+
+    monkeypatch.setattr(tasks.deliver_webhook, "retry", retry)
+
+    with pytest.raises(RuntimeError):
+        tasks.deliver_webhook.run(delivery_id)
+
+    assert retries == [30.0]
+
+
+def test_the_periodic_task_pumps_queues_and_prunes(endpoint, frontline, location, customer, monkeypatch, clock_at_start):
+    queued = []
+    monkeypatch.setattr(webhooks, "queue", queued.extend)
+    factories.log_incident(user=frontline, location=location, customer=customer)
+
+    assert tasks.pump_webhooks.run() == 1
+
+    assert queued == list(WebhookDelivery.objects.values_list("id", flat=True))
+
+
+def test_a_client_registers_lists_and_removes_its_webhook_urls(api, helpdesk):
+    response = api.post("/api/v1/webhooks/", {"url": "https://helpdesk.example.com/hooks", "events": ["incident.closed"]}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["secret"].startswith("whsec_")
+    assert [row["url"] for row in api.get("/api/v1/webhooks/").json()] == ["https://helpdesk.example.com/hooks"]
+    assert api.delete(f"/api/v1/webhooks/{response.json()['id']}/").status_code == 204
+    assert not helpdesk.webhooks.exists()
+
+
+def test_an_unknown_event_type_is_a_field_error(api):
+    response = api.post("/api/v1/webhooks/", {"url": "https://helpdesk.example.com/hooks", "events": ["incident.exploded"]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"events.0": ['"incident.exploded" is not a valid choice.']}
+
+
+def test_webhooks_belong_to_clients_not_staff(frontline):
+    from rest_framework.test import APIClient
+
+    http = APIClient()
+    http.force_login(frontline)
+
+    assert http.get("/api/v1/webhooks/").status_code == 403
+
+
+def test_a_client_cannot_remove_another_clients_webhook(other_api, endpoint):
+    assert other_api.delete(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 404
