@@ -1,25 +1,32 @@
 """Clusters that stand out, found with a stated statistical test over grouped counts.
 
-The test. Each cell of a table of counts (e.g. Riverside × Wednesday × 15:00) is compared with the rate
-the same kind of cell has everywhere else:
+The test. Each cell of a table of counts is compared with the rate the same kind of cell has elsewhere
+in its table:
 
-    expected = row total × (column total − observed + ½) / (grand total − row total + ½)
+    expected = row total × (column total − observed + ½) / (table total − row total + ½)
 
-For the heatmap a row is one weekday at one location and a column one hour of the day at that location,
-so the expected count is "this hour's usual share on the other days of the week, scaled to this day's
-volume". For products a row is a region and a column a category: "this category's share in the other
-regions". (The ½ keeps the expectation finite when a category never happens elsewhere.)
+- Heatmap (one weekday-by-hour table per location): a row is a weekday, a column an hour, so the expected
+  count is "this hour's usual share on the other days of the week, scaled to this day's volume".
+- Products (one region-by-category table): "this category's rate in the other regions".
 
-A cell is flagged when the Poisson upper tail P(X ≥ observed | expected) is below α / m (α = 0.01,
-Bonferroni-corrected over the m cells of the table), and it holds at least MIN_COUNT incidents so one
-bad afternoon of three incidents is not called a pattern. Only grouped counts enter; no incident is read.
+Leaving the cell out matters: a strong cluster would otherwise raise its own expectation (a Wednesday
+afternoon with 30 incidents makes both "Wednesday" and "15:00" look busy). The ½ keeps the expectation
+finite when something never happens elsewhere.
+
+A cell is flagged when the Poisson upper tail P(X ≥ observed | expected) is below α / m (α = 0.001,
+Bonferroni-corrected over the m cells the tables could have, zeros included), the cell holds at least
+MIN_COUNT incidents (one bad afternoon of three incidents is not a pattern) and at least MIN_RATIO times its
+expected count ("stands out" should mean a rate a manager would act on, not a significant 1.3×).
+
+Only grouped counts enter; no incident is read.
 """
 
 import math
 from dataclasses import dataclass
 
-ALPHA = 0.01
+ALPHA = 0.001  # family-wise: a manager acts on this list, so it should rarely be wrong
 MIN_COUNT = 5
+MIN_RATIO = 2.0
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -31,7 +38,7 @@ def poisson_upper_tail(observed, expected):
     if expected <= 0:
         return 0.0
     if observed <= expected:
-        return 1.0 if observed <= 1 else _one_minus_lower(observed, expected)
+        return _one_minus_lower(observed, expected)  # not in the tail: no precision to lose
     log_term = observed * math.log(expected) - expected - math.lgamma(observed + 1)
     total, k = 0.0, observed
     while True:
@@ -66,26 +73,29 @@ class Cluster:
         return self.observed / self.expected if self.expected else math.inf
 
 
-def outliers(cells, row_of, column_of, *, cell_count, alpha=ALPHA, min_count=MIN_COUNT):
+def outliers(cells, row_of, column_of, *, cell_count, table_of=lambda cell: None, alpha=ALPHA,
+             min_count=MIN_COUNT, min_ratio=MIN_RATIO):
     """[(cell, observed, expected, p)] for the cells that stand out, most extreme first.
 
-    `cells` maps a cell to its count; `row_of` / `column_of` give the cell's row and column (see the
-    module docstring); `cell_count` is m, the number of cells the table could have (zeros included).
+    `cells` maps a cell to its count; `row_of` / `column_of` give the cell's row and column; `cell_count`
+    is m, the number of cells the tables could have (zeros included); `table_of` names the table a cell belongs to (e.g. its location).
     """
-    rows, columns, total = {}, {}, 0
+    rows, columns, totals = {}, {}, {}
     for cell, n in cells.items():
         rows[row_of(cell)] = rows.get(row_of(cell), 0) + n
         columns[column_of(cell)] = columns.get(column_of(cell), 0) + n
-        total += n
+        totals[table_of(cell)] = totals.get(table_of(cell), 0) + n
     threshold = alpha / max(cell_count, 1)
     found = []
     for cell, observed in cells.items():
         if observed < min_count:
             continue
-        row_total, column_total = rows[row_of(cell)], columns[column_of(cell)]
+        row_total, column_total, total = rows[row_of(cell)], columns[column_of(cell)], totals[table_of(cell)]
         if total - row_total <= 0:
             continue  # nothing elsewhere to compare with
         expected = row_total * (column_total - observed + 0.5) / (total - row_total + 0.5)
+        if observed < min_ratio * expected:
+            continue
         p = poisson_upper_tail(observed, expected)
         if p < threshold:
             found.append((cell, observed, expected, p))
@@ -100,6 +110,7 @@ def time_clusters(cells, locations, *, link=None):
         row_of=lambda cell: (cell[0], cell[1]),
         column_of=lambda cell: (cell[0], cell[2]),
         cell_count=max(len(names), 1) * 7 * 24,
+        table_of=lambda cell: cell[0],
     )
     clusters = []
     for (location_id, weekday, hour), observed, expected, p in found:

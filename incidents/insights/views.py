@@ -142,7 +142,7 @@ def trends(request, scope):
         "form": form, "start": start.date(), "last_day": (end - selectors.DAY).date(), "clusters": found, "breakdowns": breakdowns,
         "heatmap": charts.heatmap_svg(selectors.heatmap(cells), filters=link, marked=marked),
         "cluster_links": [(cluster, charts.query(cluster.link)) for cluster in found], "alpha": clusters.ALPHA,
-        "min_count": clusters.MIN_COUNT,
+        "min_count": clusters.MIN_COUNT, "min_ratio": clusters.MIN_RATIO,
     })
 
 
