@@ -269,6 +269,8 @@ def record_apology(incident, *, by, channel, text, customer_accepted=False, at=N
     if old:
         apology.coach_flags = flags
         apology.save(update_fields=["coach_flags"])
+    else:
+        incident.seconds_to_apology = _seconds_between(incident.logged_at, at)
     summary = "Apology recorded" if not old else "Apology updated"
     if flags:
         summary += f"; the coach flagged {', '.join(repr(flag['text']) for flag in flags)}"
@@ -310,6 +312,7 @@ def record_fix(incident, *, by, description, fixed, gesture=None, expected_versi
         fix.save(update_fields=["fixed_at"])
         incident.fixed_at = now
         incident.responded_at = incident.responded_at or now
+        incident.seconds_to_fix = _seconds_between(incident.logged_at, now)
     summary = "Fixed" if fixed else "Fix in progress"
     _event_for_step(incident, "fix", f"{summary}: {description}", by, now, old, values)
     if gesture:
@@ -394,6 +397,10 @@ def record_follow_up(incident, *, by, kind, channel, note, now=None):
     follow_up.save()
     if kind in FollowUp.CUSTOMER_FACING and incident.responded_at is None:
         incident.responded_at = now
+    if kind in FollowUp.CUSTOMER_FACING and incident.seconds_to_follow_up is None:
+        incident.seconds_to_follow_up = _seconds_between(incident.logged_at, now)
+    if kind == FollowUp.Kind.WRAP_UP and incident.wrapped_up_at is None:
+        incident.wrapped_up_at = now
     record_event(
         incident, "follow_up", f"{follow_up.get_kind_display()} ({follow_up.get_channel_display()}): {note}",
         at=now, actor=by, after={"kind": kind, "channel": channel, "note": note},
@@ -434,6 +441,7 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
     _validate(resolution)
     resolution.save()
     incident.closed_at = now
+    incident.outcome = outcome
     record_event(
         incident, "closed", f"Closed: {resolution.get_outcome_display()}", at=now, actor=by,
         after={"outcome": outcome, "satisfaction": satisfaction},
@@ -552,7 +560,7 @@ def _refresh(incident, now):
     not_before = min(incident.next_due_at or now, now)
     incident.stage = stage_of(incident)
     incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=not_before)
-    incident.save(update_fields=["stage", "next_due_at", "responded_at", "fixed_at", "closed_at", "updated_at"])
+    incident.save(update_fields=["stage", "next_due_at", "responded_at", "fixed_at", "closed_at", "updated_at", *TREND_FIELDS])
 
 
 # --- Small helpers ----------------------------------------------------------------------------------
@@ -580,6 +588,15 @@ def _require(condition, message):
 def _require_staff_of(user, incident, field):
     if user.organization_id != incident.organization_id or not user.is_active:
         raise RecoveryError("Choose active staff of this organization.", field_errors={field: ["Unknown member of staff."]})
+
+
+# Step facts copied onto the incident for the managers' trends; saved with the stage by _refresh.
+TREND_FIELDS = ["seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix", "wrapped_up_at", "outcome"]
+
+
+def _seconds_between(start, end):
+    """Whole seconds from `start` to `end`; a step recorded before the incident was logged counts as 0."""
+    return max(int((end - start).total_seconds()), 0)
 
 
 def _not_in_future(moment, now, field, message):

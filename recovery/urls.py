@@ -13,4 +13,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("followups.urls")),
     path("api/v1/", include("incidents.api.urls")),
+    path("manage/", include("incidents.insights.urls")),
 ]
