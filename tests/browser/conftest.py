@@ -3,6 +3,7 @@
 Playwright's own browser download cannot run everywhere, so the tests drive the system's
 Chromium (`apt-get install chromium`). Screenshots go to tests/artifacts/ for a person to look at.
 """
+import os
 import pathlib
 
 import pytest
@@ -12,12 +13,10 @@ from tests.factories import PASSWORD
 ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "artifacts"
 PHONE = {"width": 375, "height": 812}
 
-
-@pytest.fixture(autouse=True)
-def allow_orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in the test's thread; the test's own database
-    calls are still synchronous. Only for browser tests, never for the app itself."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Playwright's sync API runs an event loop in the test's thread, while the test's own database calls
+# (and pytest-django's clean-up after each test) stay synchronous. Test processes only: the deploy
+# check in tests/test_security.py runs without it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
