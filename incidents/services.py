@@ -183,6 +183,12 @@ def log_incident(
     if customer.organization_id != organization.id:
         raise RecoveryError("That customer belongs to another organization.", field_errors={"customer": ["Unknown customer."]})
     owner = owner or logged_by
+    if owner != logged_by and not (logged_by.is_manager or _is_integration(logged_by)):
+        # Whoever is on the spot owns the recovery; handing it to someone else is a manager's call.
+        raise NotAllowed(
+            "You own the failures you log; a manager can reassign it afterwards.",
+            field_errors={"owner": ["Only managers and helpdesk integrations can name another owner."]},
+        )
     if owner.organization_id != organization.id or not owner.is_active:
         raise RecoveryError("The owner must be active staff of this organization.", field_errors={"owner": ["Unknown member of staff."]})
     occurred_at = occurred_at or now
@@ -231,6 +237,11 @@ def log_incident(
     # Internal follow-up: flag the customer's file so the next person who serves them knows.
     flag_customer(customer, note=f"{incident.reference} on {now:%d %b %Y}: {summary}", by=logged_by, now=now)
     return incident
+
+
+def _is_integration(user):
+    """A helpdesk's API client, which logs on behalf of its agents."""
+    return hasattr(user, "api_client")
 
 
 def category_named(organization, name):
