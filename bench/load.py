@@ -1,6 +1,6 @@
 """A bounded mixed load on loopback against the whole app, with a worker killed midway.
 
-gunicorn (4 sync workers) on PostgreSQL + Redis, one Celery worker and beat (sweep every second).
+gunicorn (4 sync workers) on PostgreSQL + Redis, one Celery worker (2 processes) and beat (sweep every second).
 For `--seconds` (60), threads drive:
   * frontline staff in the browser's shoes: their recoveries, log a failure (one form), the
     incident page, the apology;
@@ -180,6 +180,7 @@ def main():
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--frontline", type=int, default=4, help="frontline threads")
     parser.add_argument("--helpdesk", type=int, default=4, help="API threads")
+    parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker pool size")
     args = parser.parse_args()
 
     admin = psycopg2.connect(args.postgres)
@@ -200,7 +201,7 @@ def main():
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         processes.start("web", [str(BIN / "gunicorn"), "recovery.wsgi", "-b", f"127.0.0.1:{port}", "-w", "4", "--timeout", "30"], environment)
-        worker = processes.worker(environment)
+        worker = processes.worker(environment, concurrency=args.worker_processes)
         processes.beat(environment)
         wait_for(lambda: _call(_opener(), Recorder(), "probe", f"{base}/healthz")[0] == 200 or None, "the web server")
 
@@ -213,7 +214,7 @@ def main():
         time.sleep(args.seconds / 2)
         processes.kill(worker)
         print(f"worker killed with SIGKILL at {time.monotonic() - started:.0f} s; starting a new one", flush=True)
-        processes.worker(environment, name="worker-2")
+        processes.worker(environment, name="worker-2", concurrency=args.worker_processes)
         time.sleep(args.seconds / 2)
         stop.set()
         for thread in threads:

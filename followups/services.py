@@ -126,7 +126,7 @@ def _claim(incident_id, now):
     due = {"pk": incident_id, "closed_at__isnull": True, "next_due_at__lte": now}
     if connection.features.has_select_for_update_skip_locked:
         # of=("self",): lock the incident only, never its location or organization rows.
-        return incidents.select_for_update(skip_locked=True, of=("self",)).filter(**due).first()
+        return incidents.select_for_update(skip_locked=True, of=("self",), no_key=True).filter(**due).first()
     seen = Incident.objects.filter(**due).values_list("next_due_at", flat=True).first()
     if seen is None:
         return None

@@ -375,7 +375,7 @@ def give_gesture(incident, *, by, kind, description, cost, currency="", now=None
 def decide_gesture(gesture, *, by, approve, now=None):
     """A manager approves or refuses a gesture that went over budget."""
     now = now or timezone.now()
-    gesture = Gesture.objects.select_for_update().select_related("incident").get(pk=gesture.pk)
+    gesture = Gesture.objects.select_for_update(of=("self",), no_key=True).select_related("incident").get(pk=gesture.pk)
     if not by.is_manager or by.organization_id != gesture.incident.organization_id:
         raise NotAllowed("Only a manager can approve gestures over budget.")
     if gesture.approval != Gesture.Approval.PENDING:
@@ -496,7 +496,7 @@ def mark_breached(incident, *, now=None):
     """Note on the incident that its twenty-minute window passed with nothing recorded.
     Returns False when it was already noted or met, so a repeated sweep notes it once."""
     now = now or timezone.now()
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
     if incident.breached_at or incident.responded_at or incident.closed_at or now <= incident.follow_up_due_at:
         return False
     incident.breached_at = now
@@ -579,7 +579,14 @@ def _refresh(incident, now):
 
 def _lock_open(incident, by):
     """The incident re-read under a row lock, so two steps at once apply one after the other."""
-    locked = Incident.objects.select_for_update().select_related("organization", "location", "customer").get(pk=incident.pk)
+    # Only the incident's own row, and NO KEY: a plain FOR UPDATE would also lock the joined
+    # organization, location and customer rows and block every insert that points at them (their
+    # foreign-key checks), which deadlocks under load.
+    locked = (
+        Incident.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("organization", "location", "customer")
+        .get(pk=incident.pk)
+    )
     if by.organization_id != locked.organization_id:
         raise NotAllowed("This incident belongs to another organization.")
     if locked.closed_at is not None:
@@ -679,7 +686,7 @@ def log_incident_once(*, form_token, logged_by, customer=None, new_customer=None
     token on the first incident's timeline and returns that incident. Returns (incident, created).
     """
     form_token = str(form_token)
-    User.objects.select_for_update().filter(pk=logged_by.pk).first()
+    User.objects.select_for_update(no_key=True).filter(pk=logged_by.pk).first()
     earlier = (
         Event.objects.filter(kind="logged_from_page", actor=logged_by, after__form_token=form_token)
         .select_related("incident")

@@ -186,7 +186,7 @@ class IncidentDetail(ApiView):
         data = self.parse(s.IncidentPatchInput)
         with transaction.atomic():
             # Read under the row lock, so the ETag compared is the one the change applies to.
-            locked = incident_rows().select_for_update(of=("self",)).get(pk=incident.pk)
+            locked = incident_rows().select_for_update(of=("self",), no_key=True).get(pk=incident.pk)
             if_match = request.headers.get("If-Match")
             if if_match and if_match != "*" and etag_of(s.IncidentSerializer(locked).data) not in _etags(if_match):
                 raise PreconditionFailed()

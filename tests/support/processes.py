@@ -139,8 +139,10 @@ class Processes:
         self.running.append(process)
         return process
 
-    def worker(self, environment, name="worker"):
-        return self.start(name, [str(BIN / "celery"), "-A", "recovery", "worker", "--pool", "solo", "-l", "info", "--without-heartbeat", "--without-mingle", "--without-gossip"], environment)
+    def worker(self, environment, name="worker", concurrency=None):
+        """A Celery worker: one process (solo) unless `concurrency` asks for a prefork pool."""
+        pool = ["--pool", "prefork", "--concurrency", str(concurrency)] if concurrency else ["--pool", "solo"]
+        return self.start(name, [str(BIN / "celery"), "-A", "recovery", "worker", *pool, "-l", "info", "--without-heartbeat", "--without-mingle", "--without-gossip"], environment)
 
     def beat(self, environment, name="beat"):
         return self.start(name, [str(BIN / "celery"), "-A", "recovery", "beat", "-l", "info", "-s", str(self.folder / f"{name}-schedule")], environment)
