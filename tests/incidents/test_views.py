@@ -454,3 +454,18 @@ def test_the_header_shows_the_bell_and_the_main_links(fran_client):
     body = page(fran_client.get("/"))
     assert "Notifications" in body and ">Log a failure</a>" in body and 'name="q"' in body
     assert "<script>" not in body
+
+
+@pytest.mark.parametrize(
+    "after, words",
+    [
+        (datetime.timedelta(minutes=19, seconds=59), "0:01 min left"),
+        (datetime.timedelta(minutes=20), "0:00 min left"),
+        (datetime.timedelta(minutes=20, seconds=1), "0:01 min late"),
+        (datetime.timedelta(hours=1, minutes=25), "1 h 05 min late"),
+    ],
+)
+def test_the_clock_reads_at_the_edges_of_the_window(fran_client, incident, clock_at_start, after, words):
+    clock_at_start.shift(after)
+    assert words in page(fran_client.get(incident_url(incident)))
+    assert words in page(fran_client.get("/"))
