@@ -147,7 +147,10 @@ def test_on_a_phone_find_a_flagged_customer_log_and_see_the_clock(browser, live_
 
     page.get_by_role("link", name="Log a failure").first.click()
     page.get_by_label("Customer's name").press_sequentially("Ada")
-    page.get_by_role("button", name=re.compile("Ada Lovelace")).click()
+    match = page.get_by_role("button", name=re.compile("Ada Lovelace"))
+    expect(match).to_contain_text("take special care")
+    screenshot("phone-customer-search", page)
+    match.click()
     banner = page.locator("[data-care-banner]")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("Soup arrived cold")
