@@ -284,7 +284,10 @@ def record_step(request, reference, step):
         record = _run_service(form, lambda: call(incident, request.user, form.cleaned_data, form))
         if record is not None:
             messages.success(request, _saved_message(step, record))
-            return redirect(reverse("incident", args=[incident.reference]) + f"#{step}")
+            incident.refresh_from_db(fields=["stage"])
+            # Land on the step to do next (on a phone, the one below the one just saved).
+            anchor = OPEN_SECTION[incident.stage] or "outcome"
+            return redirect(reverse("incident", args=[incident.reference]) + f"#{anchor}")
     incident = _visible_incident(request.user, reference)  # re-read: the step may have moved on meanwhile
     context = _incident_page(request, incident, step=step, bound=form)
     return render(request, "incidents/detail.html", context, status=400)

@@ -1,8 +1,11 @@
 """The frontline flow in real Chromium: log a failure in one short form and be walked to an outcome."""
 
+import datetime
 import re
+import time
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from incidents import services
@@ -44,7 +47,12 @@ def test_log_a_failure_and_walk_every_step_to_an_outcome(page, live_server, log_
     expect(page.get_by_role("heading", name="My open recoveries")).to_be_visible()
 
     # One form, only the required fields: name, what happened (channel and location have defaults).
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    started = time.perf_counter()
     log_a_failure(page, "Grace Hopper", "The room was not ready at check-in")
+    print(f"\nLogging a failure: {len(posts)} form submitted, {time.perf_counter() - started:.2f} s in Chromium")
+    assert [url.removeprefix(live_server.url) for url in posts] == ["/log/"]
     incident = Incident.objects.get()
     assert incident.owner == staff and incident.customer.name == "Grace Hopper"
     expect(page.get_by_text("the clock has started")).to_be_visible()
@@ -139,7 +147,10 @@ def test_on_a_phone_find_a_flagged_customer_log_and_see_the_clock(browser, live_
 
     page.get_by_role("link", name="Log a failure").first.click()
     page.get_by_label("Customer's name").press_sequentially("Ada")
-    page.get_by_role("button", name=re.compile("Ada Lovelace")).click()
+    match = page.get_by_role("button", name=re.compile("Ada Lovelace"))
+    expect(match).to_contain_text("take special care")
+    screenshot("phone-customer-search", page)
+    match.click()
     banner = page.locator("[data-care-banner]")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("Soup arrived cold")
@@ -235,3 +246,17 @@ def test_an_incomplete_log_form_says_what_is_missing_and_keeps_what_was_typed(pa
     expect(page.get_by_label("Category (optional)")).to_have_value("Room service")
     screenshot("frontline-log-errors")
     assert not Incident.objects.exists()
+
+
+def test_home_puts_the_late_recovery_first_and_marks_it(page, live_server, log_in, screenshot, staff):
+    factories.log_incident(user=staff, summary="Breakfast was cold")
+    late = factories.log_incident(user=staff, summary="Wrong room key", now=timezone.now() - datetime.timedelta(minutes=25))
+    page.clock.install()
+    log_in(staff)
+    first = page.locator(".recovery").first
+    expect(first).to_contain_text(late.reference)
+    expect(first).to_have_class(re.compile("late"))
+    expect(first.locator(".clock")).to_have_text(re.compile(r"^\d+:\d\d min late$"))
+    page.clock.fast_forward("01:00")
+    assert seconds_in(first.locator(".clock").inner_text()) <= -(25 * 60 - 20 * 60 + 60)
+    screenshot("frontline-home")

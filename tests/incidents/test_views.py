@@ -454,3 +454,42 @@ def test_the_header_shows_the_bell_and_the_main_links(fran_client):
     body = page(fran_client.get("/"))
     assert "Notifications" in body and ">Log a failure</a>" in body and 'name="q"' in body
     assert "<script>" not in body
+
+
+@pytest.mark.parametrize(
+    "after, words",
+    [
+        (datetime.timedelta(minutes=19, seconds=59), "0:01 min left"),
+        (datetime.timedelta(minutes=20), "0:00 min left"),
+        (datetime.timedelta(minutes=20, seconds=1), "0:01 min late"),
+        (datetime.timedelta(hours=1, minutes=25), "1 h 05 min late"),
+    ],
+)
+def test_the_clock_reads_at_the_edges_of_the_window(fran_client, incident, clock_at_start, after, words):
+    clock_at_start.shift(after)
+    assert words in page(fran_client.get(incident_url(incident)))
+    assert words in page(fran_client.get("/"))
+
+
+def test_customer_lookup_asks_for_two_letters_and_says_when_nobody_matches(fran_client, customer):
+    assert "Type at least two letters." in page(fran_client.get("/customers/", {"q": "A"}))
+    body = page(fran_client.get("/customers/", {"q": "Zebedee"}))
+    assert "No customer matches “Zebedee”" in body
+    assert "Type at least two letters." not in page(fran_client.get("/customers/"))
+
+
+def test_a_manager_changes_a_phrases_warmer_wording(client, manager, organization):
+    client.force_login(manager)
+    phrase = CoachPhrase.objects.get(organization=organization, phrase="we don't allow")
+    body = page(client.get("/coach/phrases/", {"edit": phrase.pk}))
+    assert "Change “we don&#x27;t allow”" in body and 'value="Here&#x27;s what I can do for you…"' in body
+    client.post("/coach/phrases/", {"phrase_id": phrase.pk, "phrase": "we don't allow", "kind": "policy",
+                                    "suggestion": "Let me find a way.", "active": "on"})
+    phrase.refresh_from_db()
+    assert phrase.suggestion == "Let me find a way." and phrase.active
+
+
+def test_after_saving_a_step_the_page_lands_on_the_next_one(fran_client, incident):
+    response = fran_client.post(step_url(incident, "apology"), {"channel": "phone", "text": "I'm so sorry.",
+                                                                "expected_version": 0})
+    assert response["Location"] == incident_url(incident) + "#review"
