@@ -9,6 +9,7 @@ urlpatterns = [
     path("customers/", views.customer_lookup, name="customer_lookup"),
     path("customers/search.json", views.customer_search, name="customer_search"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
+    path("customers/<int:pk>/care-flag/clear/", views.clear_care_flag, name="clear_care_flag"),
     path("incidents/<str:reference>/", views.incident_detail, name="incident"),
     path("incidents/<str:reference>/<str:step>/", views.record_step, name="incident_step"),
     path("coach/phrases/", views.coach_phrases, name="coach_phrases"),

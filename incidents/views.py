@@ -153,6 +153,16 @@ def customer_detail(request, pk):
     return render(request, "customers/detail.html", {"customer": customer, "incidents": incidents})
 
 
+@login_required
+@require_POST
+def clear_care_flag(request, pk):
+    """The customer has been served with care since the failure: the banner has done its work."""
+    customer = get_object_or_404(selectors.visible_customers(request.user), pk=pk)
+    services.clear_care_flag(customer, by=request.user)
+    messages.success(request, f"The care flag on {customer.name} is cleared.")
+    return redirect("customer", pk=customer.pk)
+
+
 def _visible_incident(user, reference):
     incident = (
         selectors.visible_incidents(user)

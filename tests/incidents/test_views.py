@@ -493,3 +493,22 @@ def test_after_saving_a_step_the_page_lands_on_the_next_one(fran_client, inciden
     response = fran_client.post(step_url(incident, "apology"), {"channel": "phone", "text": "I'm so sorry.",
                                                                 "expected_version": 0})
     assert response["Location"] == incident_url(incident) + "#review"
+
+
+def test_the_care_flag_is_cleared_once_the_customer_was_served_with_care(fran_client, incident):
+    customer = incident.customer
+    assert customer.care_flag  # logging the incident flagged the customer's file
+    assert "Served with care: clear the flag" in page(fran_client.get(f"/customers/{customer.pk}/"))
+    response = fran_client.post(f"/customers/{customer.pk}/care-flag/clear/")
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.care_flag is False
+    assert "Served with care" not in page(fran_client.get(f"/customers/{customer.pk}/"))
+    assert fran_client.get(f"/customers/{customer.pk}/care-flag/clear/").status_code == 405
+
+
+def test_a_customer_of_another_organization_cannot_have_their_flag_cleared(fran_client):
+    stranger = factories.CustomerFactory(organization=factories.OrganizationFactory(slug="elsewhere"), care_flag=True)
+    assert fran_client.post(f"/customers/{stranger.pk}/care-flag/clear/").status_code == 404
+    stranger.refresh_from_db()
+    assert stranger.care_flag is True
