@@ -205,7 +205,9 @@ def _step_forms(incident):
         follow_up_initial["note"] = followup_selectors.wrap_up_draft(incident)
     return {
         "apology": forms.ApologyForm(auto_id=_ids("apology"),
-            initial={"expected_version": version(apology), **values(apology, ["channel", "text", "customer_accepted"])}
+            # Apologize the way the customer reached us, unless recorded otherwise.
+            initial={"expected_version": version(apology), "channel": incident.channel,
+                     **values(apology, ["channel", "text", "customer_accepted"])}
         ),
         "review": forms.ReviewForm(auto_id=_ids("review"), initial={
             "expected_version": version(review),
