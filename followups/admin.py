@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from incidents.admin import IncidentScopedAdmin
+
 from .models import Delivery, Notification, Reminder, SweepFailure
 
 
-class ReadOnly(admin.ModelAdmin):
-    """What the engine did is a record: look, don't edit."""
+class ReadOnly(IncidentScopedAdmin):
+    """What the engine did is a record: look, don't edit. Only for incidents the user may see."""
 
     def has_add_permission(self, request):
         return False
@@ -29,6 +31,7 @@ class NotificationAdmin(ReadOnly):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnly):
+    incident_path = "notification__incident"
     list_display = ["notification", "channel", "state", "attempts", "next_attempt_at", "sent_at", "last_error"]
     list_filter = ["state", "channel"]
     raw_id_fields = ["notification"]

@@ -42,6 +42,17 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
         return queryset.filter(**{self.organization_path: user.organization_id})
 
 
+class IncidentScopedAdmin(admin.ModelAdmin):
+    """Rows that belong to an incident: only those of incidents the user may see, by the same rule
+    as the pages and the API (`selectors.visible_incidents`)."""
+
+    incident_path = "incident"
+
+    def get_queryset(self, request):
+        visible = selectors.visible_incidents(request.user).values("pk")
+        return super().get_queryset(request).filter(**{f"{self.incident_path}__in": visible})
+
+
 class ReadOnlyInline(admin.StackedInline):
     extra = 0
     can_delete = False
@@ -133,8 +144,7 @@ class IncidentAdmin(OrganizationScopedAdmin):
 
 
 @admin.register(Gesture)
-class GestureAdmin(OrganizationScopedAdmin):
-    organization_path = "incident__organization"
+class GestureAdmin(IncidentScopedAdmin):
     list_display = ["incident", "description", "cost", "currency", "given_by", "approval", "given_at"]
     list_filter = ["approval", "kind", "incident__location"]
     search_fields = ["description", "incident__reference", "incident__customer__name"]
@@ -237,10 +247,9 @@ class StaffAdmin(UserAdmin, OrganizationScopedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(OrganizationScopedAdmin):
+class EventAdmin(IncidentScopedAdmin):
     """The timeline, for reading across incidents. Append-only: nothing here edits or deletes."""
 
-    organization_path = "incident__organization"
     list_display = ["at", "incident", "kind", "summary", "actor"]
     list_filter = ["kind"]
     search_fields = ["incident__reference", "summary"]

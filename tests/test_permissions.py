@@ -203,3 +203,22 @@ def test_the_walk_covers_every_route_with_an_object_in_its_path():
     assert any(route.startswith("api/v1/incidents/") for route in routes)
     assert any(route.startswith("manage/") for route in routes)
     assert any(route.startswith("incidents/") for route in routes)
+
+
+@pytest.mark.parametrize("role,whose", [("manager", "other location"), ("manager", "other organization"), ("admin", "other organization")])
+def test_admin_lists_show_nothing_beyond_the_callers_reach(world, role, whose, client):
+    from django.contrib import admin
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    user = world["people"][role]
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    client.force_login(user)
+    secret = SECRETS[whose]
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert secret not in _text(response), f"{role} sees {whose}'s data in {url}"
