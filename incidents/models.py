@@ -11,7 +11,6 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
 
 
 class Channel(models.TextChoices):
@@ -192,12 +191,7 @@ class Customer(models.Model):
                 name="customer_external_id_unique",
             )
         ]
-        indexes = [
-            models.Index(fields=["organization", "email"]),
-            models.Index(fields=["organization", "phone"]),
-            # Serves finding a customer by email whatever its case (find_or_create_customer, the API).
-            models.Index("organization", Upper("email"), name="customer_org_email_ci"),
-        ]
+        indexes = [models.Index(fields=["organization", "email"]), models.Index(fields=["organization", "phone"])]
         ordering = ["name"]
 
     def __str__(self):
