@@ -138,3 +138,13 @@ class SweepFailure(models.Model):
 
     class Meta:
         ordering = ["-failed_at"]
+
+
+class EngineHeartbeat(models.Model):
+    """When a periodic pass last finished, so `/healthz` can tell a stopped beat or worker."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    last_run_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} last ran at {self.last_run_at:%Y-%m-%d %H:%M:%S}"

@@ -21,7 +21,7 @@ from incidents.events import record_event
 from incidents.models import Incident
 
 from . import notify, selectors
-from .models import Delivery, Notification, Reminder, SweepFailure
+from .models import Delivery, EngineHeartbeat, Notification, Reminder, SweepFailure
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +29,9 @@ logger = logging.getLogger(__name__)
 TICK = datetime.timedelta(microseconds=1)
 # A row the sweep failed on is looked at again this much later, so it cannot hog every pass.
 FAILED_ROW_RETRY = datetime.timedelta(minutes=5)
-# A worker's claim on a delivery lapses after this; a worker killed mid-send is then replaced.
-DELIVERY_LEASE = datetime.timedelta(minutes=2)
 MAX_DELIVERY_ATTEMPTS = 8
 ENGINE = "Follow-up engine"
+SWEEP_HEARTBEAT = "sweep"
 Kind = Notification.Kind
 
 
@@ -84,6 +83,8 @@ def sweep(*, now=None, batch_size=None):
     for incident_id in due_ids:
         _sweep_incident(incident_id, now, report)
     report.deliveries_requeued = requeue_deliveries(now)
+    # Wall-clock time on purpose: the heartbeat tells whether beat and a worker are alive now.
+    EngineHeartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"last_run_at": timezone.now()})
     return report
 
 
@@ -289,7 +290,7 @@ def deliver(delivery_id, *, now=None):
     claimable = Q(state=Delivery.State.PENDING) | Q(state=Delivery.State.SENDING, next_attempt_at__lte=now)
     claimed = (
         Delivery.objects.filter(claimable, pk=delivery_id, attempts__lt=MAX_DELIVERY_ATTEMPTS)
-        .update(state=Delivery.State.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + DELIVERY_LEASE)
+        .update(state=Delivery.State.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + settings.FOLLOWUPS_DELIVERY_LEASE)
     )
     if not claimed:
         return "skipped"

@@ -131,6 +131,8 @@ class User(AbstractUser):
         validators=[MinValueValidator(Decimal("0"))],
         help_text="Per customer; empty means the organization's default.",
     )
+    # The Monday of the last weekly digest sent: the digest claims the week by updating this first.
+    weekly_digest_sent_on = models.DateField(null=True, blank=True, editable=False)
 
     @property
     def is_manager(self):
@@ -245,6 +247,13 @@ class Incident(models.Model):
     # Recomputed by every step; the follow-up sweep asks only "which open incidents are past this?".
     next_due_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Copies of step facts for the managers' trends (incidents.insights), written by the services with
+    # the step itself, so the scorecard is one GROUP BY over this table instead of joins over four.
+    seconds_to_apology = models.PositiveIntegerField(null=True, blank=True)
+    seconds_to_follow_up = models.PositiveIntegerField(null=True, blank=True, help_text="First customer-facing follow-up.")
+    seconds_to_fix = models.PositiveIntegerField(null=True, blank=True)
+    wrapped_up_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
 
     class Meta:
         constraints = [
@@ -265,6 +274,10 @@ class Incident(models.Model):
             models.Index(fields=["location", "logged_at"], name="incident_location_logged"),
             models.Index(fields=["organization", "logged_at"], name="incident_org_logged"),
             models.Index(fields=["owner", "closed_at"], name="incident_owner_open"),
+            # Serves the managers' open-recoveries console: open incidents of some locations by due time.
+            models.Index(
+                fields=["location", "next_due_at"], name="incident_open_by_location", condition=Q(closed_at__isnull=True)
+            ),
         ]
         ordering = ["-logged_at"]
 

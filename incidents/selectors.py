@@ -51,3 +51,22 @@ def open_incidents_for(user):
 
 def timeline(incident):
     return incident.events.select_related("actor").order_by("at", "id")
+
+
+def search_customers(user, query, *, limit=8):
+    """Customers of the user's organization whose name, email or phone contains `query`; flagged
+    customers first, so the one who needs care is not missed."""
+    query = (query or "").strip()
+    if len(query) < 2:
+        return Customer.objects.none()
+    digits = "".join(ch for ch in query if ch.isdigit())
+    match = Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
+    if len(digits) >= 3:
+        match |= Q(phone__icontains=digits)
+    return visible_customers(user).filter(match).order_by("-care_flag", "name")[:limit]
+
+
+def incidents_of_customer(user, customer):
+    return (
+        visible_incidents(user).filter(customer=customer).select_related("location", "owner").order_by("-logged_at")
+    )

@@ -183,6 +183,12 @@ def log_incident(
     if customer.organization_id != organization.id:
         raise RecoveryError("That customer belongs to another organization.", field_errors={"customer": ["Unknown customer."]})
     owner = owner or logged_by
+    if owner != logged_by and not (logged_by.is_manager or _is_integration(logged_by)):
+        # Whoever is on the spot owns the recovery; handing it to someone else is a manager's call.
+        raise NotAllowed(
+            "You own the failures you log; a manager can reassign it afterwards.",
+            field_errors={"owner": ["Only managers and helpdesk integrations can name another owner."]},
+        )
     if owner.organization_id != organization.id or not owner.is_active:
         raise RecoveryError("The owner must be active staff of this organization.", field_errors={"owner": ["Unknown member of staff."]})
     occurred_at = occurred_at or now
@@ -234,6 +240,11 @@ def log_incident(
     return incident
 
 
+def _is_integration(user):
+    """A helpdesk's API client, which logs on behalf of its agents."""
+    return hasattr(user, "api_client")
+
+
 def category_named(organization, name):
     """Categories are free labels: a new label is accepted and kept for managers to merge later."""
     name = (name or "").strip()
@@ -270,6 +281,8 @@ def record_apology(incident, *, by, channel, text, customer_accepted=False, at=N
     if old:
         apology.coach_flags = flags
         apology.save(update_fields=["coach_flags"])
+    else:
+        incident.seconds_to_apology = _seconds_between(incident.logged_at, at)
     summary = "Apology recorded" if not old else "Apology updated"
     if flags:
         summary += f"; the coach flagged {', '.join(repr(flag['text']) for flag in flags)}"
@@ -311,6 +324,7 @@ def record_fix(incident, *, by, description, fixed, gesture=None, expected_versi
         fix.save(update_fields=["fixed_at"])
         incident.fixed_at = now
         incident.responded_at = incident.responded_at or now
+        incident.seconds_to_fix = _seconds_between(incident.logged_at, now)
     summary = "Fixed" if fixed else "Fix in progress"
     _event_for_step(incident, "fix", f"{summary}: {description}", by, now, old, values)
     if gesture:
@@ -395,6 +409,10 @@ def record_follow_up(incident, *, by, kind, channel, note, now=None):
     follow_up.save()
     if kind in FollowUp.CUSTOMER_FACING and incident.responded_at is None:
         incident.responded_at = now
+    if kind in FollowUp.CUSTOMER_FACING and incident.seconds_to_follow_up is None:
+        incident.seconds_to_follow_up = _seconds_between(incident.logged_at, now)
+    if kind == FollowUp.Kind.WRAP_UP and incident.wrapped_up_at is None:
+        incident.wrapped_up_at = now
     record_event(
         incident, "follow_up", f"{follow_up.get_kind_display()} ({follow_up.get_channel_display()}): {note}",
         at=now, actor=by, after={"kind": kind, "channel": channel, "note": note},
@@ -435,6 +453,7 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
     _validate(resolution)
     resolution.save()
     incident.closed_at = now
+    incident.outcome = outcome
     record_event(
         incident, "closed", f"Closed: {resolution.get_outcome_display()}", at=now, actor=by,
         after={"outcome": outcome, "satisfaction": satisfaction},
@@ -553,7 +572,7 @@ def _refresh(incident, now):
     not_before = min(incident.next_due_at or now, now)
     incident.stage = stage_of(incident)
     incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=not_before)
-    incident.save(update_fields=["stage", "next_due_at", "responded_at", "fixed_at", "closed_at", "updated_at"])
+    incident.save(update_fields=["stage", "next_due_at", "responded_at", "fixed_at", "closed_at", "updated_at", *TREND_FIELDS])
 
 
 # --- Small helpers ----------------------------------------------------------------------------------
@@ -581,6 +600,15 @@ def _require(condition, message):
 def _require_staff_of(user, incident, field):
     if user.organization_id != incident.organization_id or not user.is_active:
         raise RecoveryError("Choose active staff of this organization.", field_errors={field: ["Unknown member of staff."]})
+
+
+# Step facts copied onto the incident for the managers' trends; saved with the stage by _refresh.
+TREND_FIELDS = ["seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix", "wrapped_up_at", "outcome"]
+
+
+def _seconds_between(start, end):
+    """Whole seconds from `start` to `end`; a step recorded before the incident was logged counts as 0."""
+    return max(int((end - start).total_seconds()), 0)
 
 
 def _not_in_future(moment, now, field, message):
@@ -634,3 +662,58 @@ def _event_for_step(incident, step, summary, by, now, old, values):
     else:
         before, after = changes(old, values)
     record_event(incident, step, summary, at=now, actor=by, before=before, after=after)
+
+
+# --- Pages: logging from the form, the coach's phrase list ----------------------------------------
+
+from .models import Event  # noqa: E402  (kept next to the one service that reads it)
+
+
+@transaction.atomic
+def log_incident_once(*, form_token, logged_by, customer=None, new_customer=None, location, **values):
+    """Log an incident from the page's form, at most once per form.
+
+    The form carries a one-time token. A double click, a reload of the POST or a retry after a slow
+    network sends the same token again; that must not make a second incident. Two such requests can
+    arrive at the same moment, so the check and the write are serialized on the logger's own user row
+    (`SELECT … FOR UPDATE`): the second request waits until the first has committed, then finds the
+    token on the first incident's timeline and returns that incident. Returns (incident, created).
+    """
+    form_token = str(form_token)
+    User.objects.select_for_update().filter(pk=logged_by.pk).first()
+    earlier = (
+        Event.objects.filter(kind="logged_from_page", actor=logged_by, after__form_token=form_token)
+        .select_related("incident")
+        .first()
+    )
+    if earlier is not None:
+        return earlier.incident, False
+    organization = location.organization
+    if customer is None:
+        customer = find_or_create_customer(organization, **(new_customer or {}))
+    incident = log_incident(logged_by=logged_by, customer=customer, location=location, **values)
+    record_event(
+        incident, "logged_from_page", "Logged on the Log a failure page", at=incident.logged_at, actor=logged_by,
+        after={"form_token": form_token},
+    )
+    return incident, True
+
+
+@transaction.atomic
+def save_coach_phrase(organization, *, by, phrase, kind, suggestion, active=True, coach_phrase=None):
+    """Add or edit one phrase of the organization's apology-coach list. Managers only."""
+    if not by.is_manager or by.organization_id != organization.id:
+        raise NotAllowed("Only a manager can change the apology coach's phrases.")
+    phrase = (phrase or "").strip()
+    clash = CoachPhrase.objects.filter(organization=organization, phrase__iexact=phrase)
+    if coach_phrase is not None:
+        clash = clash.exclude(pk=coach_phrase.pk)
+    if clash.exists():
+        raise Conflict("That phrase is already on the list.", field_errors={"phrase": ["Already on the list."]})
+    record = coach_phrase or CoachPhrase(organization=organization)
+    if record.organization_id != organization.id:
+        raise NotAllowed("That phrase belongs to another organization.")
+    record.phrase, record.kind, record.suggestion, record.active = phrase, kind, suggestion, active
+    _validate(record)
+    record.save()
+    return record

@@ -1,10 +1,326 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""The frontline pages: my open recoveries, log a failure, the guided recovery, customers, the coach list.
 
-from . import selectors
+Views parse, call one service or selector, and render. Every RecoveryError a service raises becomes a
+form error in `_run_service`, the one place that translates the rules into the page.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from followups import selectors as followup_selectors
+
+from . import forms, selectors, services
+from .models import CoachPhrase, FollowUp, Stage
+
+# Which section of the incident page is open for each stage of the recovery.
+OPEN_SECTION = {
+    Stage.APOLOGY: "apology",
+    Stage.REVIEW: "review",
+    Stage.FIX: "fix",
+    Stage.DOCUMENT: "deposition",
+    Stage.WRAP_UP: "follow_up",
+    Stage.OUTCOME: "outcome",
+    Stage.CLOSED: "",
+}
+
+# Service field names that differ from the form's.
+FIELD_ALIASES = {"name": "customer_name", "email": "customer_email", "phone": "customer_phone", "cost": "gesture_cost"}
+
+
+def _run_service(form, call):
+    """Call a service for a valid form. A broken rule becomes a form error, in the words the service
+    wrote for the person at the counter; the form keeps everything typed. Returns None on error."""
+    try:
+        return call()
+    except services.StepChanged as error:
+        # Keep what was typed, show what is saved now, and let a second save replace it knowingly.
+        data = form.data.copy()
+        data["expected_version"] = error.version
+        form.data = data
+        form.current = [
+            (form.fields[name].label if name in form.fields else name, _shown(value))
+            for name, value in error.current.items()
+        ]
+        form.add_error(None, error.message)
+    except services.RecoveryError as error:
+        for field, field_messages in error.field_errors.items():
+            name = FIELD_ALIASES.get(field, field)
+            if name in form.fields and name not in form.errors:
+                form.add_error(name, field_messages)
+        form.add_error(None, error.message)
+    return None
+
+
+def _shown(value):
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return value or "—"
+
+
+def clock_words(seconds_left):
+    """`12 min left` / `3 min late`: the twenty-minute clock as a person reads it (the page's
+    script keeps the same words ticking every second)."""
+    if seconds_left is None:
+        return "Met"
+    minutes, seconds = divmod(abs(int(seconds_left)), 60)
+    hours, minutes = divmod(minutes, 60)
+    amount = f"{hours} h {minutes:02d} min" if hours else f"{minutes}:{seconds:02d} min"
+    return f"{amount} left" if seconds_left >= 0 else f"{amount} late"
 
 
 @login_required
 def home(request):
-    """My open recoveries, most urgent first."""
-    return render(request, "incidents/home.html", {"incidents": selectors.open_incidents_for(request.user)})
+    """My open recoveries, most urgent first, each with its twenty-minute clock and next step."""
+    now = timezone.now()
+    incidents = list(selectors.open_incidents_for(request.user))
+    for incident in incidents:
+        incident.window_seconds = (
+            None if incident.responded_at else int((incident.follow_up_due_at - now).total_seconds())
+        )
+        incident.window_words = clock_words(incident.window_seconds)
+    return render(request, "incidents/home.html", {"incidents": incidents, "now": now})
+
+
+@login_required
+def log_failure(request):
+    """Log a failure in one short form; I own it and its clock starts."""
+    form = forms.LogFailureForm(request.POST or None, user=request.user, initial=_customer_initial(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        result = _run_service(form, lambda: services.log_incident_once(
+            form_token=data["form_token"], logged_by=request.user, customer=data["customer"],
+            new_customer=None if data["customer"] else form.new_customer(), location=data["location"],
+            summary=data["summary"], channel=data["channel"], category=data["category"],
+            severity=data["severity"] or "medium", busyness=data["busyness"],
+        ))
+        if result:
+            incident, created = result
+            if created:
+                messages.success(request, f"{incident.reference} logged. You own it; the clock has started.")
+            return redirect("incident", reference=incident.reference)
+    chosen = form.cleaned_data.get("customer") if form.is_bound and hasattr(form, "cleaned_data") else None
+    chosen = chosen or _customer_from(request)
+    categories = request.user.organization.categories.values_list("name", flat=True) if request.user.organization else []
+    status = 400 if form.is_bound else 200
+    return render(request, "incidents/log.html", {"form": form, "chosen": chosen, "categories": categories}, status=status)
+
+
+def _customer_from(request):
+    customer_id = request.GET.get("customer", "")
+    if not customer_id.isdigit():
+        return None
+    return selectors.visible_customers(request.user).filter(pk=customer_id).first()
+
+
+def _customer_initial(request):
+    customer = _customer_from(request)
+    return {"customer": customer.pk, "customer_name": customer.name} if customer else {}
+
+
+@login_required
+def customer_search(request):
+    """Search-as-you-type for the Log a failure form: a few matches with their care flag."""
+    customers = selectors.search_customers(request.user, request.GET.get("q", ""))
+    return JsonResponse({"customers": [
+        {
+            "id": customer.pk, "name": customer.name, "email": customer.email, "phone": customer.phone,
+            "care_flag": customer.care_flag, "care_note": customer.care_note if customer.care_flag else "",
+            "care_flagged_at": customer.care_flagged_at.isoformat() if customer.care_flag and customer.care_flagged_at else "",
+            "url": reverse("customer", args=[customer.pk]),
+        }
+        for customer in customers
+    ]})
+
+
+@login_required
+def customer_lookup(request):
+    query = request.GET.get("q", "")
+    customers = selectors.search_customers(request.user, query, limit=25)
+    return render(request, "customers/lookup.html", {"query": query, "customers": customers})
+
+
+@login_required
+def customer_detail(request, pk):
+    customer = get_object_or_404(selectors.visible_customers(request.user), pk=pk)
+    incidents = selectors.incidents_of_customer(request.user, customer)
+    return render(request, "customers/detail.html", {"customer": customer, "incidents": incidents})
+
+
+def _visible_incident(user, reference):
+    incident = (
+        selectors.visible_incidents(user)
+        .select_related("organization", "location", "customer", "owner", "category")
+        .prefetch_related(Prefetch("follow_ups", queryset=FollowUp.objects.select_related("done_by")), "gestures")
+        .filter(reference=reference)
+        .first()
+    )
+    if incident is None:
+        raise Http404("No such incident.")
+    return incident
+
+
+@login_required
+def incident_detail(request, reference):
+    """The guided recovery: the steps as a checklist, the live clock and the timeline."""
+    incident = _visible_incident(request.user, reference)
+    return render(request, "incidents/detail.html", _incident_page(request, incident))
+
+
+def _record(incident, name):
+    return getattr(incident, name, None)  # a missing one-to-one step raises RelatedObjectDoesNotExist
+
+
+def _ids(step):
+    """Several step forms share one page: each gets its own element ids, so every label points at
+    its own field."""
+    return f"{step}-%s"
+
+
+def _step_forms(incident):
+    """Unbound forms, filled with what is recorded so a step can be edited."""
+    apology, review, fix, deposition = (_record(incident, n) for n in ("apology", "review", "fix", "deposition"))
+    version = lambda record: record.version if record else 0  # noqa: E731
+    values = lambda record, names: {n: getattr(record, n) for n in names} if record else {}  # noqa: E731
+    fixed = incident.fixed_at is not None
+    follow_up_initial = {"kind": FollowUp.Kind.WRAP_UP if incident.stage == Stage.WRAP_UP else (
+        FollowUp.Kind.POST_FIX if fixed else FollowUp.Kind.IMMEDIATE)}
+    if incident.stage == Stage.WRAP_UP:
+        follow_up_initial["note"] = followup_selectors.wrap_up_draft(incident)
+    return {
+        "apology": forms.ApologyForm(auto_id=_ids("apology"),
+            initial={"expected_version": version(apology), **values(apology, ["channel", "text", "customer_accepted"])}
+        ),
+        "review": forms.ReviewForm(auto_id=_ids("review"), initial={
+            "expected_version": version(review),
+            **values(review, ["customer_account", "customer_losses", "customer_needs"]),
+        }),
+        "fix": forms.FixForm(auto_id=_ids("fix"), initial={"expected_version": version(fix), **values(fix, ["description", "fixed"])}),
+        "follow_up": forms.FollowUpForm(auto_id=_ids("follow_up"), initial=follow_up_initial),
+        "deposition": forms.DepositionForm(auto_id=_ids("deposition"), initial={
+            "expected_version": version(deposition),
+            # Pre-filled from what was logged; the person corrects it while memory is fresh.
+            "busyness": incident.busyness, "product": incident.category.name if incident.category else "",
+            **values(deposition, ["product", "busyness", "circumstances", "root_cause", "prevention"]),
+        }),
+        "outcome": forms.OutcomeForm(auto_id=_ids("outcome")),
+    }
+
+
+def _incident_page(request, incident, *, step=None, bound=None):
+    now = timezone.now()
+    step_forms = _step_forms(incident)
+    if bound is not None:
+        step_forms[step] = step_forms["errored"] = bound
+    clocks = followup_selectors.running_clocks(incident, now)
+    window = next(item for item in clocks if item.kind == "twenty_minute")
+    fixed = incident.fixed_at is not None
+    return {
+        "incident": incident,
+        "now": now,
+        "forms": step_forms,
+        "open_section": step or OPEN_SECTION[incident.stage],
+        "clocks": clocks,
+        "window": window,
+        "window_words": clock_words(window.seconds_left) if window.done_at is None else "",
+        # The form token's event only guards against double submits; it says nothing to a person.
+        "timeline": selectors.timeline(incident).exclude(kind="logged_from_page"),
+        "apology": _record(incident, "apology"),
+        "review": _record(incident, "review"),
+        "fix": _record(incident, "fix"),
+        "deposition": _record(incident, "deposition"),
+        "resolution": _record(incident, "resolution"),
+        "coach_phrases": [
+            {"phrase": phrase, "kind": kind, "suggestion": suggestion}
+            for phrase, kind, suggestion in services.coach_phrases(incident.organization)
+        ],
+        "remaining_budget": services.remaining_budget(request.user, incident.customer),
+        "wrap_up_draft": followup_selectors.wrap_up_draft(incident) if fixed else "",
+    }
+
+
+# Each step: its form, and how to call its service with the cleaned data.
+STEPS = {
+    "apology": (forms.ApologyForm, lambda incident, user, data, form: services.record_apology(
+        incident, by=user, channel=data["channel"], text=data["text"],
+        customer_accepted=data["customer_accepted"], expected_version=data["expected_version"])),
+    "review": (forms.ReviewForm, lambda incident, user, data, form: services.record_review(
+        incident, by=user, customer_account=data["customer_account"], customer_needs=data["customer_needs"],
+        customer_losses=data["customer_losses"], expected_version=data["expected_version"])),
+    "fix": (forms.FixForm, lambda incident, user, data, form: services.record_fix(
+        incident, by=user, description=data["description"], fixed=data["fixed"], gesture=form.gesture(),
+        expected_version=data["expected_version"])),
+    "follow_up": (forms.FollowUpForm, lambda incident, user, data, form: services.record_follow_up(
+        incident, by=user, kind=data["kind"], channel=data["channel"], note=data["note"])),
+    "deposition": (forms.DepositionForm, lambda incident, user, data, form: services.record_deposition(
+        incident, by=user, product=data["product"], busyness=data["busyness"], circumstances=data["circumstances"],
+        root_cause=data["root_cause"], prevention=data["prevention"], expected_version=data["expected_version"])),
+    "outcome": (forms.OutcomeForm, lambda incident, user, data, form: services.record_outcome(
+        incident, by=user, outcome=data["outcome"], satisfaction=data["satisfaction"])),
+}
+
+SAVED = {
+    "apology": "Apology saved.", "review": "Review saved.", "fix": "Fix saved.", "follow_up": "Follow-up saved.",
+    "deposition": "Deposition saved.", "outcome": "Outcome saved; the recovery is closed.",
+}
+
+
+@login_required
+@require_POST
+def record_step(request, reference, step):
+    """Save one step of the recovery; on a problem, the same page with the error next to the field."""
+    if step not in STEPS:
+        raise Http404("No such step.")
+    incident = _visible_incident(request.user, reference)
+    form_class, call = STEPS[step]
+    form = form_class(request.POST, auto_id=_ids(step))
+    if form.is_valid():
+        record = _run_service(form, lambda: call(incident, request.user, form.cleaned_data, form))
+        if record is not None:
+            messages.success(request, _saved_message(step, record))
+            return redirect(reverse("incident", args=[incident.reference]) + f"#{step}")
+    incident = _visible_incident(request.user, reference)  # re-read: the step may have moved on meanwhile
+    context = _incident_page(request, incident, step=step, bound=form)
+    return render(request, "incidents/detail.html", context, status=400)
+
+
+def _saved_message(step, record):
+    message = SAVED[step]
+    if step == "apology" and record.coach_flags:
+        flagged = ", ".join(f"“{flag['text']}”" for flag in record.coach_flags)
+        message += f" The coach noted {flagged}; next time, try the warmer wording."
+    if step == "fix":
+        pending = record.incident.gestures.filter(approval="pending").exists()
+        if pending:
+            message += " The gesture is over your budget: it waits for a manager's approval."
+    return message
+
+
+@login_required
+def coach_phrases(request):
+    """Managers edit the organization's apology-coach phrase list."""
+    if not request.user.is_manager or request.user.organization is None:
+        raise PermissionDenied("Only managers can change the coach's phrases.")
+    organization = request.user.organization
+    phrase_id = request.POST.get("phrase_id") if request.method == "POST" else request.GET.get("edit")
+    phrase = None
+    if (phrase_id or "").isdigit():
+        phrase = get_object_or_404(CoachPhrase, organization=organization, pk=phrase_id)
+    initial = {"phrase": phrase.phrase, "kind": phrase.kind, "suggestion": phrase.suggestion,
+               "active": phrase.active} if phrase else None
+    form = forms.CoachPhraseForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        if _run_service(form, lambda: services.save_coach_phrase(
+            organization, by=request.user, coach_phrase=phrase, **form.cleaned_data
+        )):
+            messages.success(request, "The coach's phrase list is saved.")
+            return redirect("coach_phrases")
+    phrases = organization.coach_phrases.order_by("phrase")
+    context = {"form": form, "phrases": phrases, "editing": phrase}
+    return render(request, "incidents/coach_phrases.html", context, status=400 if form.is_bound else 200)

@@ -89,6 +89,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # Fail fast when PostgreSQL is away (restarting, unreachable) instead of hanging a web worker;
+    # with health checks on, the next request reconnects by itself once it is back.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", int(os.environ.get("DB_CONNECT_TIMEOUT", "3")))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web, worker and beat share one SQLite file in `make run`: wait for the write lock
     # instead of failing at once.
@@ -156,6 +160,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))
+# /healthz calls beat stale when the sweep has not finished for this long (four missed passes).
+HEALTH_BEAT_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_BEAT_MAX_AGE_SECONDS", 4 * SWEEP_INTERVAL_SECONDS + 30))
 
 # --- Follow-up engine ---------------------------------------------------------------------------
 # Links in emails point here.
@@ -164,6 +170,9 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 FOLLOWUPS_SWEEP_BATCH = int(os.environ.get("FOLLOWUPS_SWEEP_BATCH", "500"))
 # An email no task has sent by this long after it was queued is queued again by the sweep.
 FOLLOWUPS_REQUEUE_AFTER = datetime.timedelta(seconds=int(os.environ.get("FOLLOWUPS_REQUEUE_AFTER_SECONDS", "60")))
+# A worker's claim on an email lapses after this; a worker killed mid-send is then replaced. Longer
+# than EMAIL_TIMEOUT, so a slow but live send is never taken over.
+FOLLOWUPS_DELIVERY_LEASE = datetime.timedelta(seconds=int(os.environ.get("FOLLOWUPS_DELIVERY_LEASE_SECONDS", "120")))
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 
 # --- API -------------------------------------------------------------------------------------
@@ -186,6 +195,8 @@ SPECTACULAR_SETTINGS = {
 # Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and SECURE_SSL_REDIRECT=1 (behind TLS); the
 # rest follows. `python manage.py check --deploy` is clean with those set.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A load balancer checks health over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -13,7 +13,9 @@ from tests.factories import PASSWORD
 ARTIFACTS = pathlib.Path(__file__).resolve().parent.parent / "artifacts"
 PHONE = {"width": 375, "height": 812}
 
-# The live server runs in a thread while the test's own code talks to the database.
+# Playwright's sync API runs an event loop in the test's thread, while the test's own database calls
+# (and pytest-django's clean-up after each test) stay synchronous. Test processes only: the deploy
+# check in tests/test_security.py runs without it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 

@@ -1,6 +1,7 @@
 import smtplib
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
@@ -55,7 +56,7 @@ def test_a_worker_killed_while_delivering_is_replaced_after_its_claim_lapses_and
     assert services.deliver(delivery.pk, now=timezone.now()) == "skipped"
     assert mail.outbox == []
     # Once the claim lapses the sweep queues it again, and it goes out once.
-    clock_at_start.move_to(START + 10 * SECOND + services.DELIVERY_LEASE)
+    clock_at_start.move_to(START + 10 * SECOND + settings.FOLLOWUPS_DELIVERY_LEASE)
     assert services.requeue_deliveries(timezone.now()) == 1
     assert services.deliver(delivery.pk, now=timezone.now()) == "sent"
     assert services.deliver(delivery.pk, now=timezone.now()) == "skipped"

@@ -1,0 +1,272 @@
+"""A bounded mixed load on loopback against the whole app, with a worker killed midway.
+
+gunicorn (4 sync workers) on PostgreSQL + Redis, one Celery worker and beat (sweep every second).
+For `--seconds` (60), threads drive:
+  * frontline staff in the browser's shoes: their recoveries, log a failure (one form), the
+    incident page, the apology;
+  * a helpdesk over the API: create an incident, record apology and review;
+while beat sweeps. The organization's windows are shortened (30 s to respond, heads-up 10 s before,
+admins 15 s after) so reminders, breaches and escalations really fall due during the run. Halfway
+through, the worker is killed with SIGKILL and a new one started.
+
+It prints requests served, errors (target: no 5xx), p50/p99 latency per kind, and the reminders due
+by the end of the load beside those sent, with duplicates (target: equal, none).
+
+    .venv/bin/python bench/load.py [--seconds 60] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
+
+It makes its own database (recovery_load) on that server and its own Redis on a spare port.
+"""
+
+import argparse
+import http.cookiejar
+import json
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import BIN, PrivateRedis, Processes, app_environment, django_run, free_port, wait_for  # noqa: E402
+
+DATABASE = "recovery_load"
+PASSWORD = "load-test-password"
+SETUP = """
+import datetime, json
+from django.core.management import call_command
+from incidents import services
+from incidents.api import services as api_services
+from incidents.models import Location, User
+organization = services.create_organization(
+    name="Load Hotels", slug="load",
+    follow_up_window=datetime.timedelta(seconds=30), heads_up_before=datetime.timedelta(seconds=10),
+    escalate_after=datetime.timedelta(seconds=15),
+)
+location = Location.objects.create(organization=organization, name="Dock", code="dock", region="East", timezone="UTC")
+staff = []
+for n in range(STAFF):
+    user = User.objects.create_user(f"clerk{n}", f"clerk{n}@example.com", PASSWORD, organization=organization)
+    user.locations.set([location])
+    staff.append(user.username)
+manager = User.objects.create_user("boss", "boss@example.com", PASSWORD, organization=organization, role="manager")
+manager.locations.set([location])
+User.objects.create_user("chief", "chief@example.com", PASSWORD, organization=organization, role="admin")
+client, token = api_services.create_api_client(organization=organization, name="Helpdesk", rate_limit_per_minute=100000)
+print(json.dumps({"staff": staff, "token": token}))
+"""
+EXPECTED = """
+import json
+from django.utils import timezone
+from incidents import clock, services
+from incidents.models import Incident
+now = timezone.now()
+due = []
+for incident in Incident.objects.select_related("location__organization"):
+    policy = services.policy_for(incident.location.organization, incident.location)
+    for moment in clock.engine_moments(services.facts_for(incident), policy):
+        superseded = moment.kind == clock.HEADS_UP and incident.follow_up_due_at <= now
+        if moment.due_at <= END and not superseded:
+            due.append([incident.pk, moment.kind])
+print(json.dumps(due))
+"""
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.samples = defaultdict(list)  # kind -> [(seconds, status)]
+
+    def add(self, kind, seconds, status):
+        with self.lock:
+            self.samples[kind].append((seconds, status))
+
+
+def _opener(cookies=None):
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    handlers = [NoRedirect()]
+    if cookies is not None:
+        handlers.append(urllib.request.HTTPCookieProcessor(cookies))
+    return urllib.request.build_opener(*handlers)
+
+
+def _call(opener, recorder, kind, url, data=None, headers=None, method=None):
+    body = None
+    if data is not None:
+        body = json.dumps(data).encode() if headers and headers.get("Content-Type") == "application/json" else urllib.parse.urlencode(data).encode()
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    started = time.perf_counter()
+    try:
+        with opener.open(request, timeout=30) as answer:
+            status, text, location = answer.status, answer.read().decode(), answer.headers.get("Location")
+    except urllib.error.HTTPError as error:
+        status, text, location = error.code, error.read().decode(errors="replace"), error.headers.get("Location")
+    except OSError:
+        status, text, location = 0, "", None
+    recorder.add(kind, time.perf_counter() - started, status)
+    return status, text, location
+
+
+def _csrf(cookies):
+    return next((cookie.value for cookie in cookies if cookie.name == "csrftoken"), "")
+
+
+def frontline(base, username, recorder, stop):
+    cookies = http.cookiejar.CookieJar()
+    opener = _opener(cookies)
+    _call(opener, recorder, "login page", f"{base}/login/")
+    _call(opener, recorder, "log in", f"{base}/login/", {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(cookies)}, {"Referer": f"{base}/login/"})
+    customer = 0
+    while not stop.is_set():
+        customer += 1
+        _call(opener, recorder, "my recoveries", f"{base}/")
+        status, page, _ = _call(opener, recorder, "log form", f"{base}/log/")
+        token = re.search(r'name="form_token" value="([^"]+)"', page)
+        location = re.search(r'<option value="(\d+)"[^>]*selected', page) or re.search(r'<option value="(\d+)"', page)
+        if not (token and location):
+            continue
+        form = {
+            "csrfmiddlewaretoken": _csrf(cookies), "form_token": token.group(1), "customer_name": f"{username} guest {customer}",
+            "summary": "Room not ready at check-in", "channel": "in_person", "location": location.group(1), "category": "Rooms",
+        }
+        status, _, incident_url = _call(opener, recorder, "log a failure", f"{base}/log/", form, {"Referer": f"{base}/log/"})
+        if status != 302 or not incident_url:
+            continue
+        incident_url = urllib.parse.urljoin(base, incident_url)
+        _call(opener, recorder, "incident page", incident_url)
+        apology = {"csrfmiddlewaretoken": _csrf(cookies), "expected_version": "0", "channel": "in_person", "text": "I am so sorry; that is on us."}
+        _call(opener, recorder, "apology (page)", incident_url.rstrip("/") + "/apology/", apology, {"Referer": incident_url})
+
+
+def helpdesk(base, token, recorder, stop, number):
+    opener = _opener()
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    ticket = 0
+    while not stop.is_set():
+        ticket += 1
+        body = {
+            "customer": {"name": f"Caller {number}-{ticket}", "email": f"caller{number}-{ticket}@example.com"},
+            "summary": "Charged twice", "channel": "phone", "category": "Billing", "location": "dock",
+            "external_id": f"T-{number}-{ticket}",
+        }
+        status, text, _ = _call(opener, recorder, "API create", f"{base}/api/v1/incidents/", body, headers)
+        if status != 201:
+            continue
+        incident = json.loads(text)["id"]
+        _call(opener, recorder, "API apology", f"{base}/api/v1/incidents/{incident}/apology/", {"channel": "phone", "text": "I am sorry."}, headers)
+        _call(opener, recorder, "API review", f"{base}/api/v1/incidents/{incident}/review/", {"customer_account": "Two charges", "customer_needs": "A refund"}, headers)
+
+
+def _percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--frontline", type=int, default=4, help="frontline threads")
+    parser.add_argument("--helpdesk", type=int, default=4, help="API threads")
+    args = parser.parse_args()
+
+    admin = psycopg2.connect(args.postgres)
+    admin.autocommit = True
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    admin.cursor().execute(f"CREATE DATABASE {DATABASE}")
+    database_url = args.postgres.rsplit("/", 1)[0] + f"/{DATABASE}"
+    folder = Path(tempfile.mkdtemp(prefix="recovery-load-"))
+    redis = PrivateRedis()
+    redis.start()
+    environment = app_environment(database_url, redis.url, folder=folder, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+    processes = Processes(folder)
+    try:
+        import subprocess
+
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment, check=True)
+        setup = json.loads(django_run(database_url, SETUP.replace("STAFF", str(args.frontline)).replace("PASSWORD", repr(PASSWORD)), folder=folder))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        processes.start("web", [str(BIN / "gunicorn"), "recovery.wsgi", "-b", f"127.0.0.1:{port}", "-w", "4", "--timeout", "30"], environment)
+        worker = processes.worker(environment)
+        processes.beat(environment)
+        wait_for(lambda: _call(_opener(), Recorder(), "probe", f"{base}/healthz")[0] == 200 or None, "the web server")
+
+        recorder, stop = Recorder(), threading.Event()
+        threads = [threading.Thread(target=frontline, args=(base, name, recorder, stop)) for name in setup["staff"]]
+        threads += [threading.Thread(target=helpdesk, args=(base, setup["token"], recorder, stop, n)) for n in range(args.helpdesk)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        time.sleep(args.seconds / 2)
+        processes.kill(worker)
+        print(f"worker killed with SIGKILL at {time.monotonic() - started:.0f} s; starting a new one", flush=True)
+        processes.worker(environment, name="worker-2")
+        time.sleep(args.seconds / 2)
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        load_seconds = time.monotonic() - started
+        end = django_run(database_url, "from django.utils import timezone; print(timezone.now().isoformat())", folder=folder).strip()
+
+        # Let the engine catch up with what fell due during the load, then compare.
+        db = psycopg2.connect(database_url)
+        db.autocommit = True
+        expected_code = EXPECTED.replace("END", f"datetime.datetime.fromisoformat({end!r})")
+        expected = json.loads(django_run(database_url, "import datetime\n" + expected_code, folder=folder))
+        cursor = db.cursor()
+
+        def reminders_sent():
+            cursor.execute("SELECT incident_id, kind FROM followups_reminder WHERE due_at <= %s", [end])
+            return [list(row) for row in cursor.fetchall()]
+
+        try:
+            wait_for(lambda: Counter(map(tuple, reminders_sent())) >= Counter(map(tuple, expected)), "the engine to catch up", timeout=60)
+        except AssertionError as error:
+            print(f"note: {error}")
+        sent = reminders_sent()
+        cursor.execute("SELECT count(*) - count(DISTINCT (recipient_id, reminder_id, kind)) FROM followups_notification")
+        duplicate_notifications = cursor.fetchone()[0]
+        cursor.execute("SELECT state, count(*) FROM followups_delivery GROUP BY state")
+        deliveries = dict(cursor.fetchall())
+    finally:
+        processes.stop_all()
+        redis.stop()
+
+    print(f"\nMixed load for {load_seconds:.0f} s on loopback: gunicorn (4 workers) on PostgreSQL + Redis, "
+          f"{args.frontline} frontline + {args.helpdesk} API threads, worker killed midway\n")
+    print(f"{'kind':<18}{'requests':>10}{'2xx/3xx':>10}{'4xx':>6}{'5xx':>6}{'failed':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    everything = []
+    for kind, samples in sorted(recorder.samples.items()):
+        statuses = Counter(status // 100 for _, status in samples)
+        times = [seconds for seconds, _ in samples]
+        everything += samples
+        print(f"{kind:<18}{len(samples):>10}{statuses[2] + statuses[3]:>10}{statuses[4]:>6}{statuses[5]:>6}{statuses[0]:>8}"
+              f"{_percentile(times, .5) * 1000:>9.1f}{_percentile(times, .99) * 1000:>9.1f}")
+    statuses = Counter(status // 100 for _, status in everything)
+    times = [seconds for seconds, _ in everything]
+    print(f"{'all':<18}{len(everything):>10}{statuses[2] + statuses[3]:>10}{statuses[4]:>6}{statuses[5]:>6}{statuses[0]:>8}"
+          f"{_percentile(times, .5) * 1000:>9.1f}{_percentile(times, .99) * 1000:>9.1f}")
+    print(f"\nrequests served: {len(everything)} ({len(everything) / load_seconds:.0f}/s); 5xx: {statuses[5]} (target 0); "
+          f"connection failures: {statuses[0]}; p99: {_percentile(times, .99) * 1000:.0f} ms")
+    missing = Counter(map(tuple, expected)) - Counter(map(tuple, sent))
+    duplicates = sum(count - 1 for count in Counter(map(tuple, sent)).values() if count > 1)
+    print(f"reminders due by the end of the load: {len(expected)}; sent: {len(sent)}; missing: {sum(missing.values())}; "
+          f"duplicate reminders: {duplicates}; duplicate notifications: {duplicate_notifications} (targets: equal, 0, 0)")
+    print(f"email deliveries: {deliveries}")
+
+
+if __name__ == "__main__":
+    main()

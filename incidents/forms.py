@@ -1,0 +1,183 @@
+"""The page forms. They parse and check what was typed; the rules of the recovery live in services."""
+
+import uuid
+
+from django import forms
+
+from . import selectors
+from .models import Busyness, Channel, CoachPhrase, FollowUp, Gesture, Outcome, Severity
+
+
+class Form(forms.Form):
+    """Labels as written, without Django's trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LogFailureForm(Form):
+    """One short form: the customer (found or new), what happened, channel, location, category."""
+
+    form_token = forms.UUIDField(widget=forms.HiddenInput)
+    customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    customer_name = forms.CharField(label="Customer's name", max_length=200, required=False)
+    customer_phone = forms.CharField(label="Phone (optional)", max_length=40, required=False)
+    customer_email = forms.EmailField(label="Email (optional)", required=False)
+    summary = forms.CharField(
+        label="What happened", widget=forms.Textarea(attrs={"rows": 3}), help_text="A sentence or two is enough.",
+        error_messages={"required": "Say what happened, in a sentence or two."},
+    )
+    channel = forms.ChoiceField(label="How the customer reached us", choices=Channel.choices, initial=Channel.IN_PERSON)
+    location = forms.ModelChoiceField(label="Location", queryset=None, empty_label=None)
+    category = forms.CharField(
+        label="Category (optional)", max_length=100, required=False,
+        help_text="The product or service, in your words, e.g. Room service.",
+    )
+    severity = forms.ChoiceField(label="How bad", choices=Severity.choices, initial=Severity.MEDIUM, required=False)
+    busyness = forms.ChoiceField(label="How busy we were", choices=[("", "Not sure")] + Busyness.choices, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["location"].queryset = selectors.visible_locations(user)
+        self.fields["location"].initial = user.locations.order_by("name").first()
+        self.fields["form_token"].initial = uuid.uuid4()
+        self.fields["category"].widget.attrs["list"] = "categories"
+        self.fields["customer_name"].widget.attrs.update({"autocomplete": "off", "data-customer-search": ""})
+
+    def clean_customer(self):
+        customer_id = self.cleaned_data.get("customer")
+        if not customer_id:
+            return None
+        customer = selectors.visible_customers(self.user).filter(pk=customer_id).first()
+        if customer is None:
+            raise forms.ValidationError("That customer is not on file any more; search again or add them as new.")
+        return customer
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("customer") and not (cleaned.get("customer_name") or "").strip():
+            if "customer" not in self.errors:
+                self.add_error("customer_name", "Type the customer's name, or pick them from the list.")
+        return cleaned
+
+    def new_customer(self):
+        return {
+            "name": self.cleaned_data["customer_name"].strip(),
+            "email": self.cleaned_data["customer_email"],
+            "phone": self.cleaned_data["customer_phone"].strip(),
+        }
+
+
+class StepForm(Form):
+    """A step that can be edited: `expected_version` is the version the person saw (0: none yet)."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, initial=0)
+
+
+class ApologyForm(StepForm):
+    channel = forms.ChoiceField(label="How you apologized", choices=Channel.choices, initial=Channel.IN_PERSON)
+    text = forms.CharField(
+        label="What you said", widget=forms.Textarea(attrs={"rows": 4, "data-coach": ""}),
+        error_messages={"required": "Write what you said, as near as you remember it."},
+        help_text="As near as you remember it. The coach points out phrases that can sound like a fake apology.",
+    )
+    customer_accepted = forms.BooleanField(
+        label="The customer signalled the apology landed (e.g. “I know it's not your fault”)", required=False
+    )
+
+
+class ReviewForm(StepForm):
+    customer_account = forms.CharField(
+        label="Their account of what happened", widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write what happened, as the customer tells it."},
+    )
+    customer_losses = forms.CharField(
+        label="What they lost (time, money, face in front of others)", required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    customer_needs = forms.CharField(
+        label="What they need for a good outcome", widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Write what the customer needs for a good outcome."},
+    )
+
+
+class FixForm(StepForm):
+    description = forms.CharField(
+        label="What was done", widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write what was done, even if it is not fixed yet."},
+    )
+    fixed = forms.BooleanField(label="It is fixed", required=False)
+    gesture_kind = forms.ChoiceField(
+        label="Something extra (optional)", choices=[("", "None")] + Gesture.Kind.choices, required=False
+    )
+    gesture_description = forms.CharField(label="What you gave", max_length=300, required=False)
+    gesture_cost = forms.DecimalField(
+        label="What it cost", min_value=0, max_digits=10, decimal_places=2, required=False,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "data-gesture-cost": ""}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("gesture_kind"):
+            if not cleaned.get("gesture_description"):
+                self.add_error("gesture_description", "Say what you gave, e.g. “a free dessert”.")
+            if cleaned.get("gesture_cost") is None and "gesture_cost" not in self.errors:
+                self.add_error("gesture_cost", "Enter what it cost (0 if nothing).")
+        return cleaned
+
+    def gesture(self):
+        if not self.cleaned_data.get("gesture_kind"):
+            return None
+        return {
+            "kind": self.cleaned_data["gesture_kind"],
+            "description": self.cleaned_data["gesture_description"],
+            "cost": self.cleaned_data["gesture_cost"],
+        }
+
+
+class FollowUpForm(Form):
+    kind = forms.ChoiceField(label="Kind of follow-up", choices=FollowUp.Kind.choices)
+    channel = forms.ChoiceField(label="How", choices=Channel.choices, initial=Channel.PHONE)
+    note = forms.CharField(
+        label="Note", widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={"required": "Write what you told the customer (or your colleagues)."},
+    )
+
+
+class DepositionForm(StepForm):
+    product = forms.CharField(label="Product or service", max_length=200, required=False)
+    busyness = forms.ChoiceField(
+        label="How busy we were", choices=[("", "Choose…")] + Busyness.choices,
+        error_messages={"required": "Choose how busy it was."},
+    )
+    circumstances = forms.CharField(
+        label="The customer's circumstances", widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Write the customer's circumstances."},
+    )
+    root_cause = forms.CharField(
+        label="What went wrong, as far as known", widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Write what went wrong, as far as you know."},
+    )
+    prevention = forms.CharField(
+        label="What would prevent it (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class OutcomeForm(Form):
+    outcome = forms.ChoiceField(
+        label="Outcome", choices=Outcome.choices, widget=forms.RadioSelect,
+        error_messages={"required": "Choose how the recovery ended."},
+    )
+    satisfaction = forms.TypedChoiceField(
+        label="The customer's satisfaction (optional)", required=False, coerce=int, empty_value=None,
+        choices=[("", "Not asked")] + [(n, f"{n} of 5") for n in range(1, 6)],
+    )
+
+
+class CoachPhraseForm(Form):
+    phrase = forms.CharField(label="Phrase", max_length=200)
+    kind = forms.ChoiceField(label="Kind", choices=CoachPhrase.Kind.choices)
+    suggestion = forms.CharField(label="Warmer wording", max_length=300)
+    active = forms.BooleanField(label="In use", required=False, initial=True)

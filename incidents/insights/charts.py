@@ -1,0 +1,99 @@
+"""Geometry for the server-made SVG charts: numbers in, coordinates out, so templates only draw."""
+
+from urllib.parse import urlencode
+
+from .clusters import WEEKDAYS
+
+CELL = 22
+LEFT = 40
+TOP = 22
+BAR_LEFT = 190
+BAR_WIDTH = 300
+BAR_ROW = 26
+
+
+def query(filters, **extra):
+    """A query string for the incident list: the page's filters plus the cell's own."""
+    merged = {key: value for key, value in {**filters, **extra}.items() if value not in (None, "", False)}
+    for key in ("start", "end"):
+        if hasattr(merged.get(key), "isoformat"):
+            merged[key] = merged[key].isoformat()
+    return urlencode(merged)
+
+
+def heatmap_svg(grid, *, filters, marked=()):
+    """Cells of the weekday × hour heatmap with position, shade and drill-down query; `marked` are the
+    (weekday, hour) cells of clusters, outlined."""
+    peak = max(grid.values(), default=0) or 1
+    cells = []
+    for (weekday, hour), n in sorted(grid.items()):
+        cells.append({
+            "x": LEFT + hour * CELL, "y": TOP + (weekday - 1) * CELL, "n": n, "weekday": WEEKDAYS[weekday - 1],
+            "hour": hour, "shade": round(0.08 + 0.92 * n / peak, 3) if n else 0,
+            "marked": (weekday, hour) in marked, "query": query(filters, weekday=weekday, hour=hour),
+        })
+    return {
+        "cells": cells, "size": CELL, "width": LEFT + 24 * CELL + 4, "height": TOP + 7 * CELL + 4,
+        "rows": [{"label": name, "y": TOP + i * CELL + CELL * 0.7} for i, name in enumerate(WEEKDAYS)],
+        "columns": [{"label": f"{hour:02d}", "x": LEFT + hour * CELL + CELL / 2} for hour in range(0, 24, 3)],
+        "peak": peak, "left": LEFT, "top": TOP,
+    }
+
+
+def bar_chart(rows, *, filters, key_name, extra=None):
+    """Horizontal bars for a breakdown: [(key, label, count)] → drawable rows, longest first."""
+    peak = max((n for _, _, n in rows), default=0) or 1
+    bars = []
+    for i, (key, label, n) in enumerate(rows):
+        bars.append({
+            "label": str(label)[:28], "n": n, "y": i * BAR_ROW, "text_y": i * BAR_ROW + 17,
+            "width": max(round(BAR_WIDTH * n / peak, 1), 1), "value_x": BAR_LEFT + round(BAR_WIDTH * n / peak, 1) + 6,
+            "note": (extra or {}).get(key), "query": query(filters, **{key_name: "" if key is None else key}),
+        })
+    return {"bars": bars, "height": max(len(bars), 1) * BAR_ROW, "left": BAR_LEFT, "width": BAR_LEFT + BAR_WIDTH + 90}
+
+
+# --- Scorecard cells ------------------------------------------------------------------------------
+
+SCORE_COLUMNS = [
+    ("label", "Where / who"), ("logged", "Incidents"), ("rule_rate", "20-min rule met"),
+    ("seconds_to_apology_p50", "To apology (median / p90)"), ("seconds_to_follow_up_p50", "To first follow-up"),
+    ("seconds_to_fix_p50", "To fix"), ("open_over_day", "Open > 1 day"), ("wrap_up_rate", "Wrap-ups done"),
+    ("champion", "Champions (rate)"), ("retained", "Retained / partial / lost"), ("gesture_cost", "Gestures · cost"),
+    ("value_kept", "Lifetime value kept"),
+]
+
+
+def percent(value):
+    return "–" if value is None else f"{value:g}%"
+
+
+def minutes(seconds):
+    if seconds is None:
+        return "–"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds} s"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def money(value):
+    return f"{float(value or 0):,.0f}"
+
+
+def score_cells(figures):
+    """The scorecard figures of one period as the strings its cells show."""
+    f = figures
+    pair = lambda name: f"{minutes(f[name + '_p50'])} / {minutes(f[name + '_p90'])}"  # noqa: E731
+    return [
+        str(f["logged"]), percent(f["rule_rate"]), pair("seconds_to_apology"), pair("seconds_to_follow_up"),
+        pair("seconds_to_fix"), str(f["open_over_day"]), percent(f["wrap_up_rate"]),
+        f"{f['champion']} ({percent(f['champion_rate'])})", f"{f['retained']} / {f['partial']} / {f['lost']}",
+        f"{f['gestures']} · {money(f['gesture_cost'])}", money(f["value_kept"]),
+    ]
+
+
+def score_table(rows):
+    """[(label, is_total, [(current, previous)])] for the template."""
+    return [(row.label, row.key is None, list(zip(score_cells(row.current), score_cells(row.previous)))) for row in rows]

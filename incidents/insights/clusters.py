@@ -1,0 +1,138 @@
+"""Clusters that stand out, found with a stated statistical test over grouped counts.
+
+The test. Each cell of a table of counts is compared with the rate the same kind of cell has elsewhere
+in its table:
+
+    expected = row total × (column total − observed + ½) / (table total − row total + ½)
+
+- Heatmap (one weekday-by-hour table per location): a row is a weekday, a column an hour, so the expected
+  count is "this hour's usual share on the other days of the week, scaled to this day's volume".
+- Products (one region-by-category table): "this category's rate in the other regions".
+
+Leaving the cell out matters: a strong cluster would otherwise raise its own expectation (a Wednesday
+afternoon with 30 incidents makes both "Wednesday" and "15:00" look busy). The ½ keeps the expectation
+finite when something never happens elsewhere.
+
+A cell is flagged when the Poisson upper tail P(X ≥ observed | expected) is below α / m (α = 0.001,
+Bonferroni-corrected over the m cells the tables could have, zeros included), the cell holds at least
+MIN_COUNT incidents (one bad afternoon of three incidents is not a pattern) and at least MIN_RATIO times its
+expected count ("stands out" should mean a rate a manager would act on, not a significant 1.3×).
+
+Only grouped counts enter; no incident is read.
+"""
+
+import math
+from dataclasses import dataclass
+
+ALPHA = 0.001  # family-wise: a manager acts on this list, so it should rarely be wrong
+MIN_COUNT = 5
+MIN_RATIO = 2.0
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def poisson_upper_tail(observed, expected):
+    """P(X ≥ observed) for X ~ Poisson(expected), summed from `observed` upwards in log space so very
+    small tails stay accurate."""
+    if observed <= 0:
+        return 1.0
+    if expected <= 0:
+        return 0.0
+    if observed <= expected:
+        return _one_minus_lower(observed, expected)  # not in the tail: no precision to lose
+    log_term = observed * math.log(expected) - expected - math.lgamma(observed + 1)
+    total, k = 0.0, observed
+    while True:
+        term = math.exp(log_term)
+        total += term
+        k += 1
+        log_term += math.log(expected) - math.log(k)
+        if term < total * 1e-15 or k > observed + 10_000:
+            return min(total, 1.0)
+
+
+def _one_minus_lower(observed, expected):
+    lower = sum(math.exp(k * math.log(expected) - expected - math.lgamma(k + 1)) for k in range(observed))
+    return max(1.0 - lower, 0.0)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kind: str  # "time" or "category"
+    text: str
+    observed: int
+    expected: float
+    p_value: float
+    link: dict  # filters for the incident list
+
+    @property
+    def p_text(self):
+        return f"{self.p_value:.1e}" if self.p_value < 0.001 else f"{self.p_value:.3f}"
+
+    @property
+    def ratio(self):
+        return self.observed / self.expected if self.expected else math.inf
+
+
+def outliers(cells, row_of, column_of, *, cell_count, table_of=lambda cell: None, alpha=ALPHA,
+             min_count=MIN_COUNT, min_ratio=MIN_RATIO):
+    """[(cell, observed, expected, p)] for the cells that stand out, most extreme first.
+
+    `cells` maps a cell to its count; `row_of` / `column_of` give the cell's row and column; `cell_count`
+    is m, the number of cells the tables could have (zeros included); `table_of` names the table a cell belongs to (e.g. its location).
+    """
+    rows, columns, totals = {}, {}, {}
+    for cell, n in cells.items():
+        rows[row_of(cell)] = rows.get(row_of(cell), 0) + n
+        columns[column_of(cell)] = columns.get(column_of(cell), 0) + n
+        totals[table_of(cell)] = totals.get(table_of(cell), 0) + n
+    threshold = alpha / max(cell_count, 1)
+    found = []
+    for cell, observed in cells.items():
+        if observed < min_count:
+            continue
+        row_total, column_total, total = rows[row_of(cell)], columns[column_of(cell)], totals[table_of(cell)]
+        if total - row_total <= 0:
+            continue  # nothing elsewhere to compare with
+        expected = row_total * (column_total - observed + 0.5) / (total - row_total + 0.5)
+        if observed < min_ratio * expected:
+            continue
+        p = poisson_upper_tail(observed, expected)
+        if p < threshold:
+            found.append((cell, observed, expected, p))
+    return sorted(found, key=lambda item: item[3])
+
+
+def time_clusters(cells, locations, *, link=None):
+    """Clusters of (location, weekday, hour) cells: the weekday-by-hour table of each location."""
+    names = {location.pk: location.name for location in locations}
+    found = outliers(
+        cells,
+        row_of=lambda cell: (cell[0], cell[1]),
+        column_of=lambda cell: (cell[0], cell[2]),
+        cell_count=max(len(names), 1) * 7 * 24,
+        table_of=lambda cell: cell[0],
+    )
+    clusters = []
+    for (location_id, weekday, hour), observed, expected, p in found:
+        text = (f"{WEEKDAYS[weekday - 1]} {hour:02d}:00–{(hour + 1) % 24:02d}:00 at {names.get(location_id, location_id)}: "
+                f"{observed} incidents, {observed / expected:.1f}× the usual rate")
+        clusters.append(Cluster("time", text, observed, expected, p,
+                                {**(link or {}), "location": location_id, "weekday": weekday, "hour": hour}))
+    return clusters
+
+
+def category_clusters(cells, category_names, *, link=None):
+    """Clusters of (region, category) cells: a product failing far more in one region than elsewhere."""
+    regions = {region for region, _ in cells}
+    categories = {category for _, category in cells}
+    found = outliers(cells, row_of=lambda cell: cell[0], column_of=lambda cell: cell[1],
+                     cell_count=max(len(regions) * len(categories), 1))
+    clusters = []
+    for (region, category_id), observed, expected, p in found:
+        text = (f"{category_names.get(category_id, '(none)')} in the {region} region: {observed} incidents, "
+                f"{observed / expected:.1f}× its rate elsewhere")
+        filters = {**(link or {}), "region": region}
+        if category_id is not None:
+            filters["category"] = category_id
+        clusters.append(Cluster("category", text, observed, expected, p, filters))
+    return clusters

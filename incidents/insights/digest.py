@@ -1,0 +1,104 @@
+"""The weekly digest: each manager, on Monday morning in their location's time zone, gets last week's
+scorecard, the clusters that stood out and the recoveries still open.
+
+Beat calls `send_weekly_digests` every quarter of an hour; the function decides who is due, so every time
+zone gets its Monday morning and a missed run is caught up by the next one. Each manager's week is claimed
+by an `UPDATE … WHERE weekly_digest_sent_on < this Monday` that must change exactly one row, so two runs
+at once (or a run repeated with the same clock) send one digest.
+"""
+
+import datetime
+import logging
+import zoneinfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import User
+
+from . import charts, clusters, selectors
+from .scope import scope_for
+
+logger = logging.getLogger(__name__)
+
+DIGEST_HOUR = 7  # local time, Monday
+OPEN_LISTED = 10
+
+
+def digest_zone(scope):
+    """The time zone of the manager's first location: their Monday morning."""
+    return zoneinfo.ZoneInfo(scope.locations[0].timezone)
+
+
+def send_weekly_digests(*, now=None):
+    """Send the digest to every manager whose Monday morning has come and who has not had this week's.
+    Returns how many were sent."""
+    now = now or timezone.now()
+    managers = (
+        User.objects.filter(is_active=True, role__in=[User.Role.MANAGER, User.Role.ADMIN])
+        .exclude(email="")
+        .order_by("pk")
+    )
+    sent = 0
+    for manager in managers:
+        scope = scope_for(manager)
+        if not scope.locations:
+            continue
+        local = now.astimezone(digest_zone(scope))
+        if local.weekday() != 0 or local.hour < DIGEST_HOUR:
+            continue
+        monday = local.date()
+        # The claim and the mail share a transaction: if the mail fails, the claim is undone and the
+        # next run tries again.
+        with transaction.atomic():
+            claimed = (
+                User.objects.filter(pk=manager.pk)
+                .filter(Q(weekly_digest_sent_on__isnull=True) | Q(weekly_digest_sent_on__lt=monday))
+                .update(weekly_digest_sent_on=monday)
+            )
+            if claimed != 1:
+                continue
+            send_digest(manager, scope, monday, now)
+        sent += 1
+    return sent
+
+
+def digest_context(scope, monday, now):
+    """Last week's (Monday to Sunday, local) figures for one manager's locations."""
+    zone = digest_zone(scope)
+    end = datetime.datetime.combine(monday, datetime.time(), tzinfo=zone)
+    start = end - datetime.timedelta(days=7)
+    rows, total = selectors.scorecard(scope, start, end, group="location", now=now)
+    incidents = selectors.period_incidents(scope, {}, start, end, now)
+    found = clusters.time_clusters(selectors.local_cells(scope, incidents), scope.locations)
+    category_cells, names = selectors.region_category_cells(incidents)
+    found += clusters.category_clusters(category_cells, names)
+    open_rows, counts = selectors.open_recoveries(scope, {}, now=now, limit=OPEN_LISTED)
+    site = settings.SITE_URL.rstrip("/")
+    total_table = charts.score_table([total])
+    total_lines = [(title, current, previous)
+                   for (_, title), (current, previous) in zip(charts.SCORE_COLUMNS[1:], total_table[0][2])]
+    return {
+        "start": start.date(), "last_day": (end - datetime.timedelta(days=1)).date(),
+        "columns": charts.SCORE_COLUMNS[1:], "table": charts.score_table(selectors.sort_rows(rows, "label", False)),
+        "total_table": total_table, "total_lines": total_lines, "total": total, "clusters": found,
+        "open_rows": open_rows, "open_counts": counts,
+        "console_url": site + reverse("insights:open"), "trends_url": site + reverse("insights:trends"),
+    }
+
+
+def send_digest(manager, scope, monday, now):
+    context = {"manager": manager, **digest_context(scope, monday, now)}
+    message = EmailMultiAlternatives(
+        subject=f"Recovery: your week {context['start']:%d %b} – {context['last_day']:%d %b}",
+        body=render_to_string("emails/weekly_digest.txt", context),
+        to=[manager.email],
+    )
+    message.attach_alternative(render_to_string("emails/weekly_digest.html", context), "text/html")
+    message.send()
+    logger.info("weekly digest sent", extra={"user": manager.username, "week_of": monday.isoformat()})

@@ -1,0 +1,157 @@
+"""Which locations a manager's console covers, and the filters every page of it understands."""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.utils import timezone
+
+from incidents.models import Busyness, Category, Channel, Stage, User
+from incidents.selectors import visible_locations
+
+DEFAULT_DAYS = 28  # four of each weekday, so the heatmap compares like with like
+
+
+@dataclass
+class Scope:
+    """The locations one manager may see (theirs; an admin's whole organization), read once per request."""
+
+    user: User
+    locations: list = field(default_factory=list)
+
+    @property
+    def location_ids(self):
+        return [location.pk for location in self.locations]
+
+    @property
+    def timezone(self):
+        """Dates in filters are days in the locations' time zone (UTC when they differ)."""
+        zones = {location.timezone for location in self.locations}
+        return zoneinfo.ZoneInfo(zones.pop() if len(zones) == 1 else "UTC")
+
+    def by_timezone(self):
+        zones = {}
+        for location in self.locations:
+            zones.setdefault(location.timezone, []).append(location.pk)
+        return zones
+
+
+def scope_for(user):
+    """The console's scope, or PermissionDenied for anyone who is not a manager or an admin."""
+    if not user.is_authenticated or not (user.is_manager or user.is_superuser):
+        raise PermissionDenied("The managers' console is for managers.")
+    return Scope(user=user, locations=list(visible_locations(user).order_by("name")))
+
+
+class Filters(forms.Form):
+    """Filters shared by the console, the trends, the incident list and the export. All optional."""
+
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To (inclusive)")
+    location = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    region = forms.CharField(required=False)
+    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Owner")
+    logged_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Logged by")
+    stage = forms.ChoiceField(required=False, choices=[("", "Any stage"), *Stage.choices])
+    category = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    busyness = forms.ChoiceField(required=False, choices=[("", "Any"), *Busyness.choices])
+    channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
+    overdue = forms.BooleanField(required=False, label="Late only")
+    weekday = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
+                                     choices=[("", "Any day")] + [(d, n) for d, n in enumerate(
+                                         ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start=1)])
+    hour = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
+                                  choices=[("", "Any hour")] + [(h, f"{h:02d}:00") for h in range(24)])
+
+    def __init__(self, data, *, scope, staff=(), categories=()):
+        super().__init__(data)
+        self.scope = scope
+        self.fields["location"].choices = [("", "All my locations")] + [(l.pk, l.name) for l in scope.locations]
+        people = [("", "Anyone")] + [(u.pk, u.display_name()) for u in staff]
+        self.fields["owner"].choices = people
+        self.fields["logged_by"].choices = people
+        self.fields["category"].choices = [("", "Any category")] + [(c.pk, c.name) for c in categories]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", "The end comes before the start.")
+        return data
+
+    def values(self):
+        """Cleaned values; invalid fields are dropped (their errors show next to them)."""
+        return self.cleaned_data if self.is_bound and self.is_valid() else {
+            key: value for key, value in getattr(self, "cleaned_data", {}).items() if key not in self.errors
+        }
+
+
+def staff_of(scope):
+    """Active staff of the organization, for filters and the reassign / swarm pickers (one query)."""
+    organization_id = scope.user.organization_id
+    people = User.objects.filter(is_active=True)
+    if organization_id:
+        people = people.filter(organization_id=organization_id)
+    return list(people.order_by("first_name", "last_name", "username"))
+
+
+def categories_of(scope):
+    organization_id = scope.user.organization_id
+    categories = Category.objects.all() if organization_id is None else Category.objects.filter(organization_id=organization_id)
+    return list(categories.order_by("name"))
+
+
+def period_of(values, scope, now=None):
+    """[start, end) as aware datetimes: whole days in the scope's time zone; the last four weeks by default."""
+    now = now or timezone.now()
+    zone = scope.timezone
+    today = now.astimezone(zone).date()
+    end_day = values.get("end") or today
+    start_day = values.get("start") or end_day - datetime.timedelta(days=DEFAULT_DAYS - 1)
+    start = datetime.datetime.combine(start_day, datetime.time(), tzinfo=zone)
+    end = datetime.datetime.combine(end_day + datetime.timedelta(days=1), datetime.time(), tzinfo=zone)
+    return start, end
+
+
+def previous_period(start, end):
+    length = end - start
+    return start - length, start
+
+
+def filter_incidents(incidents, values, scope, *, now=None):
+    """Apply the filters to a queryset already limited to the scope."""
+    simple = {"location": "location_id", "owner": "owner_id", "logged_by": "logged_by_id", "stage": "stage",
+              "category": "category_id", "busyness": "busyness", "channel": "channel", "region": "location__region"}
+    for key, lookup in simple.items():
+        if values.get(key) not in (None, ""):
+            incidents = incidents.filter(**{lookup: values[key]})
+    if values.get("overdue"):
+        incidents = incidents.filter(late_q(now or timezone.now()))
+    if values.get("weekday") is not None or values.get("hour") is not None:
+        incidents = at_local_time(incidents, scope, values.get("weekday"), values.get("hour"))
+    return incidents
+
+
+def late_q(now):
+    """Late: the twenty-minute window passed with no fix or follow-up (noted by the sweep or not yet)."""
+    return Q(breached_at__isnull=False) | Q(responded_at__isnull=True, follow_up_due_at__lt=now)
+
+
+def at_local_time(incidents, scope, weekday, hour):
+    """Incidents logged on an ISO weekday / at an hour of the day in their own location's time zone.
+    One converted column per time zone of the scope; the database converts, nothing is read into Python."""
+    condition = Q(pk__in=[])
+    for number, (zone_name, location_ids) in enumerate(scope.by_timezone().items()):
+        zone = zoneinfo.ZoneInfo(zone_name)
+        lookups = {"location_id__in": location_ids}
+        if weekday is not None:
+            incidents = incidents.annotate(**{f"weekday_{number}": ExtractIsoWeekDay("logged_at", tzinfo=zone)})
+            lookups[f"weekday_{number}"] = weekday
+        if hour is not None:
+            incidents = incidents.annotate(**{f"hour_{number}": ExtractHour("logged_at", tzinfo=zone)})
+            lookups[f"hour_{number}"] = hour
+        condition |= Q(**lookups)
+    return incidents.filter(condition)

@@ -1,0 +1,328 @@
+"""The figures of the managers' console, each computed by the database.
+
+Nothing here loops over incidents in Python: every figure is an aggregate (`GROUP BY`), an ordered-set
+aggregate (`percentile_disc` on PostgreSQL) or a window function (the portable percentile fallback), and
+the number of queries per page does not depend on the number of incidents. Python only shapes the
+grouped rows (a few per location or person) for the templates.
+"""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Case, Count, DecimalField, F, IntegerField, Prefetch, Q, Sum, Value, When
+from django.db.models.aggregates import Aggregate
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay
+
+from incidents.models import Gesture, Incident, Outcome
+
+from .scope import filter_incidents, late_q
+
+DAY = datetime.timedelta(days=1)
+DURATIONS = ("seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix")
+KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
+
+
+# --- Open recoveries ------------------------------------------------------------------------------
+
+
+def open_recoveries(scope, values, *, now, limit=100):
+    """Open incidents at the scope's locations: late ones first, then the soonest due.
+
+    Served by the partial index `incident_open_by_location` (location, next_due_at WHERE closed_at IS
+    NULL). Four queries whatever the size: the rows, their helpers, their pending gestures, the counts.
+    """
+    incidents = filter_incidents(
+        Incident.objects.filter(location_id__in=scope.location_ids, closed_at__isnull=True), values, scope, now=now
+    )
+    ordered = (
+        incidents.annotate(late_rank=Case(When(late_q(now), then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .select_related("customer", "location", "owner", "category")
+        .prefetch_related(
+            "helpers",
+            Prefetch("gestures", queryset=Gesture.objects.filter(approval=Gesture.Approval.PENDING).order_by("given_at"),
+                     to_attr="pending_gestures"),
+        )
+        .order_by("late_rank", F("next_due_at").asc(nulls_last=True), "logged_at")
+    )
+    rows = list(ordered[:limit])
+    counts = incidents.aggregate(total=Count("id"), late=Count("id", filter=late_q(now)))
+    for incident in rows:
+        incident.clock = clock_of(incident, now)
+    return rows, counts
+
+
+@dataclass(frozen=True)
+class RowClock:
+    state: str  # "late", "running", "met"
+    label: str
+
+
+def clock_of(incident, now):
+    """The twenty-minute clock of one row, read from its own columns."""
+    if incident.responded_at is not None:
+        met = incident.responded_at <= incident.follow_up_due_at
+        minutes = _minutes(incident.responded_at - incident.logged_at)
+        return RowClock("met" if met else "late", f"Answered after {minutes} min" + ("" if met else " (late)"))
+    if now > incident.follow_up_due_at:
+        return RowClock("late", f"Late by {_duration(now - incident.follow_up_due_at)}")
+    return RowClock("running", f"{_duration(incident.follow_up_due_at - now)} left")
+
+
+def _minutes(delta):
+    return max(int(delta.total_seconds() // 60), 0)
+
+
+def _duration(delta):
+    minutes = _minutes(delta)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 60 * 48:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (60 * 24)} days"
+
+
+# --- Scorecard ---------------------------------------------------------------------------------------
+
+
+class PercentileDisc(Aggregate):
+    """PostgreSQL's nearest-rank percentile: the first value whose cumulative share reaches `fraction`."""
+
+    function = "percentile_disc"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = IntegerField()
+
+    def __init__(self, expression, fraction, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+GROUPS = {
+    "location": {"key": "location_id", "label": "location__name"},
+    "staff": {"key": "owner_id", "label": None},
+}
+
+
+def _base(scope, start, end):
+    return Incident.objects.filter(location_id__in=scope.location_ids, logged_at__gte=start, logged_at__lt=end)
+
+
+def _aggregates(now):
+    """Every count and sum of the scorecard, as named aggregates over incidents logged in the period."""
+    return {
+        "logged": Count("id"),
+        # The twenty-minute rule is judged only once it is decided: answered, or its window has passed.
+        "rule_decided": Count("id", filter=Q(responded_at__isnull=False) | Q(follow_up_due_at__lte=now)),
+        "rule_met": Count("id", filter=Q(responded_at__lte=F("follow_up_due_at"))),
+        "open_over_day": Count(
+            "id",
+            filter=Q(closed_at__isnull=True, logged_at__lt=now - DAY) | Q(closed_at__gt=F("logged_at") + DAY),
+        ),
+        "fixed": Count("id", filter=Q(fixed_at__isnull=False)),
+        "wrapped_up": Count("id", filter=Q(fixed_at__isnull=False, wrapped_up_at__isnull=False)),
+        **{outcome: Count("id", filter=Q(outcome=outcome)) for outcome in Outcome.values},
+        "value_kept": Coalesce(
+            Sum("customer__lifetime_value", filter=Q(outcome__in=KEPT)), Value(0), output_field=DecimalField()
+        ),
+    }
+
+
+def _percentile_aggregates():
+    return {
+        f"{name}_{label}": PercentileDisc(name, fraction)
+        for name in DURATIONS
+        for label, fraction in (("p50", 0.5), ("p90", 0.9))
+    }
+
+
+def _percentiles_by_window(incidents, key):
+    """The same nearest-rank percentiles, portably: rank each duration within its group with window
+    functions and keep the value at rank ceil(n × p). One query for the three durations."""
+    values = incidents.annotate(g=key, **{f"v{i}": F(name) for i, name in enumerate(DURATIONS)}).values(
+        "g", *[f"v{i}" for i in range(len(DURATIONS))]
+    )
+    inner_sql, params = values.query.sql_with_params()
+    ranks, picks = [], []
+    for i, name in enumerate(DURATIONS):
+        ranks.append(f"ROW_NUMBER() OVER (PARTITION BY g ORDER BY (v{i} IS NULL), v{i}) AS r{i}, "
+                     f"COUNT(v{i}) OVER (PARTITION BY g) AS n{i}")
+        for label, percent in (("p50", 50), ("p90", 90)):
+            # ceil(n × p / 100) in integer arithmetic, the same rank percentile_disc picks.
+            picks.append(f"MAX(CASE WHEN v{i} IS NOT NULL AND r{i} = (n{i} * {percent} + 99) / 100 THEN v{i} END) "
+                         f"AS {name}_{label}")
+    sql = (f"SELECT g, {', '.join(picks)} FROM (SELECT g, {', '.join(f'v{i}' for i in range(len(DURATIONS)))}, "
+           f"{', '.join(ranks)} FROM ({inner_sql}) AS base) AS ranked GROUP BY g")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        return {row[0]: dict(zip(columns[1:], row[1:])) for row in cursor.fetchall()}
+
+
+def _figures(scope, start, end, group, now):
+    """{group key: figures} for incidents logged in [start, end); group None gives one row, key None."""
+    incidents = _base(scope, start, end)
+    postgres = connection.vendor == "postgresql"
+    aggregates = _aggregates(now) | (_percentile_aggregates() if postgres else {})
+    if group is None:
+        rows = {None: incidents.aggregate(**aggregates)}
+        key = Value(0)
+    else:
+        key = F(GROUPS[group]["key"])
+        rows = {row.pop("g"): row for row in incidents.annotate(g=key).values("g").annotate(**aggregates).order_by()}
+    if not postgres:
+        for g, percentiles in _percentiles_by_window(incidents, key).items():
+            rows.get(None if group is None else g, {}).update(percentiles)
+    gestures = Gesture.objects.filter(
+        incident__in=incidents, currency=F("incident__organization__currency"),
+        approval__in=[Gesture.Approval.NOT_NEEDED, Gesture.Approval.APPROVED],
+    )
+    gesture_key = Value(0) if group is None else F(f"incident__{GROUPS[group]['key']}")
+    for row in gestures.annotate(g=gesture_key).values("g").annotate(gestures=Count("id"), gesture_cost=Sum("cost")).order_by():
+        target = rows.get(None if group is None else row["g"])
+        if target is not None:
+            target.update(gestures=row["gestures"], gesture_cost=row["gesture_cost"])
+    return {g: _derived(row) for g, row in rows.items()}
+
+
+def _derived(row):
+    """Rates from the counts, None where there is nothing to divide by (shown as “–”)."""
+    row.setdefault("gestures", 0)
+    row.setdefault("gesture_cost", 0)
+    for name in DURATIONS:
+        row.setdefault(f"{name}_p50", None)
+        row.setdefault(f"{name}_p90", None)
+    outcomes = sum(row[outcome] for outcome in Outcome.values)
+    row["outcomes"] = outcomes
+    row["rule_rate"] = _rate(row["rule_met"], row["rule_decided"])
+    row["wrap_up_rate"] = _rate(row["wrapped_up"], row["fixed"])
+    row["champion_rate"] = _rate(row[Outcome.CHAMPION], outcomes)
+    return row
+
+
+def _rate(part, whole):
+    return None if not whole else round(100.0 * part / whole, 1)
+
+
+@dataclass
+class ScoreRow:
+    key: object
+    label: str
+    current: dict
+    previous: dict
+
+
+def scorecard(scope, start, end, *, group="location", now, staff=()):
+    """The scorecard for [start, end) beside the period just before, per location or per staff member,
+    with a total row. A constant number of queries: four per period (three on PostgreSQL)."""
+    previous_start, previous_end = start - (end - start), start
+    current = _figures(scope, start, end, group, now)
+    before = _figures(scope, previous_start, previous_end, group, now)
+    total = ScoreRow(None, "All", _figures(scope, start, end, None, now)[None],
+                     _figures(scope, previous_start, previous_end, None, now)[None])
+    if group == "location":
+        labels = {location.pk: location.name for location in scope.locations}
+    else:
+        labels = {person.pk: person.display_name() for person in staff}
+    empty = _derived({"logged": 0, "rule_decided": 0, "rule_met": 0, "open_over_day": 0, "fixed": 0, "wrapped_up": 0,
+                      "value_kept": 0, **{outcome: 0 for outcome in Outcome.values}})
+    keys = set(current) | set(before)
+    if group == "location":
+        keys |= set(scope.location_ids)
+    rows = [ScoreRow(key, labels.get(key, f"#{key}"), current.get(key, dict(empty)), before.get(key, dict(empty)))
+            for key in keys]
+    return rows, total
+
+
+SORTABLE = {
+    "label": lambda row: row.label.lower(),
+    **{name: (lambda name: lambda row: row.current.get(name))(name) for name in (
+        "logged", "rule_rate", "seconds_to_apology_p50", "seconds_to_apology_p90", "seconds_to_follow_up_p50",
+        "seconds_to_follow_up_p90", "seconds_to_fix_p50", "seconds_to_fix_p90", "open_over_day", "wrap_up_rate",
+        "champion", "champion_rate", "retained", "partial", "lost", "gestures", "gesture_cost", "value_kept")},
+}
+
+
+def sort_rows(rows, column, descending):
+    """Sort the few grouped rows; a missing figure (“–”) always goes last."""
+    key = SORTABLE.get(column, SORTABLE["label"])
+    present = [row for row in rows if key(row) is not None]
+    missing = [row for row in rows if key(row) is None]
+    return sorted(present, key=key, reverse=descending) + missing
+
+
+# --- Trends: heatmap and breakdowns --------------------------------------------------------------------
+
+
+def local_cells(scope, incidents):
+    """{(location id, ISO weekday, hour): count} in each location's own time zone: one GROUP BY per
+    time zone among the scope's locations (usually one), whatever the number of incidents."""
+    cells = {}
+    for zone_name, location_ids in scope.by_timezone().items():
+        zone = zoneinfo.ZoneInfo(zone_name)
+        grouped = (
+            incidents.filter(location_id__in=location_ids)
+            .annotate(weekday=ExtractIsoWeekDay("logged_at", tzinfo=zone), hour=ExtractHour("logged_at", tzinfo=zone))
+            .values("location_id", "weekday", "hour")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in grouped:
+            cells[(row["location_id"], row["weekday"], row["hour"])] = row["n"]
+    return cells
+
+
+def heatmap(cells):
+    """Sum the per-location cells into the weekday × hour grid the page draws (7 × 24 numbers)."""
+    grid = {(weekday, hour): 0 for weekday in range(1, 8) for hour in range(24)}
+    for (_, weekday, hour), n in cells.items():
+        grid[(weekday, hour)] += n
+    return grid
+
+
+BREAKDOWNS = {
+    # name: (title, group-by field, label field, filter key for the drill-down link)
+    "location": ("By location", "location_id", "location__name", "location"),
+    "region": ("By region", "location__region", "location__region", "region"),
+    "category": ("By category / product", "category_id", "category__name", "category"),
+    "staff": ("By staff member on the spot", "logged_by_id", None, "logged_by"),
+    "busyness": ("By how busy it was", "busyness", None, "busyness"),
+    "channel": ("By channel", "channel", None, "channel"),
+}
+
+
+def breakdown(incidents, name, *, labels=None):
+    """[(key, label, count)] for one breakdown, largest first: one GROUP BY."""
+    _, field, label_field, _ = BREAKDOWNS[name]
+    columns = [field] + ([label_field] if label_field and label_field != field else [])
+    rows = incidents.values(*columns).annotate(n=Count("id")).order_by("-n", field)
+    result = []
+    for row in rows:
+        key = row[field]
+        label = row.get(label_field) if label_field else (labels or {}).get(key, key)
+        result.append((key, label or "(none)", row["n"]))
+    return result
+
+
+def handled_by(incidents):
+    """{user id: incidents they owned} for the staff breakdown: one GROUP BY."""
+    return {row["owner_id"]: row["n"] for row in incidents.values("owner_id").annotate(n=Count("id")).order_by()}
+
+
+def region_category_cells(incidents):
+    """{(region, category id): count}, with category names, for the product-by-region clusters."""
+    cells, names = {}, {}
+    for row in incidents.values("location__region", "category_id", "category__name").annotate(n=Count("id")).order_by():
+        cells[(row["location__region"] or "(none)", row["category_id"])] = row["n"]
+        names[row["category_id"]] = row["category__name"] or "(none)"
+    return cells, names
+
+
+def period_incidents(scope, values, start, end, now):
+    return filter_incidents(_base(scope, start, end), values, scope, now=now)
+
+
+def incident_list(scope, values, start, end, now):
+    """The incidents behind a cell, a cluster or a bar: newest first, for a paginated page."""
+    return period_incidents(scope, values, start, end, now).select_related(
+        "customer", "location", "owner", "category"
+    ).order_by("-logged_at", "-id")

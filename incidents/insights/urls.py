@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "insights"
+urlpatterns = [
+    path("", views.open_recoveries, name="open"),
+    path("incidents/<int:pk>/reassign/", views.reassign, name="reassign"),
+    path("incidents/<int:pk>/helpers/", views.add_helper, name="add_helper"),
+    path("gestures/<int:pk>/decide/", views.decide_gesture, name="decide_gesture"),
+    path("scorecard/", views.scorecard, name="scorecard"),
+    path("trends/", views.trends, name="trends"),
+    path("incidents/", views.incident_list, name="incidents"),
+    path("export.csv", views.export_csv, name="export"),
+]

@@ -1,0 +1,173 @@
+"""The managers' console: thin views that parse filters, call one selector or service, and render."""
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from incidents import services
+from incidents.models import Gesture, Incident, User
+
+from . import charts, clusters, export, selectors
+from .scope import Filters, categories_of, period_of, scope_for, staff_of
+
+
+def manager_page(view):
+    """Log in first; then only managers and admins (403 for anyone else). Passes the scope along."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        return view(request, scope_for(request.user), *args, **kwargs)
+
+    return wrapped
+
+
+def _filters(request, scope, staff=None):
+    staff = staff_of(scope) if staff is None else staff
+    form = Filters(request.GET or None, scope=scope, staff=staff, categories=categories_of(scope))
+    return form, (form.values() if request.GET else {}), staff
+
+
+@manager_page
+def open_recoveries(request, scope):
+    """Open recoveries at my locations, late first; `?partial=1` is the table alone, for the refresh."""
+    form, values, staff = _filters(request, scope)
+    now = timezone.now()
+    rows, counts = selectors.open_recoveries(scope, values, now=now)
+    context = {"form": form, "rows": rows, "counts": counts, "staff": staff, "now": now,
+               "next": request.get_full_path().replace("partial=1", "")}
+    template = "insights/_open_table.html" if request.GET.get("partial") else "insights/open.html"
+    return render(request, template, context)
+
+
+def recovery_action(view):
+    """POST-only action on one incident of my locations; a broken rule becomes a readable message.
+    This is the one place a RecoveryError from the console's actions is turned into words."""
+
+    @manager_page
+    @require_POST
+    @functools.wraps(view)
+    def wrapped(request, scope, pk):
+        back = request.POST.get("next") or ""
+        back = back if back.startswith("/manage/") else reverse("insights:open")
+        try:
+            done = view(request, scope, pk)
+        except services.RecoveryError as error:
+            messages.error(request, error.message)
+        except (User.DoesNotExist, ValueError):
+            messages.error(request, "Choose a member of staff from the list.")
+        else:
+            messages.success(request, done)
+        return redirect(back)
+
+    return wrapped
+
+
+def _incident(scope, pk):
+    return get_object_or_404(Incident, pk=pk, location_id__in=scope.location_ids)
+
+
+def _person(request, scope, field):
+    return User.objects.get(pk=int(request.POST.get(field, "")), organization_id=scope.user.organization_id)
+
+
+@recovery_action
+def reassign(request, scope, pk):
+    incident = services.reassign(_incident(scope, pk), by=request.user, owner=_person(request, scope, "owner"))
+    return f"{incident.reference} now belongs to {incident.owner.display_name()}."
+
+
+@recovery_action
+def add_helper(request, scope, pk):
+    incident = _incident(scope, pk)  # an incident beyond the manager's reach is 404 before anything else
+    helper = _person(request, scope, "helper")
+    incident = services.add_helper(incident, by=request.user, helper=helper)
+    return f"{helper.display_name()} joined the recovery of {incident.reference}."
+
+
+@recovery_action
+def decide_gesture(request, scope, pk):
+    gesture = get_object_or_404(Gesture, pk=pk, incident__location_id__in=scope.location_ids)
+    gesture = services.decide_gesture(gesture, by=request.user, approve=request.POST.get("decision") == "approve")
+    return f"Gesture “{gesture.description}” {gesture.get_approval_display().lower()}."
+
+
+@manager_page
+def scorecard(request, scope):
+    form, values, staff = _filters(request, scope)
+    group = "staff" if request.GET.get("by") == "staff" else "location"
+    start, end = period_of(values, scope)
+    rows, total = selectors.scorecard(scope, start, end, group=group, now=timezone.now(), staff=staff)
+    column, descending = request.GET.get("sort", "label"), request.GET.get("dir") == "desc"
+    kept = _kept(values)
+    return render(request, "insights/scorecard.html", {
+        "form": form, "group": group, "start": start.date(), "last_day": (end - selectors.DAY).date(),
+        "table": charts.score_table(selectors.sort_rows(rows, column, descending)),
+        "total_table": charts.score_table([total]), "columns": charts.SCORE_COLUMNS,
+        "sort": column, "descending": descending, "query": charts.query(kept, by=group),
+        "by_location": charts.query(kept, by="location"), "by_staff": charts.query(kept, by="staff"),
+    })
+
+
+def _kept(values):
+    return {key: value for key, value in values.items() if key in ("start", "end", "location", "region", "category")}
+
+
+@manager_page
+def trends(request, scope):
+    """Heatmap, breakdowns and the clusters that stand out, for the period and filters chosen."""
+    form, values, staff = _filters(request, scope)
+    now = timezone.now()
+    start, end = period_of(values, scope, now)
+    incidents = selectors.period_incidents(scope, values, start, end, now)
+    link = {"start": start.date(), "end": (end - selectors.DAY).date(), **_kept(values)}
+    cells = selectors.local_cells(scope, incidents)
+    found = clusters.time_clusters(cells, scope.locations, link=link)
+    category_cells, category_names = selectors.region_category_cells(incidents)
+    found += clusters.category_clusters(category_cells, category_names, link=link)
+    names = {person.pk: person.display_name() for person in staff}
+    handled = selectors.handled_by(incidents)
+    breakdowns = []
+    for name, (title, _, _, key) in selectors.BREAKDOWNS.items():
+        rows = selectors.breakdown(incidents, name, labels=names if name == "staff" else _choice_labels(name))
+        extra = {person: f"owned {n}" for person, n in handled.items()} if name == "staff" else None
+        breakdowns.append({"title": title, "chart": charts.bar_chart(rows, filters=link, key_name=key, extra=extra)})
+    marked = {(cluster.link["weekday"], cluster.link["hour"]) for cluster in found if cluster.kind == "time"}
+    return render(request, "insights/trends.html", {
+        "form": form, "start": start.date(), "last_day": (end - selectors.DAY).date(), "clusters": found, "breakdowns": breakdowns,
+        "heatmap": charts.heatmap_svg(selectors.heatmap(cells), filters=link, marked=marked),
+        "cluster_links": [(cluster, charts.query(cluster.link)) for cluster in found], "alpha": clusters.ALPHA,
+        "min_count": clusters.MIN_COUNT, "min_ratio": clusters.MIN_RATIO,
+    })
+
+
+def _choice_labels(name):
+    from incidents.models import Busyness, Channel
+
+    return {"busyness": dict(Busyness.choices), "channel": dict(Channel.choices)}.get(name)
+
+
+@manager_page
+def incident_list(request, scope):
+    form, values, _ = _filters(request, scope)
+    now = timezone.now()
+    start, end = period_of(values, scope, now)
+    page = Paginator(selectors.incident_list(scope, values, start, end, now), 50).get_page(request.GET.get("page"))
+    query = charts.query({key: value for key, value in request.GET.items() if key != "page"})
+    return render(request, "insights/incidents.html", {"form": form, "page": page, "start": start.date(),
+                                                       "last_day": (end - selectors.DAY).date(),
+                                                       "query": query})
+
+
+@manager_page
+def export_csv(request, scope):
+    form, values, _ = _filters(request, scope)
+    now = timezone.now()
+    start, end = period_of(values, scope, now)
+    return export.streamed(selectors.period_incidents(scope, values, start, end, now), f"incidents-{start:%Y%m%d}.csv")

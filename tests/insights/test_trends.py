@@ -1,0 +1,105 @@
+import datetime
+import re
+import zoneinfo
+
+import pytest
+
+from incidents.insights import selectors
+from incidents.insights.scope import scope_for
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+UTC = datetime.timezone.utc
+
+
+@pytest.fixture
+def london(organization):
+    return factories.LocationFactory(organization=organization, name="Soho", code="soho", timezone="Europe/London")
+
+
+@pytest.fixture
+def new_york(organization):
+    return factories.LocationFactory(organization=organization, name="Midtown", code="midtown",
+                                     timezone="America/New_York", region="East")
+
+
+def test_the_heatmap_counts_in_each_locations_own_time_zone(build, organization, london, new_york):
+    admin = factories.UserFactory(organization=organization, role="admin")
+    # Sunday 23:30 UTC in summer is Monday 00:30 in London; Monday 03:30 UTC is Sunday 23:30 in New York.
+    build(at=datetime.datetime(2026, 7, 5, 23, 30, tzinfo=UTC), location=london, owner=admin)
+    build(at=datetime.datetime(2026, 7, 6, 3, 30, tzinfo=UTC), location=new_york, owner=admin)
+    # In winter London is UTC: Sunday 23:30 UTC stays Sunday 23:00.
+    build(at=datetime.datetime(2026, 1, 4, 23, 30, tzinfo=UTC), location=london, owner=admin)
+    scope = scope_for(admin)
+    incidents = selectors.period_incidents(scope, {}, datetime.datetime(2026, 1, 1, tzinfo=UTC),
+                                           datetime.datetime(2026, 8, 1, tzinfo=UTC), datetime.datetime(2026, 8, 1, tzinfo=UTC))
+    cells = selectors.local_cells(scope, incidents)
+    assert cells == {(london.pk, 1, 0): 1, (new_york.pk, 7, 23): 1, (london.pk, 7, 23): 1}
+    grid = selectors.heatmap(cells)
+    assert grid[(7, 23)] == 2 and grid[(1, 0)] == 1 and sum(grid.values()) == 3
+
+
+def test_period_days_are_days_in_the_locations_time_zone(build, organization, london, client):
+    manager = factories.UserFactory(organization=organization, role="manager", locations=[london])
+    # 23:30 UTC on 30 June is 00:30 on 1 July in London: it belongs to July.
+    build(at=datetime.datetime(2026, 6, 30, 23, 30, tzinfo=UTC), location=london, owner=manager)
+    client.force_login(manager)
+    july = client.get("/manage/incidents/?start=2026-07-01&end=2026-07-31")
+    june = client.get("/manage/incidents/?start=2026-06-01&end=2026-06-30")
+    assert july.context["page"].paginator.count == 1 and june.context["page"].paginator.count == 0
+
+
+def test_a_heatmap_cell_links_to_its_incidents(build, organization, london, client):
+    manager = factories.UserFactory(organization=organization, role="manager", locations=[london])
+    wednesday_3pm = datetime.datetime(2026, 3, 4, 15, 10, tzinfo=UTC)  # London is UTC in March
+    mine = build(at=wednesday_3pm, location=london, owner=manager)
+    other = build(at=wednesday_3pm + datetime.timedelta(hours=1), location=london, owner=manager)
+    client.force_login(manager)
+    page = client.get("/manage/trends/?start=2026-03-01&end=2026-03-28").content.decode()
+    links = re.findall(r'href="(/manage/incidents/\?[^"]*weekday=3&amp;hour=15)"', page)
+    assert len(links) == 1
+    listed = client.get(links[0].replace("&amp;", "&")).content.decode()
+    assert mine.reference in listed and other.reference not in listed
+
+
+def test_breakdowns_count_by_each_dimension(build, location, other_location, frontline, manager):
+    manager.locations.add(other_location)
+    at = datetime.datetime(2026, 3, 4, 10, tzinfo=UTC)
+    build(at=at, location=location, owner=frontline, category="Billing", busyness="peak", channel="phone")
+    build(at=at, location=location, owner=frontline, category="Billing", busyness="peak")
+    build(at=at, location=other_location, owner=manager, category="Wi-Fi", busyness="quiet")
+    scope = scope_for(manager)
+    incidents = selectors.period_incidents(scope, {}, at - datetime.timedelta(days=1), at + datetime.timedelta(days=1), at)
+    assert selectors.breakdown(incidents, "location") == [(location.pk, "Riverside", 2), (other_location.pk, "Hilltop", 1)]
+    assert selectors.breakdown(incidents, "region") == [("South", "South", 2), ("North", "North", 1)]
+    assert [(label, n) for _, label, n in selectors.breakdown(incidents, "category")] == [("Billing", 2), ("Wi-Fi", 1)]
+    assert [(key, n) for key, _, n in selectors.breakdown(incidents, "busyness")] == [("peak", 2), ("quiet", 1)]
+    assert [(key, n) for key, _, n in selectors.breakdown(incidents, "channel")] == [("in_person", 2), ("phone", 1)]
+    assert [(key, n) for key, _, n in selectors.breakdown(incidents, "staff")] == [(frontline.pk, 2), (manager.pk, 1)]
+    assert selectors.handled_by(incidents) == {frontline.pk: 2, manager.pk: 1}
+
+
+def test_the_trends_page_query_count_does_not_grow_with_incidents(client, build, manager, location, frontline,
+                                                                  django_assert_max_num_queries):
+    client.force_login(manager)
+    at = datetime.datetime(2026, 3, 4, 10, tzinfo=UTC)
+    url = "/manage/trends/?start=2026-03-01&end=2026-03-28"
+    build(at=at, location=location, owner=frontline)
+    with django_assert_max_num_queries(20) as few:
+        client.get(url)
+    for hour in range(8):
+        build(at=at + datetime.timedelta(hours=hour, days=hour % 3), location=location, owner=frontline,
+              category=f"Category {hour}", busyness="busy")
+    with django_assert_max_num_queries(20) as many:
+        page = client.get(url).content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert "By hour of day and weekday" in page and "Category 7" in page
+
+
+def test_the_incident_list_page_keeps_the_filters_in_its_csv_link(client, manager, build, location, frontline):
+    client.force_login(manager)
+    build(at=datetime.datetime(2026, 3, 4, 10, tzinfo=UTC), location=location, owner=frontline)
+    page = client.get("/manage/incidents/?start=2026-03-01&end=2026-03-07&busyness=peak").content.decode()
+    assert "/manage/export.csv?start=2026-03-01&amp;end=2026-03-07&amp;busyness=peak" in page
+    assert "No incidents match." in page

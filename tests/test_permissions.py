@@ -1,0 +1,205 @@
+"""Permissions, everywhere the same: every page and API route, as each role, against objects of
+another location and another organization, answers exactly what it answers for an object that does
+not exist (404, or 403/405 for a door the role never has), and never shows the object's data.
+
+The test walks the URL configuration itself, so a new route with an object in its path fails here
+until the test knows which object it names.
+"""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from followups.models import Notification
+from incidents import services
+from incidents.api import services as api_services
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+SECRET = "Zanzibar-7Q"  # in the foreign objects' text: it must never reach the wrong person
+SECRETS = {"other location": f"{SECRET}-hilltop", "other organization": f"{SECRET}-rival"}
+SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "login/", "logout/", "healthz")
+STEPS = ("apology", "review", "fix", "follow_up", "deposition", "outcome")
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _routes(patterns=None, prefix=""):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route
+
+
+def _walked_routes():
+    return sorted({route for route in _routes() if not route.startswith(SKIPPED_PREFIXES) and "(" not in route and route != ""})
+
+
+def _incident_with_everything(user, location, customer, summary, secret):
+    incident = factories.log_incident(user=user, location=location, customer=customer, summary=summary)
+    services.record_apology(incident, by=user, channel="in_person", text=f"Sorry {secret}")
+    services.record_review(incident, by=user, customer_account=f"Account {secret}", customer_needs="Bag back")
+    services.record_fix(incident, by=user, description=f"Found it {secret}", fixed=True,
+                        gesture={"kind": "credit", "description": f"Voucher {secret}", "cost": Decimal("5000")})
+    return incident
+
+
+@pytest.fixture
+def world(organization, location, other_location):
+    rival = factories.OrganizationFactory(name="Rival Resorts", slug="rival")
+    rival_location = factories.LocationFactory(organization=rival, name="Peak", code="peak")
+    people = {
+        "frontline": factories.UserFactory(username="fran", organization=organization, locations=[location]),
+        "manager": factories.UserFactory(username="mona", organization=organization, role="manager", locations=[location]),
+        "admin": factories.UserFactory(username="ada-admin", organization=organization, role="admin"),
+    }
+    hilltop_clerk = factories.UserFactory(username="hal", organization=organization, locations=[other_location])
+    rival_clerk = factories.UserFactory(username="rob", organization=rival, locations=[rival_location])
+    rival_customer = factories.CustomerFactory(organization=rival, name=f"Rival Customer {SECRET}-rival", email="rc@example.com")
+    foreign = {
+        # Customers belong to the whole organization (the next person to serve them, at any location,
+        # sees the care flag and what happened), so the summary, copied into the flag, is no secret
+        # within it; the steps of the recovery are.
+        "other location": _incident_with_everything(
+            hilltop_clerk, other_location, factories.CustomerFactory(organization=organization, name="Hill Customer"), "Lost luggage",
+            SECRETS["other location"],
+        ),
+        "other organization": _incident_with_everything(
+            rival_clerk, rival_location, rival_customer, f"Lost luggage {SECRETS['other organization']}", SECRETS["other organization"]
+        ),
+    }
+    rival_client, _ = api_services.create_api_client(organization=rival, name="Rival desk")
+    webhook = api_services.register_webhook(client=rival_client, url="https://rival.example.com/hook", events=["incident.created"])
+    notification = Notification.objects.create(
+        recipient=rival_clerk, incident=foreign["other organization"], kind="heads_up", title=f"Due {SECRETS['other organization']}",
+        body=SECRETS["other organization"], created_at=foreign["other organization"].logged_at, dedupe_key=f"perm-{uuid.uuid4().hex}",
+    )
+    return {"people": people, "foreign": foreign, "rival_customer": rival_customer, "webhook": webhook, "notification": notification}
+
+
+def _fill(route, incident, world, nonexistent=False):
+    """The route with its parameters naming the foreign `incident` (or nothing that exists)."""
+    gesture = incident.gestures.first()
+    values = {
+        "reference": "R-999999" if nonexistent else incident.reference,
+        "step": "apology",
+        "pk": None,
+    }
+    if route.startswith(("incidents/", "api/v1/incidents/", "manage/incidents/")):
+        values["pk"] = incident.pk
+    elif "customers/" in route:
+        values["pk"] = world["rival_customer"].pk if incident.organization_id != world["people"]["admin"].organization_id else incident.customer_id
+    elif "gestures/" in route:
+        values["pk"] = gesture.pk
+    elif "webhooks/" in route:
+        values["pk"] = world["webhook"].pk
+    elif "notifications/" in route:
+        values["pk"] = world["notification"].pk
+    if nonexistent:
+        values["pk"] = 987654321
+    path = route
+    for name, value in values.items():
+        for converter in ("int", "str", "slug", ""):
+            token = f"<{converter}:{name}>" if converter else f"<{name}>"
+            if token in path:
+                if value is None:
+                    raise AssertionError(f"The permission test does not know which object {route} names: teach it.")
+                path = path.replace(token, str(value))
+    assert "<" not in path, f"The permission test does not know the parameters of {route}: teach it."
+    return "/" + path
+
+
+def _web(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _api_as(user=None, key=None):
+    client = APIClient()
+    key = key or Token.objects.get_or_create(user=user)[0].key
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def _text(response):
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode(errors="replace")
+
+
+def _answers(client, path):
+    for method in ("get", "post", "patch"):
+        response = getattr(client, method)(path, {}, format="json") if isinstance(client, APIClient) else getattr(client, method)(path, {})
+        yield method, response
+
+
+ROLES_AND_FOREIGN = [
+    ("frontline", "other location"),
+    ("frontline", "other organization"),
+    ("manager", "other location"),
+    ("manager", "other organization"),
+    ("admin", "other organization"),
+    ("api client", "other organization"),
+]
+
+
+@pytest.mark.parametrize("role,whose", ROLES_AND_FOREIGN)
+def test_no_route_shows_or_changes_an_object_beyond_the_callers_reach(world, organization, role, whose, settings):
+    settings.API_RATE_LIMIT_PREFIX = f"perm-{uuid.uuid4().hex}"
+    incident, secret = world["foreign"][whose], SECRETS[whose]
+    if role == "api client":
+        _, key = api_services.create_api_client(organization=organization, name="Our desk")
+        web, api = None, _api_as(key=key)
+    else:
+        user = world["people"][role]
+        web, api = _web(user), _api_as(user)
+
+    checked = 0
+    for route in _walked_routes():
+        has_object = "<" in route
+        client = api if route.startswith("api/") else web
+        if client is None:
+            continue
+        path = _fill(route, incident, world)
+        same_organization_customer = "customers/" in route and incident.organization_id == organization.pk
+        if not has_object or same_organization_customer:
+            # Lists and searches: the foreign object is simply not among what they show. A customer of
+            # the organization is everyone's there, but not the steps of a recovery elsewhere.
+            response = client.get(path, {"q": "Zanzibar", "search": "Zanzibar"})
+            assert secret not in _text(response), f"{role} sees {whose}'s data at {path}"
+            checked += 1
+            continue
+        missing = _fill(route, incident, world, nonexistent=True)
+        for (method, answer), (_, baseline) in zip(_answers(client, path), _answers(client, missing)):
+            assert answer.status_code in (403, 404, 405), f"{role} {method.upper()} {path} on {whose}: {answer.status_code}"
+            assert answer.status_code == baseline.status_code, (
+                f"{role} {method.upper()} {path}: {answer.status_code} for {whose}'s object but {baseline.status_code} "
+                "for one that does not exist, which tells that it exists"
+            )
+            assert secret not in _text(answer)
+            checked += 1
+    assert checked > 20
+
+    # Nothing was changed by any of it.
+    incident.refresh_from_db()
+    assert incident.owner.username in ("hal", "rob")
+    assert incident.gestures.get().approval == "pending"
+    assert incident.helpers.count() == 0
+
+
+def test_the_walk_covers_every_route_with_an_object_in_its_path():
+    routes = [route for route in _walked_routes() if "<" in route]
+    assert any(route.startswith("api/v1/incidents/") for route in routes)
+    assert any(route.startswith("manage/") for route in routes)
+    assert any(route.startswith("incidents/") for route in routes)
