@@ -32,30 +32,50 @@ def once(request, produce):
     """Answer `request` with `produce()` (a Response, errors included) at most once per key."""
     key = request.headers.get(HEADER)
     if not key:
-        return produce()
+        with transaction.atomic():
+            response = produce()
+            if response.status_code >= 400:
+                transaction.set_rollback(True)  # nothing half-written stays
+        return response
     from rest_framework.exceptions import ValidationError
 
     if len(key) > 255:
         raise ValidationError({HEADER: ["At most 255 characters."]})
     digest = request_hash(request)
-    with transaction.atomic():
+    inserted = False
+    try:
+        with transaction.atomic():
+            # First statement of the transaction, with no savepoint: a concurrent repeat waits here
+            # until the first commits, then fails on the unique constraint and replays its answer.
+            record = IdempotencyKey.objects.create(
+                user=request.user, key=key, request_hash=digest, status_code=0, created_at=timezone.now()
+            )
+            inserted = True
+            response = produce()
+            if response.status_code < 400:
+                _keep(record, response)
+                return response
+            # An error: whatever the request half-wrote is rolled back, key included ...
+            transaction.set_rollback(True)
+    except IntegrityError:
+        if inserted:
+            raise
+        return _replay(request.user, key, digest)
+    if response.status_code < 500:
+        # ... and the error answer is kept on its own, so a repeat gets the same answer.
         try:
             with transaction.atomic():
-                record = IdempotencyKey.objects.create(
-                    user=request.user, key=key, request_hash=digest, status_code=0, created_at=timezone.now()
-                )
+                _keep(IdempotencyKey(user=request.user, key=key, request_hash=digest, created_at=timezone.now()), response)
         except IntegrityError:
-            return _replay(request.user, key, digest)
-        response = produce()
-        if response.status_code >= 500:
-            # Nothing is kept, the key included: the client's retry does the work again.
-            transaction.set_rollback(True)
-            return response
-        record.status_code = response.status_code
-        record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
-        record.response_headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
-        record.save(update_fields=["status_code", "response_body", "response_headers"])
-        return response
+            pass  # a concurrent repeat kept its answer first
+    return response
+
+
+def _keep(record, response):
+    record.status_code = response.status_code
+    record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+    record.response_headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
+    record.save()
 
 
 def _replay(user, key, digest):

@@ -164,7 +164,8 @@ class IncidentList(ApiView):
     def post(self, request):
         def create():
             incident = create_incident(by=request.user, **self.parse(s.IncidentCreateInput))
-            response = render_incident(incident_rows().get(pk=incident.pk), status=status.HTTP_201_CREATED)
+            # Rendered from the rows in hand (customer, location, category, owner): no second read.
+            response = render_incident(incident, status=status.HTTP_201_CREATED)
             response["Location"] = f"/api/v1/incidents/{incident.pk}/"
             return response
         return self.answer(create)

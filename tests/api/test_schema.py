@@ -2,7 +2,9 @@
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 from schemathesis.checks import (
@@ -45,7 +47,13 @@ def test_the_docs_page_loads_its_scripts_from_this_server_only(db):
 
 @pytest.fixture
 def wsgi_schema(organization, location):
-    return schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
+    # Called straight through WSGI, each request would end by closing "old" connections, the test's
+    # transaction included; Django's own test client switches that off the same way.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.pytest.from_fixture("wsgi_schema")

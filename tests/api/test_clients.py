@@ -1,0 +1,70 @@
+"""API clients: the command that makes one, and the admin pages for clients and webhook deliveries."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from incidents.api import webhooks
+from incidents.api.models import ApiClient
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_command_prints_a_working_token_as_its_last_line(organization, location):
+    out = io.StringIO()
+
+    call_command("create_api_client", "Helpdesk", "--organization", "harbour", stdout=out)
+
+    token = out.getvalue().strip().splitlines()[-1]
+    client = ApiClient.objects.get()
+    assert client.organization == organization and client.name == "Helpdesk"
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert http.get("/api/v1/incidents/").status_code == 200
+    # The client's own user cannot sign in with a password.
+    assert not client.user.has_usable_password()
+
+
+def test_the_command_refuses_an_unknown_organization(db):
+    with pytest.raises(CommandError, match="No organization"):
+        call_command("create_api_client", "Helpdesk", "--organization", "nowhere", stdout=io.StringIO())
+
+
+@pytest.fixture
+def admin_browser(organization):
+    admin = factories.UserFactory(organization=organization, role="admin", is_staff=True, is_superuser=True)
+    browser = APIClient()
+    browser.force_login(admin)
+    return browser
+
+
+def test_the_admin_adds_a_client_and_shows_its_token_once(admin_browser, organization):
+    response = admin_browser.post(
+        "/admin/incidents/apiclient/add/",
+        {"name": "Helpdesk", "organization": organization.pk, "rate_limit_per_minute": 600, "active": "on",
+         "webhooks-TOTAL_FORMS": 0, "webhooks-INITIAL_FORMS": 0},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    client = ApiClient.objects.get()
+    assert client.user.auth_token.key in response.content.decode()
+
+
+def test_the_admin_lists_deliveries_with_their_attempts(admin_browser, helpdesk, frontline, location, customer):
+    from incidents.api import services as api_services
+
+    api_services.register_webhook(client=helpdesk, url="http://127.0.0.1:9/closed-port")
+    factories.log_incident(user=frontline, location=location, customer=customer)
+    delivery_id = webhooks.pump()[0]
+    webhooks.deliver(delivery_id)
+
+    listing = admin_browser.get("/admin/incidents/webhookdelivery/")
+    detail = admin_browser.get(f"/admin/incidents/webhookdelivery/{delivery_id}/change/")
+
+    assert listing.status_code == detail.status_code == 200
+    assert "incident.created" in listing.content.decode()
+    assert "ConnectionRefusedError" in detail.content.decode() or "URLError" in detail.content.decode()
