@@ -275,7 +275,15 @@ SPECTACULAR_SETTINGS.update(
 )
 # Rate-limit counters need one store shared by every web process: Redis when REDIS_URL is set.
 # A cache alias of their own, so the counters never mix with (or flush) anything else.
-CACHES = globals().get("CACHES") or {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The default cache holds what must be shared by every web process (login throttling): Redis when
+# there is one, otherwise files on this machine, which `make run`'s processes share.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "recovery"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    )
+}
 CACHES["api"] = (
     {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "recovery-api"}
     if REDIS_URL

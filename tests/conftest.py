@@ -1,6 +1,7 @@
 import datetime
 import os
 import shutil
+import uuid
 
 import pytest
 import time_machine
@@ -9,6 +10,16 @@ from django.utils import timezone
 from tests import factories
 
 START = datetime.datetime(2026, 3, 4, 14, 0, tzinfo=datetime.timezone.utc)  # a Wednesday afternoon
+
+
+@pytest.fixture(autouse=True)
+def private_default_cache(settings):
+    """Each test gets an empty default cache of its own. The configured one (Redis in CI) is shared
+    by every test process, and clearing it would empty the broker's Redis database too."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"test-{uuid.uuid4().hex}"},
+    }
 
 
 @pytest.fixture

@@ -35,3 +35,17 @@ def test_a_message_makes_a_round_trip_through_the_broker(tmp_path):
         message.ack()
         simple.close()
         queue(connection.default_channel).delete()
+
+
+@pytest.mark.parametrize("redis_url,backend", [("redis://127.0.0.1:6379/0", "RedisCache"), ("", "FileBasedCache")])
+def test_the_shared_cache_is_redis_when_there_is_one_and_files_otherwise(redis_url, backend):
+    """Login throttling counts failures in the default cache, which every web process must share."""
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "recovery.settings"}
+    printed = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"],
+        env=environment, capture_output=True, text=True, check=True,
+    ).stdout
+    assert printed.strip().endswith(backend)
