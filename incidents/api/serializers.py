@@ -63,14 +63,24 @@ class IncidentPatchInput(StrictSerializer):
     owner = serializers.CharField(max_length=150, help_text="Username of the new owner.")
 
 
-class ApologyInput(StrictSerializer):
+class VersionedStepInput(StrictSerializer):
+    """A step can be recorded again to correct it. Sending the version you read makes that safe:
+    if someone saved a newer one meanwhile, the answer is 409 with what is saved now."""
+
+    expected_version = serializers.IntegerField(
+        required=False, min_value=0,
+        help_text="The step's version you last read (0 when it is new). Omit it to overwrite whatever is saved.",
+    )
+
+
+class ApologyInput(VersionedStepInput):
     channel = serializers.ChoiceField(choices=Channel.choices)
     text = text()
     customer_accepted = serializers.BooleanField(required=False, default=False)
     at = serializers.DateTimeField(required=False, help_text="When the apology was made; defaults to now.")
 
 
-class ReviewInput(StrictSerializer):
+class ReviewInput(VersionedStepInput):
     customer_account = text()
     customer_needs = text()
     customer_losses = text(required=False, allow_blank=True, default="")
@@ -83,7 +93,7 @@ class GestureInput(StrictSerializer):
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, allow_blank=True, default="")
 
 
-class FixInput(StrictSerializer):
+class FixInput(VersionedStepInput):
     description = text()
     fixed = serializers.BooleanField()
     gesture = GestureInput(required=False)
@@ -95,7 +105,7 @@ class FollowUpInput(StrictSerializer):
     note = text()
 
 
-class DepositionInput(StrictSerializer):
+class DepositionInput(VersionedStepInput):
     root_cause = text()
     circumstances = text()
     busyness = serializers.ChoiceField(choices=Busyness.choices)

@@ -261,14 +261,6 @@ def step_schema(input_class, summary, example):
     )
 
 
-def step_schema(input_class, summary, example):
-    return extend_schema(
-        summary=summary, request=input_class, parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: s.StepAnswer, 200: s.StepAnswer, **ERRORS},
-        examples=[OpenApiExample(summary, request_only=True, value=example)],
-    )
-
-
 class ApologyView(StepView):
     step, input_class, service = "apology", s.ApologyInput, services.record_apology
 

@@ -176,3 +176,19 @@ def test_customers_of_another_organization_are_404(create, other_api):
 
     assert other_api.get(f"/api/v1/customers/{customer_id}/").status_code == 404
     assert other_api.get("/api/v1/customers/?email=ada@example.com").json()["results"] == []
+
+
+def test_two_agents_correcting_the_same_review_do_not_overwrite_each_other(api, incident_url):
+    post(api, incident_url + "apology/", APOLOGY)
+    first = post(api, incident_url + "review/", {**REVIEW, "expected_version": 0})
+    assert first.status_code == 201 and first.json()["version"] == 1
+    # Both agents read version 1; the first correction lands, the second is told what is saved now.
+    assert post(api, incident_url + "review/", {**REVIEW, "customer_needs": "A refund", "expected_version": 1}).status_code == 200
+    stale = post(api, incident_url + "review/", {**REVIEW, "customer_needs": "Free dessert", "expected_version": 1})
+    assert stale.status_code == 409
+    body = stale.json()
+    assert body["version"] == 2
+    assert body["current"]["customer_needs"] == "A refund"
+    assert api.get(incident_url).json()["stage"] == "fix"
+    review = post(api, incident_url + "review/", {**REVIEW, "customer_needs": "Free dessert", "expected_version": 2})
+    assert review.status_code == 200 and review.json()["record"]["customer_needs"] == "Free dessert"
