@@ -17,6 +17,7 @@ from incidents.selectors import visible_customers, visible_incidents, visible_lo
 from .errors import AlreadyExists
 from .models import ApiClient, WebhookEndpoint
 from .throttling import client_of
+from .webhooks import private_address_of
 
 
 @transaction.atomic
@@ -43,6 +44,11 @@ def register_webhook(*, client, url, events=()):
         raise services.RecoveryError("Unknown event type.", field_errors={"events": [f"Unknown: {', '.join(unknown)}."]})
     endpoint = WebhookEndpoint(client=client, url=url, events=list(events))
     endpoint.full_clean()
+    if private_address_of(url):
+        raise services.RecoveryError(
+            "Webhooks go to addresses on the internet, not inside this network.",
+            field_errors={"url": ["This host is a private, loopback or reserved address."]},
+        )
     endpoint.save()
     return endpoint
 

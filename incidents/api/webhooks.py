@@ -10,10 +10,13 @@ event id in every delivery lets the receiver drop repeats.
 import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from django.apps import apps
@@ -150,6 +153,27 @@ def _reminder_payload(reminder):
     }
 
 
+# --- Where deliveries may go ----------------------------------------------------------------------
+
+
+def private_address_of(url):
+    """The first address of the URL's host inside this network (loopback, private, link-local,
+    reserved), or None. A client must not make the app call into its own network (SSRF); asked at
+    registration and again before each send, since a name can be pointed elsewhere later."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return None
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return None  # not resolvable now: the send fails and is retried like any unreachable host
+    for address in sorted(addresses):
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+            return address
+    return None
+
+
 # --- Sending one delivery ------------------------------------------------------------------------
 
 
@@ -177,6 +201,9 @@ def deliver(delivery_id, *, now=None):
     })
     started = time.monotonic()
     status_code, error = None, ""
+    refused = private_address_of(delivery.endpoint.url)
+    if refused:
+        return _record_attempt(delivery, now, None, f"Not sent: {refused} is inside this network.", 0)
     try:
         with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as answer:
             status_code = answer.status

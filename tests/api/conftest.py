@@ -14,6 +14,12 @@ def fresh_rate_limits(settings):
 
 
 @pytest.fixture(autouse=True)
+def local_webhook_receivers(settings):
+    """The tests' webhook receivers listen on 127.0.0.1."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+
+@pytest.fixture(autouse=True)
 def quick_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from incidents import services
 from incidents.api import services as api_services
 from incidents.api import tasks, webhooks
-from incidents.api.models import WebhookAttempt, WebhookDelivery
+from incidents.api.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests import factories
 from tests.api.conftest import new_incident_body
 
@@ -238,3 +238,23 @@ def test_webhooks_belong_to_clients_not_staff(frontline):
 
 def test_a_client_cannot_remove_another_clients_webhook(other_api, endpoint):
     assert other_api.delete(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/hook", "http://10.0.0.7/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/hook"])
+def test_a_webhook_cannot_point_inside_this_network(api, settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    answer = api.post("/api/v1/webhooks/", {"url": url, "events": ["incident.created"]}, format="json")
+    assert answer.status_code == 400
+    assert "url" in answer.json()["errors"]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_registered_host_that_later_points_inside_is_not_called(api, endpoint, receiver, settings, location, clock_at_start):
+    api.post("/api/v1/incidents/", new_incident_body(external_id="HD-9"), format="json")
+    (due,) = webhooks.pump(now=timezone.now())
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False  # as if its name now resolved to this network
+    webhooks.deliver(due, now=timezone.now())
+    delivery = WebhookDelivery.objects.get(pk=due)
+    delivery.refresh_from_db()
+    assert receiver.requests == []
+    assert "inside this network" in delivery.last_error
