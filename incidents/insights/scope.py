@@ -136,8 +136,9 @@ def filter_incidents(incidents, values, scope, *, now=None):
 
 
 def late_q(now):
-    """Late: the twenty-minute window passed with no fix or follow-up (noted by the sweep or not yet)."""
-    return Q(breached_at__isnull=False) | Q(responded_at__isnull=True, follow_up_due_at__lt=now)
+    """Late: the twenty-minute window passed and still no fix or follow-up (whether or not the sweep has
+    noted the breach yet). Answered late is history for the scorecard, not urgent any more."""
+    return Q(responded_at__isnull=True, follow_up_due_at__lt=now)
 
 
 def at_local_time(incidents, scope, weekday, hour):

@@ -55,19 +55,27 @@ def open_recoveries(scope, values, *, now, limit=100):
 
 @dataclass(frozen=True)
 class RowClock:
-    state: str  # "late", "running", "met"
+    state: str  # "late" (window passed, nothing done), "running", "met", "missed" (answered after the window)
     label: str
+    next_label: str = ""
 
 
 def clock_of(incident, now):
-    """The twenty-minute clock of one row, read from its own columns."""
+    """The twenty-minute clock of one row, and when anything is next due, read from its own columns."""
+    next_label = ""
+    if incident.next_due_at is not None:
+        if incident.next_due_at > now:
+            next_label = f"next due in {_duration(incident.next_due_at - now)}"
+        else:
+            next_label = f"next step overdue by {_duration(now - incident.next_due_at)}"
     if incident.responded_at is not None:
         met = incident.responded_at <= incident.follow_up_due_at
         minutes = _minutes(incident.responded_at - incident.logged_at)
-        return RowClock("met" if met else "late", f"Answered after {minutes} min" + ("" if met else " (late)"))
+        return RowClock("met" if met else "missed", f"Answered after {minutes} min" + ("" if met else " (late)"),
+                        next_label)
     if now > incident.follow_up_due_at:
-        return RowClock("late", f"Late by {_duration(now - incident.follow_up_due_at)}")
-    return RowClock("running", f"{_duration(incident.follow_up_due_at - now)} left")
+        return RowClock("late", f"Late by {_duration(now - incident.follow_up_due_at)}", next_label)
+    return RowClock("running", f"{_duration(incident.follow_up_due_at - now)} left", next_label)
 
 
 def _minutes(delta):

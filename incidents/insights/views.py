@@ -40,7 +40,7 @@ def open_recoveries(request, scope):
     form, values, staff = _filters(request, scope)
     now = timezone.now()
     rows, counts = selectors.open_recoveries(scope, values, now=now)
-    context = {"form": form, "rows": rows, "counts": counts, "staff": staff, "now": now,
+    context = {"form": form, "rows": rows, "counts": counts, "staff": staff, "now": now, "zone": scope.timezone,
                "next": request.get_full_path().replace("partial=1", "")}
     template = "insights/_open_table.html" if request.GET.get("partial") else "insights/open.html"
     return render(request, template, context)
@@ -102,6 +102,7 @@ def scorecard(request, scope):
     form, values, staff = _filters(request, scope)
     group = "staff" if request.GET.get("by") == "staff" else "location"
     start, end = period_of(values, scope)
+    _show_period(form, start, end)
     rows, total = selectors.scorecard(scope, start, end, group=group, now=timezone.now(), staff=staff)
     column, descending = request.GET.get("sort", "label"), request.GET.get("dir") == "desc"
     kept = _kept(values)
@@ -114,6 +115,12 @@ def scorecard(request, scope):
     })
 
 
+def _show_period(form, start, end):
+    """An unfiltered page still shows the dates it covers in the filter form."""
+    if not form.is_bound:
+        form.initial.update(start=start.date(), end=(end - selectors.DAY).date())
+
+
 def _kept(values):
     return {key: value for key, value in values.items() if key in ("start", "end", "location", "region", "category")}
 
@@ -124,6 +131,7 @@ def trends(request, scope):
     form, values, staff = _filters(request, scope)
     now = timezone.now()
     start, end = period_of(values, scope, now)
+    _show_period(form, start, end)
     incidents = selectors.period_incidents(scope, values, start, end, now)
     link = {"start": start.date(), "end": (end - selectors.DAY).date(), **_kept(values)}
     cells = selectors.local_cells(scope, incidents)
@@ -157,6 +165,7 @@ def incident_list(request, scope):
     form, values, _ = _filters(request, scope)
     now = timezone.now()
     start, end = period_of(values, scope, now)
+    _show_period(form, start, end)
     page = Paginator(selectors.incident_list(scope, values, start, end, now), 50).get_page(request.GET.get("page"))
     query = charts.query({key: value for key, value in request.GET.items() if key != "page"})
     return render(request, "insights/incidents.html", {"form": form, "page": page, "start": start.date(),
