@@ -29,9 +29,17 @@ def manager_page(view):
 
 
 def _filters(request, scope, staff=None):
+    """The filter form, bound to the query string with the default period filled in, so every page
+    shows (and links keep) the dates it covers."""
     staff = staff_of(scope) if staff is None else staff
-    form = Filters(request.GET or None, scope=scope, staff=staff, categories=categories_of(scope))
-    return form, (form.values() if request.GET else {}), staff
+    data = request.GET.copy()
+    default_start, default_end = period_of({}, scope)
+    if not data.get("start") and not data.get("end"):
+        data["start"] = default_start.date().isoformat()
+    if not data.get("end"):
+        data["end"] = (default_end - selectors.DAY).date().isoformat()
+    form = Filters(data, scope=scope, staff=staff, categories=categories_of(scope))
+    return form, form.values(), staff
 
 
 @manager_page
@@ -102,7 +110,6 @@ def scorecard(request, scope):
     form, values, staff = _filters(request, scope)
     group = "staff" if request.GET.get("by") == "staff" else "location"
     start, end = period_of(values, scope)
-    _show_period(form, start, end)
     rows, total = selectors.scorecard(scope, start, end, group=group, now=timezone.now(), staff=staff)
     column, descending = request.GET.get("sort", "label"), request.GET.get("dir") == "desc"
     kept = _kept(values)
@@ -115,12 +122,6 @@ def scorecard(request, scope):
     })
 
 
-def _show_period(form, start, end):
-    """An unfiltered page still shows the dates it covers in the filter form."""
-    if not form.is_bound:
-        form.initial.update(start=start.date(), end=(end - selectors.DAY).date())
-
-
 def _kept(values):
     return {key: value for key, value in values.items() if key in ("start", "end", "location", "region", "category")}
 
@@ -131,7 +132,6 @@ def trends(request, scope):
     form, values, staff = _filters(request, scope)
     now = timezone.now()
     start, end = period_of(values, scope, now)
-    _show_period(form, start, end)
     incidents = selectors.period_incidents(scope, values, start, end, now)
     link = {"start": start.date(), "end": (end - selectors.DAY).date(), **_kept(values)}
     cells = selectors.local_cells(scope, incidents)
@@ -165,7 +165,6 @@ def incident_list(request, scope):
     form, values, _ = _filters(request, scope)
     now = timezone.now()
     start, end = period_of(values, scope, now)
-    _show_period(form, start, end)
     page = Paginator(selectors.incident_list(scope, values, start, end, now), 50).get_page(request.GET.get("page"))
     query = charts.query({key: value for key, value in request.GET.items() if key != "page"})
     return render(request, "insights/incidents.html", {"form": form, "page": page, "start": start.date(),

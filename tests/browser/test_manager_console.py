@@ -24,8 +24,14 @@ def demo_manager(transactional_db):
 
 
 def watch_console(page):
+    """Script errors and CSP violations; the browser's own favicon request (no icon yet) is not ours."""
     errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+
+    def on_console(message):
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+            errors.append(f"{message.text} at {message.location.get('url')}")
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
 
