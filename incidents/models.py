@@ -254,6 +254,8 @@ class Incident(models.Model):
     seconds_to_fix = models.PositiveIntegerField(null=True, blank=True)
     wrapped_up_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    gesture_count = models.PositiveIntegerField(default=0, help_text="Gestures given or approved, in the organization's currency.")
+    gesture_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
 
     class Meta:
         constraints = [

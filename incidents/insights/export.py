@@ -3,11 +3,7 @@
 import csv
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
-
-from incidents.models import Gesture
 
 COLUMNS = [
     ("reference", "reference"), ("location", "location__name"), ("region", "location__region"),
@@ -35,15 +31,7 @@ def rows(incidents):
     """The CSV lines: the header, then one line per incident read in chunks from a server-side cursor."""
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in COLUMNS])
-    given = (
-        Gesture.objects.filter(incident=OuterRef("pk"))
-        .exclude(approval__in=[Gesture.Approval.REFUSED, Gesture.Approval.PENDING])
-        .values("incident").annotate(total=Sum("cost")).values("total")
-    )
-    money = DecimalField(max_digits=12, decimal_places=2)
-    values = incidents.annotate(
-        gesture_cost=Coalesce(Subquery(given, output_field=money), Value(0), output_field=money)
-    ).order_by("logged_at", "id").values_list(*[field for _, field in COLUMNS])
+    values = incidents.order_by("logged_at", "id").values_list(*[field for _, field in COLUMNS])
     for row in values.iterator(chunk_size=2000):
         yield writer.writerow([_cell(value) for value in row])
 

@@ -48,6 +48,10 @@ def open_recoveries(request, scope):
     form, values, staff = _filters(request, scope)
     now = timezone.now()
     rows, counts = selectors.open_recoveries(scope, values, now=now)
+    by_location, managers = selectors.staff_by_location(staff)
+    for incident in rows:
+        choices = by_location.get(incident.location_id, managers)
+        incident.staff_choices = choices if incident.owner in choices else [incident.owner, *choices]
     context = {"form": form, "rows": rows, "counts": counts, "staff": staff, "now": now, "zone": scope.timezone,
                "next": request.get_full_path().replace("partial=1", "")}
     template = "insights/_open_table.html" if request.GET.get("partial") else "insights/open.html"
