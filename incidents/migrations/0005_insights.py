@@ -84,7 +84,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='incident',
-            index=models.Index(condition=models.Q(('closed_at__isnull', True)), fields=['location', 'next_due_at'], name='incident_open_by_location'),
+            index=models.Index(condition=models.Q(('closed_at__isnull', True)), fields=['location', 'next_due_at'], include=('follow_up_due_at', 'responded_at', 'logged_at'), name='incident_open_by_location'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
