@@ -35,6 +35,9 @@ def test_the_deploy_check_is_clean_under_production_settings():
         "ALLOWED_HOSTS": "recovery.example.com",
         "SECURE_SSL_REDIRECT": "1",
     }
+    # The browser tests' conftest allows sync database calls from the live server's thread; a
+    # deployment never sets that, and the deploy check rightly refuses it.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
