@@ -103,8 +103,9 @@ def reassign(request, scope, pk):
 
 @recovery_action
 def add_helper(request, scope, pk):
+    incident = _incident(scope, pk)  # an incident beyond the manager's reach is 404 before anything else
     helper = _person(request, scope, "helper")
-    incident = services.add_helper(_incident(scope, pk), by=request.user, helper=helper)
+    incident = services.add_helper(incident, by=request.user, helper=helper)
     return f"{helper.display_name()} joined the recovery of {incident.reference}."
 
 
