@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from incidents import demo
 from incidents.models import Gesture, Incident, User
+from tests.browser.conftest import ARTIFACTS
 from tests.factories import PASSWORD
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -96,4 +97,5 @@ def test_a_manager_finds_the_pattern_and_acts_on_open_recoveries(page, live_serv
     page.goto(f"{live_server.url}/manage/")
     expect(page.locator("table.open")).to_be_visible()
     screenshot("manager-open-recoveries-phone")
+    page.screenshot(path=str(ARTIFACTS / "manager-open-recoveries-phone-top.png"))  # what the first screen shows
     assert errors == []
