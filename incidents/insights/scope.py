@@ -91,9 +91,9 @@ class Filters(forms.Form):
         self.fields["owner"].choices = people
         self.fields["logged_by"].choices = people
         self.fields["category"].choices = [("", "Any category")] + [(c.pk, c.name) for c in categories]
-        for field in self.fields.values():
-            if type(field.widget) is forms.Select:
-                field.widget = QuickSelect(choices=field.choices)
+        for form_field in self.fields.values():
+            if type(form_field.widget) is forms.Select:
+                form_field.widget = QuickSelect(choices=form_field.choices)
 
     def clean(self):
         data = super().clean()

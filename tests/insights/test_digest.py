@@ -52,7 +52,7 @@ def test_the_digest_goes_out_on_monday_morning_in_the_managers_time_zone(london_
 
 
 def test_a_missed_run_is_caught_up_later_on_monday_but_not_on_tuesday(london_manager):
-    with time_machine.travel(datetime.datetime(2026, 3, 2, 16, 0, tzinfo=UTC), tick=False) as clock:
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 16, 0, tzinfo=UTC), tick=False):
         assert send_weekly_digests() == 1
     manager, _ = london_manager
     User.objects.filter(pk=manager.pk).update(weekly_digest_sent_on=None)
@@ -76,7 +76,7 @@ def test_the_digest_holds_last_weeks_scorecard_clusters_and_open_recoveries(lond
     for day, hour in [(day, hour) for day in (23, 24, 25, 26, 27) for hour in (9, 10, 11)]:
         build(at=datetime.datetime(2026, 2, day, hour, tzinfo=UTC), location=london, owner=frontline, apology=1, fix=10)
     still_open = build(at=datetime.datetime(2026, 3, 1, 20, 0, tzinfo=UTC), location=london, owner=frontline)
-    before = build(at=datetime.datetime(2026, 2, 20, 10, 0, tzinfo=UTC), location=london, owner=frontline, apology=1, fix=10)
+    build(at=datetime.datetime(2026, 2, 20, 10, 0, tzinfo=UTC), location=london, owner=frontline, apology=1, fix=10)
     assert send_weekly_digests(now=datetime.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)) == 1
     message = mail.outbox[0]
     assert message.subject == "Recovery: your week 23 Feb – 01 Mar"

@@ -1,6 +1,5 @@
 import datetime
 import re
-import zoneinfo
 
 import pytest
 
