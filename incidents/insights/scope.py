@@ -15,7 +15,8 @@ from django.utils import timezone
 from incidents.models import Busyness, Category, Channel, Stage, User
 from incidents.selectors import visible_locations
 
-DEFAULT_DAYS = 28  # four of each weekday, so the heatmap compares like with like
+DEFAULT_DAYS = 28
+NO_REGION = "(none)"  # how locations without a region appear in breakdowns and clusters  # four of each weekday, so the heatmap compares like with like
 
 
 @dataclass
@@ -146,7 +147,8 @@ def filter_incidents(incidents, values, scope, *, now=None):
               "category": "category_id", "busyness": "busyness", "channel": "channel", "region": "location__region"}
     for key, lookup in simple.items():
         if values.get(key) not in (None, ""):
-            incidents = incidents.filter(**{lookup: values[key]})
+            value = "" if key == "region" and values[key] == NO_REGION else values[key]
+            incidents = incidents.filter(**{lookup: value})
     if values.get("overdue"):
         incidents = incidents.filter(late_q(now or timezone.now()))
     if values.get("weekday") is not None or values.get("hour") is not None:

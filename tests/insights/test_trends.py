@@ -108,3 +108,16 @@ def test_the_incident_list_page_keeps_the_filters_in_its_csv_link(client, manage
     page = client.get("/manage/incidents/?start=2026-03-01&end=2026-03-07&busyness=peak").content.decode()
     assert "/manage/export.csv?start=2026-03-01&amp;end=2026-03-07&amp;busyness=peak" in page
     assert "No incidents match." in page
+
+
+def test_locations_without_a_region_group_as_none_and_link_back(build, organization, client):
+    nowhere = factories.LocationFactory(organization=organization, name="Pier", code="pier", region="")
+    manager = factories.UserFactory(organization=organization, role="manager", locations=[nowhere])
+    incident = build(at=datetime.datetime(2026, 3, 4, 10, tzinfo=UTC), location=nowhere, owner=manager)
+    scope = scope_for(manager)
+    at = datetime.datetime(2026, 3, 4, tzinfo=UTC)
+    counts = selectors.trend_counts(scope, selectors.period_incidents(scope, {}, at, at + datetime.timedelta(days=1), at))
+    assert counts.breakdowns["region"] == {"(none)": 1}
+    client.force_login(manager)
+    listed = client.get("/manage/incidents/?start=2026-03-01&end=2026-03-07&region=(none)").content.decode()
+    assert incident.reference in listed
