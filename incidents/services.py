@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from . import clock, coach
@@ -358,6 +358,8 @@ def give_gesture(incident, *, by, kind, description, cost, currency="", now=None
     )
     _validate(gesture)
     gesture.save()
+    if within_budget:
+        _count_gesture(gesture)
     summary = f"Gesture: {description} ({cost} {currency})"
     if not within_budget:
         summary += ", over budget: waiting for a manager's approval"
@@ -386,6 +388,8 @@ def decide_gesture(gesture, *, by, approve, now=None):
     gesture.decided_by = by
     gesture.decided_at = now
     gesture.save(update_fields=["approval", "decided_by", "decided_at"])
+    if approve:
+        _count_gesture(gesture)
     verb = "approved" if approve else "refused"
     record_event(
         gesture.incident, f"gesture_{verb}", f"Gesture {verb}: {gesture.description}", at=now, actor=by,
@@ -611,6 +615,15 @@ def _require_staff_of(user, incident, field):
 
 # Step facts copied onto the incident for the managers' trends; saved with the stage by _refresh.
 TREND_FIELDS = ["seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix", "wrapped_up_at", "outcome"]
+
+
+def _count_gesture(gesture):
+    """Add a given (or approved) gesture to its incident's totals for the trends, in one UPDATE so
+    concurrent gestures on the same incident both count."""
+    if gesture.currency == gesture.incident.organization.currency:
+        Incident.objects.filter(pk=gesture.incident_id).update(
+            gesture_count=F("gesture_count") + 1, gesture_cost=F("gesture_cost") + gesture.cost
+        )
 
 
 def _seconds_between(start, end):

@@ -7,9 +7,9 @@ from .clusters import WEEKDAYS
 CELL = 22
 LEFT = 40
 TOP = 22
-BAR_LEFT = 190
-BAR_WIDTH = 300
-BAR_ROW = 26
+BAR_LEFT = 120
+BAR_WIDTH = 150
+BAR_ROW = 24
 
 
 def query(filters, **extra):
@@ -46,11 +46,11 @@ def bar_chart(rows, *, filters, key_name, extra=None):
     bars = []
     for i, (key, label, n) in enumerate(rows):
         bars.append({
-            "label": str(label)[:28], "n": n, "y": i * BAR_ROW, "text_y": i * BAR_ROW + 17,
+            "label": str(label)[:17], "n": n, "y": i * BAR_ROW, "text_y": i * BAR_ROW + 16,
             "width": max(round(BAR_WIDTH * n / peak, 1), 1), "value_x": BAR_LEFT + round(BAR_WIDTH * n / peak, 1) + 6,
             "note": (extra or {}).get(key), "query": query(filters, **{key_name: "" if key is None else key}),
         })
-    return {"bars": bars, "height": max(len(bars), 1) * BAR_ROW, "left": BAR_LEFT, "width": BAR_LEFT + BAR_WIDTH + 90}
+    return {"bars": bars, "height": max(len(bars), 1) * BAR_ROW, "left": BAR_LEFT, "width": BAR_LEFT + BAR_WIDTH + 100}
 
 
 # --- Scorecard cells ------------------------------------------------------------------------------

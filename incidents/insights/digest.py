@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import User
+from incidents.models import Category, User
 
 from . import charts, clusters, selectors
 from .scope import scope_for
@@ -74,10 +74,10 @@ def digest_context(scope, monday, now):
     end = datetime.datetime.combine(monday, datetime.time(), tzinfo=zone)
     start = end - datetime.timedelta(days=7)
     rows, total = selectors.scorecard(scope, start, end, group="location", now=now)
-    incidents = selectors.period_incidents(scope, {}, start, end, now)
-    found = clusters.time_clusters(selectors.local_cells(scope, incidents), scope.locations)
-    category_cells, names = selectors.region_category_cells(incidents)
-    found += clusters.category_clusters(category_cells, names)
+    counts = selectors.trend_counts(scope, selectors.period_incidents(scope, {}, start, end, now))
+    names = dict(Category.objects.filter(pk__in=[key for _, key in counts.region_category]).values_list("pk", "name"))
+    found = clusters.time_clusters(counts.cells, scope.locations)
+    found += clusters.category_clusters(counts.region_category, names)
     open_rows, counts = selectors.open_recoveries(scope, {}, now=now, limit=OPEN_LISTED)
     site = settings.SITE_URL.rstrip("/")
     total_table = charts.score_table([total])

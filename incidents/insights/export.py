@@ -1,12 +1,9 @@
 """The filtered incidents with their steps as CSV, streamed row by row so a million rows never sit in memory."""
 
 import csv
+from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
-
-from incidents.models import Gesture
 
 COLUMNS = [
     ("reference", "reference"), ("location", "location__name"), ("region", "location__region"),
@@ -34,17 +31,17 @@ def rows(incidents):
     """The CSV lines: the header, then one line per incident read in chunks from a server-side cursor."""
     writer = csv.writer(_Echo())
     yield writer.writerow([name for name, _ in COLUMNS])
-    given = (
-        Gesture.objects.filter(incident=OuterRef("pk"))
-        .exclude(approval__in=[Gesture.Approval.REFUSED, Gesture.Approval.PENDING])
-        .values("incident").annotate(total=Sum("cost")).values("total")
-    )
-    values = incidents.annotate(
-        gesture_cost=Coalesce(Subquery(given, output_field=DecimalField()), Value(0), output_field=DecimalField())
-    ).order_by("logged_at", "id").values_list(*[field for _, field in COLUMNS])
+    values = incidents.order_by("logged_at", "id").values_list(*[field for _, field in COLUMNS])
     for row in values.iterator(chunk_size=2000):
-        yield writer.writerow(["" if value is None else value.isoformat() if hasattr(value, "isoformat") else value
-                               for value in row])
+        yield writer.writerow([_cell(value) for value in row])
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"  # SQLite hands back 20 where PostgreSQL hands back 20.00
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def streamed(incidents, filename):

@@ -5,6 +5,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from django import forms
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
@@ -13,7 +15,8 @@ from django.utils import timezone
 from incidents.models import Busyness, Category, Channel, Stage, User
 from incidents.selectors import visible_locations
 
-DEFAULT_DAYS = 28  # four of each weekday, so the heatmap compares like with like
+DEFAULT_DAYS = 28
+NO_REGION = "(none)"  # how locations without a region appear in breakdowns and clusters  # four of each weekday, so the heatmap compares like with like
 
 
 @dataclass
@@ -47,6 +50,20 @@ def scope_for(user):
     return Scope(user=user, locations=list(visible_locations(user).order_by("name")))
 
 
+class QuickSelect(forms.Select):
+    """A <select> rendered in one pass: the stock widget renders a template per option, which is most of
+    the page's time with a few hundred staff in the pickers."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value is None else str(value[0] if isinstance(value, (list, tuple)) else value)
+        options = format_html_join(
+            "", '<option value="{}"{}>{}</option>',
+            ((key, mark_safe(" selected") if str(key) == chosen else "", label) for key, label in self.choices),
+        )
+        attributes = self.build_attrs(self.attrs, attrs)
+        return format_html('<select name="{}" id="{}">{}</select>', name, attributes.get("id", ""), options)
+
+
 class Filters(forms.Form):
     """Filters shared by the console, the trends, the incident list and the export. All optional."""
 
@@ -75,6 +92,9 @@ class Filters(forms.Form):
         self.fields["owner"].choices = people
         self.fields["logged_by"].choices = people
         self.fields["category"].choices = [("", "Any category")] + [(c.pk, c.name) for c in categories]
+        for form_field in self.fields.values():
+            if type(form_field.widget) is forms.Select:
+                form_field.widget = QuickSelect(choices=form_field.choices)
 
     def clean(self):
         data = super().clean()
@@ -127,7 +147,8 @@ def filter_incidents(incidents, values, scope, *, now=None):
               "category": "category_id", "busyness": "busyness", "channel": "channel", "region": "location__region"}
     for key, lookup in simple.items():
         if values.get(key) not in (None, ""):
-            incidents = incidents.filter(**{lookup: values[key]})
+            value = "" if key == "region" and values[key] == NO_REGION else values[key]
+            incidents = incidents.filter(**{lookup: value})
     if values.get("overdue"):
         incidents = incidents.filter(late_q(now or timezone.now()))
     if values.get("weekday") is not None or values.get("hour") is not None:
@@ -136,8 +157,9 @@ def filter_incidents(incidents, values, scope, *, now=None):
 
 
 def late_q(now):
-    """Late: the twenty-minute window passed with no fix or follow-up (noted by the sweep or not yet)."""
-    return Q(breached_at__isnull=False) | Q(responded_at__isnull=True, follow_up_due_at__lt=now)
+    """Late: the twenty-minute window passed and still no fix or follow-up (whether or not the sweep has
+    noted the breach yet). Answered late is history for the scorecard, not urgent any more."""
+    return Q(responded_at__isnull=True, follow_up_due_at__lt=now)
 
 
 def at_local_time(incidents, scope, weekday, hour):

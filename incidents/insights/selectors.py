@@ -11,7 +11,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, Count, DecimalField, F, IntegerField, Prefetch, Q, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, F, IntegerField, Prefetch, Q, Sum, Value, When, Window
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay
 
@@ -27,47 +27,82 @@ KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
 # --- Open recoveries ------------------------------------------------------------------------------
 
 
-def open_recoveries(scope, values, *, now, limit=100):
+def open_recoveries(scope, values, *, now, limit=50):
     """Open incidents at the scope's locations: late ones first, then the soonest due.
 
     Served by the partial index `incident_open_by_location` (location, next_due_at WHERE closed_at IS
-    NULL). Four queries whatever the size: the rows, their helpers, their pending gestures, the counts.
+    NULL). Four queries whatever the size: the ranking (with the counts), the rows, their helpers, their
+    pending gestures.
     """
     incidents = filter_incidents(
         Incident.objects.filter(location_id__in=scope.location_ids, closed_at__isnull=True), values, scope, now=now
     )
-    ordered = (
-        incidents.annotate(late_rank=Case(When(late_q(now), then=Value(0)), default=Value(1), output_field=IntegerField()))
+    # First rank the open incidents by id alone (an index-only scan of incident_open_by_location), then
+    # read the few rows shown with their joins: joining every open incident before the sort is what costs.
+    # The counts ride along as window aggregates over the same scan (computed before the LIMIT).
+    late_rank = Case(When(late_q(now), then=Value(0)), default=Value(1), output_field=IntegerField())
+    ranking = list(
+        incidents.annotate(late_rank=late_rank, total=Window(Count("id")), late=Window(Sum(1 - late_rank)))
+        .order_by("late_rank", F("next_due_at").asc(nulls_last=True), "logged_at", "pk")
+        .values_list("pk", "total", "late")[:limit]
+    )
+    ranked = [pk for pk, _, _ in ranking]
+    counts = {"total": ranking[0][1], "late": ranking[0][2]} if ranking else {"total": 0, "late": 0}
+    shown = (
+        Incident.objects.filter(pk__in=ranked)
         .select_related("customer", "location", "owner", "category")
         .prefetch_related(
             "helpers",
             Prefetch("gestures", queryset=Gesture.objects.filter(approval=Gesture.Approval.PENDING).order_by("given_at"),
                      to_attr="pending_gestures"),
         )
-        .order_by("late_rank", F("next_due_at").asc(nulls_last=True), "logged_at")
+        .in_bulk()
     )
-    rows = list(ordered[:limit])
-    counts = incidents.aggregate(total=Count("id"), late=Count("id", filter=late_q(now)))
+    rows = [shown[pk] for pk in ranked]
     for incident in rows:
         incident.clock = clock_of(incident, now)
     return rows, counts
 
 
+def staff_by_location(staff):
+    """{location id: people who can take over or help there}: the staff of that location and every
+    manager and admin, from one query over the staff's locations. Keeps each row's pickers short."""
+    from incidents.models import User
+
+    links = User.locations.through.objects.filter(user_id__in=[person.pk for person in staff])
+    at = {}
+    for user_id, location_id in links.values_list("user_id", "location_id"):
+        at.setdefault(location_id, set()).add(user_id)
+    managers = {person.pk for person in staff if person.is_manager}
+    by_location = {}
+    for location_id, user_ids in at.items():
+        by_location[location_id] = [person for person in staff if person.pk in user_ids or person.pk in managers]
+    return by_location, [person for person in staff if person.pk in managers]
+
+
 @dataclass(frozen=True)
 class RowClock:
-    state: str  # "late", "running", "met"
+    state: str  # "late" (window passed, nothing done), "running", "met", "missed" (answered after the window)
     label: str
+    next_label: str = ""
 
 
 def clock_of(incident, now):
-    """The twenty-minute clock of one row, read from its own columns."""
+    """The twenty-minute clock of one row, and when anything is next due, read from its own columns."""
+    next_label = ""
+    if incident.next_due_at is not None:
+        if incident.next_due_at > now:
+            next_label = f"next due in {_duration(incident.next_due_at - now)}"
+        else:
+            next_label = f"next step overdue by {_duration(now - incident.next_due_at)}"
     if incident.responded_at is not None:
         met = incident.responded_at <= incident.follow_up_due_at
         minutes = _minutes(incident.responded_at - incident.logged_at)
-        return RowClock("met" if met else "late", f"Answered after {minutes} min" + ("" if met else " (late)"))
+        return RowClock("met" if met else "missed", f"Answered after {minutes} min" + ("" if met else " (late)"),
+                        next_label)
     if now > incident.follow_up_due_at:
-        return RowClock("late", f"Late by {_duration(now - incident.follow_up_due_at)}")
-    return RowClock("running", f"{_duration(incident.follow_up_due_at - now)} left")
+        return RowClock("late", f"Late by {_duration(now - incident.follow_up_due_at)}", next_label)
+    return RowClock("running", f"{_duration(incident.follow_up_due_at - now)} left", next_label)
 
 
 def _minutes(delta):
@@ -124,6 +159,9 @@ def _aggregates(now):
         "value_kept": Coalesce(
             Sum("customer__lifetime_value", filter=Q(outcome__in=KEPT)), Value(0), output_field=DecimalField()
         ),
+        # Kept on the incident by the services as gestures are given or approved (organization currency).
+        "gestures": Coalesce(Sum("gesture_count"), Value(0)),
+        "gesture_cost": Coalesce(Sum("gesture_cost"), Value(0), output_field=DecimalField()),
     }
 
 
@@ -172,15 +210,6 @@ def _figures(scope, start, end, group, now):
     if not postgres:
         for g, percentiles in _percentiles_by_window(incidents, key).items():
             rows.get(None if group is None else g, {}).update(percentiles)
-    gestures = Gesture.objects.filter(
-        incident__in=incidents, currency=F("incident__organization__currency"),
-        approval__in=[Gesture.Approval.NOT_NEEDED, Gesture.Approval.APPROVED],
-    )
-    gesture_key = Value(0) if group is None else F(f"incident__{GROUPS[group]['key']}")
-    for row in gestures.annotate(g=gesture_key).values("g").annotate(gestures=Count("id"), gesture_cost=Sum("cost")).order_by():
-        target = rows.get(None if group is None else row["g"])
-        if target is not None:
-            target.update(gestures=row["gestures"], gesture_cost=row["gesture_cost"])
     return {g: _derived(row) for g, row in rows.items()}
 
 
@@ -188,6 +217,7 @@ def _derived(row):
     """Rates from the counts, None where there is nothing to divide by (shown as “–”)."""
     row.setdefault("gestures", 0)
     row.setdefault("gesture_cost", 0)
+    row["gestures"] = row["gestures"] or 0
     for name in DURATIONS:
         row.setdefault(f"{name}_p50", None)
         row.setdefault(f"{name}_p90", None)
@@ -203,6 +233,37 @@ def _rate(part, whole):
     return None if not whole else round(100.0 * part / whole, 1)
 
 
+def _figures_in_one_pass(scope, start, end, group, now):
+    """PostgreSQL: both periods, every group and the totals from one scan, with GROUPING SETS over
+    (period, group) and (period). Returns None if the query does not have the expected shape."""
+    incidents = _base(scope, start - (end - start), end)
+    period = Case(When(logged_at__gte=start, then=Value(1)), default=Value(0), output_field=IntegerField())
+    grouped = (
+        incidents.annotate(period=period, g=F(GROUPS[group]["key"])).values("period", "g")
+        .annotate(**_aggregates(now), **_percentile_aggregates()).order_by()
+    )
+    sql, params = grouped.query.sql_with_params()
+    if not sql.endswith("GROUP BY 1, 2"):
+        return None
+    sql = sql[: -len("GROUP BY 1, 2")] + "GROUP BY GROUPING SETS ((1, 2), (1))"
+    current, before, totals = {}, {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(columns, values))
+            in_current, key = row.pop("period") == 1, row.pop("g")
+            if key is None:  # the (period) grouping set: the totals (no incident lacks a location or owner)
+                totals[in_current] = row
+            else:
+                (current if in_current else before)[key] = row
+    empty = {name: 0 for name in ("logged", "rule_decided", "rule_met", "open_over_day", "fixed", "wrapped_up",
+                                  "value_kept", "gestures", "gesture_cost", *Outcome.values)}
+    total = ScoreRow(None, "All", _derived(totals.get(True, dict(empty))), _derived(totals.get(False, dict(empty))))
+    return ({key: _derived(row) for key, row in current.items()},
+            {key: _derived(row) for key, row in before.items()}, total)
+
+
 @dataclass
 class ScoreRow:
     key: object
@@ -213,12 +274,17 @@ class ScoreRow:
 
 def scorecard(scope, start, end, *, group="location", now, staff=()):
     """The scorecard for [start, end) beside the period just before, per location or per staff member,
-    with a total row. A constant number of queries: four per period (three on PostgreSQL)."""
+    with a total row. One query on PostgreSQL (both periods, groups and totals in one pass); four per
+    period on SQLite."""
     previous_start, previous_end = start - (end - start), start
-    current = _figures(scope, start, end, group, now)
-    before = _figures(scope, previous_start, previous_end, group, now)
-    total = ScoreRow(None, "All", _figures(scope, start, end, None, now)[None],
-                     _figures(scope, previous_start, previous_end, None, now)[None])
+    one_pass = _figures_in_one_pass(scope, start, end, group, now) if connection.vendor == "postgresql" else None
+    if one_pass:
+        current, before, total = one_pass
+    else:
+        current = _figures(scope, start, end, group, now)
+        before = _figures(scope, previous_start, previous_end, group, now)
+        total = ScoreRow(None, "All", _figures(scope, start, end, None, now)[None],
+                         _figures(scope, previous_start, previous_end, None, now)[None])
     if group == "location":
         labels = {location.pk: location.name for location in scope.locations}
     else:
@@ -290,31 +356,95 @@ BREAKDOWNS = {
 }
 
 
-def breakdown(incidents, name, *, labels=None):
-    """[(key, label, count)] for one breakdown, largest first: one GROUP BY."""
-    _, field, label_field, _ = BREAKDOWNS[name]
-    columns = [field] + ([label_field] if label_field and label_field != field else [])
-    rows = incidents.values(*columns).annotate(n=Count("id")).order_by("-n", field)
-    result = []
-    for row in rows:
-        key = row[field]
-        label = row.get(label_field) if label_field else (labels or {}).get(key, key)
-        result.append((key, label or "(none)", row["n"]))
-    return result
+@dataclass
+class TrendCounts:
+    """Every count the trends page draws, from grouped rows: heatmap cells per location, the breakdowns,
+    who owned how many, and the region × category table for the product clusters."""
+
+    cells: dict
+    breakdowns: dict
+    handled: dict
+    region_category: dict
 
 
-def handled_by(incidents):
-    """{user id: incidents they owned} for the staff breakdown: one GROUP BY."""
-    return {row["owner_id"]: row["n"] for row in incidents.values("owner_id").annotate(n=Count("id")).order_by()}
+# The breakdowns and the column each is grouped by (region comes from the location rows).
+TREND_COLUMNS = {"location": "location_id", "category": "category_id", "staff": "logged_by_id",
+                 "busyness": "busyness", "channel": "channel"}
 
 
-def region_category_cells(incidents):
-    """{(region, category id): count}, with category names, for the product-by-region clusters."""
-    cells, names = {}, {}
-    for row in incidents.values("location__region", "category_id", "category__name").annotate(n=Count("id")).order_by():
-        cells[(row["location__region"] or "(none)", row["category_id"])] = row["n"]
-        names[row["category_id"]] = row["category__name"] or "(none)"
-    return cells, names
+def trend_counts(scope, incidents):
+    """All the trends' counts: one scan with GROUPING SETS on PostgreSQL (each location's time zone
+    applied per row), one GROUP BY per breakdown elsewhere. Either way the number of queries is fixed."""
+    if connection.vendor == "postgresql":
+        grouped = _grouping_sets(incidents)
+    else:
+        grouped = _group_by_each(scope, incidents)
+    region_of = {location.pk: location.region or "(none)" for location in scope.locations}
+    regions = {}
+    for location_id, n in grouped["location"].items():
+        regions[region_of.get(location_id, "(none)")] = regions.get(region_of.get(location_id, "(none)"), 0) + n
+    grouped["region"] = regions
+    return TrendCounts(cells=grouped.pop("cells"), handled=grouped.pop("owner"),
+                       region_category=grouped.pop("region_category"), breakdowns=grouped)
+
+
+def _group_by_each(scope, incidents):
+    grouped = {"cells": local_cells(scope, incidents)}
+    for name, column in {**TREND_COLUMNS, "owner": "owner_id"}.items():
+        grouped[name] = {row[column]: row["n"] for row in incidents.values(column).annotate(n=Count("id")).order_by()}
+    grouped["region_category"] = {
+        (row["location__region"] or "(none)", row["category_id"]): row["n"]
+        for row in incidents.values("location__region", "category_id").annotate(n=Count("id")).order_by()
+    }
+    return grouped
+
+
+_SETS = {
+    "cells": ("location_id", "weekday", "hour"),
+    "location": ("location_id",), "category": ("category_id",), "staff": ("logged_by_id",),
+    "busyness": ("busyness",), "channel": ("channel",), "owner": ("owner_id",),
+    "region_category": ("region", "category_id"),
+}
+_GROUPED = ("location_id", "weekday", "hour", "category_id", "logged_by_id", "busyness", "channel", "owner_id", "region")
+
+
+def _grouping_sets(incidents):
+    """One pass over the period's incidents that yields every breakdown at once."""
+    inner_sql, params = incidents.values(
+        "location_id", "logged_at", "category_id", "logged_by_id", "owner_id", "busyness", "channel"
+    ).query.sql_with_params()
+    sets = ", ".join("(" + ", ".join(columns) + ")" for columns in _SETS.values())
+    sql = f"""
+        SELECT {", ".join(_GROUPED)}, COUNT(*) AS n, GROUPING({", ".join(_GROUPED)}) AS unused
+        FROM (
+            SELECT b.location_id, b.category_id, b.logged_by_id, b.owner_id, b.busyness, b.channel,
+                   COALESCE(NULLIF(l.region, ''), '(none)') AS region,
+                   EXTRACT(ISODOW FROM b.logged_at AT TIME ZONE l.timezone)::int AS weekday,
+                   EXTRACT(HOUR FROM b.logged_at AT TIME ZONE l.timezone)::int AS hour
+            FROM ({inner_sql}) AS b JOIN incidents_location AS l ON l.id = b.location_id
+        ) AS x
+        GROUP BY GROUPING SETS ({sets})
+    """
+    # GROUPING(...) has a bit set for every column the row is NOT grouped by (first column = top bit).
+    mask_of = {
+        sum(1 << (len(_GROUPED) - 1 - i) for i, column in enumerate(_GROUPED) if column not in columns): name
+        for name, columns in _SETS.items()
+    }
+    grouped = {name: {} for name in _SETS}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            values = dict(zip(_GROUPED, row))
+            name = mask_of[row[-1]]
+            key = tuple(values[column] for column in _SETS[name])
+            grouped[name][key if len(key) > 1 else key[0]] = row[-2]
+    return grouped
+
+
+def labelled(counts, labels=None):
+    """[(key, label, count)] largest first, for a bar chart."""
+    rows = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    return [(key, (labels or {}).get(key, key) if key not in (None, "") else "(none)", n) for key, n in rows]
 
 
 def period_incidents(scope, values, start, end, now):

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST
 
 from incidents import services
@@ -29,9 +30,17 @@ def manager_page(view):
 
 
 def _filters(request, scope, staff=None):
+    """The filter form, bound to the query string with the default period filled in, so every page
+    shows (and links keep) the dates it covers."""
     staff = staff_of(scope) if staff is None else staff
-    form = Filters(request.GET or None, scope=scope, staff=staff, categories=categories_of(scope))
-    return form, (form.values() if request.GET else {}), staff
+    data = request.GET.copy()
+    default_start, default_end = period_of({}, scope)
+    if not data.get("start") and not data.get("end"):
+        data["start"] = default_start.date().isoformat()
+    if not data.get("end"):
+        data["end"] = (default_end - selectors.DAY).date().isoformat()
+    form = Filters(data, scope=scope, staff=staff, categories=categories_of(scope))
+    return form, form.values(), staff
 
 
 @manager_page
@@ -40,10 +49,19 @@ def open_recoveries(request, scope):
     form, values, staff = _filters(request, scope)
     now = timezone.now()
     rows, counts = selectors.open_recoveries(scope, values, now=now)
-    context = {"form": form, "rows": rows, "counts": counts, "staff": staff, "now": now,
+    # The pickers of a location are the same on every row: build their <option>s once per location.
+    by_location, managers = selectors.staff_by_location(staff)
+    options = {key: _options(people) for key, people in by_location.items()}
+    for incident in rows:
+        incident.staff_options = options.get(incident.location_id) or _options(managers)
+    context = {"form": form, "rows": rows, "counts": counts, "staff": staff, "now": now, "zone": scope.timezone,
                "next": request.get_full_path().replace("partial=1", "")}
     template = "insights/_open_table.html" if request.GET.get("partial") else "insights/open.html"
     return render(request, template, context)
+
+
+def _options(people):
+    return format_html_join("", '<option value="{}">{}</option>', ((person.pk, person.display_name()) for person in people))
 
 
 def recovery_action(view):
@@ -127,30 +145,32 @@ def trends(request, scope):
     start, end = period_of(values, scope, now)
     incidents = selectors.period_incidents(scope, values, start, end, now)
     link = {"start": start.date(), "end": (end - selectors.DAY).date(), **_kept(values)}
-    cells = selectors.local_cells(scope, incidents)
-    found = clusters.time_clusters(cells, scope.locations, link=link)
-    category_cells, category_names = selectors.region_category_cells(incidents)
-    found += clusters.category_clusters(category_cells, category_names, link=link)
-    names = {person.pk: person.display_name() for person in staff}
-    handled = selectors.handled_by(incidents)
+    counts = selectors.trend_counts(scope, incidents)
+    category_names = {key: name for key, name in form.fields["category"].choices if key != ""}
+    found = clusters.time_clusters(counts.cells, scope.locations, link=link)
+    found += clusters.category_clusters(counts.region_category, category_names, link=link)
+    labels = {
+        "location": {location.pk: location.name for location in scope.locations}, "category": category_names,
+        "staff": {person.pk: person.display_name() for person in staff}, **_choice_labels(),
+    }
     breakdowns = []
     for name, (title, _, _, key) in selectors.BREAKDOWNS.items():
-        rows = selectors.breakdown(incidents, name, labels=names if name == "staff" else _choice_labels(name))
-        extra = {person: f"owned {n}" for person, n in handled.items()} if name == "staff" else None
+        rows = selectors.labelled(counts.breakdowns[name], labels.get(name))
+        extra = {person: f"owned {n}" for person, n in counts.handled.items()} if name == "staff" else None
         breakdowns.append({"title": title, "chart": charts.bar_chart(rows, filters=link, key_name=key, extra=extra)})
     marked = {(cluster.link["weekday"], cluster.link["hour"]) for cluster in found if cluster.kind == "time"}
     return render(request, "insights/trends.html", {
         "form": form, "start": start.date(), "last_day": (end - selectors.DAY).date(), "clusters": found, "breakdowns": breakdowns,
-        "heatmap": charts.heatmap_svg(selectors.heatmap(cells), filters=link, marked=marked),
+        "heatmap": charts.heatmap_svg(selectors.heatmap(counts.cells), filters=link, marked=marked),
         "cluster_links": [(cluster, charts.query(cluster.link)) for cluster in found], "alpha": clusters.ALPHA,
         "min_count": clusters.MIN_COUNT, "min_ratio": clusters.MIN_RATIO,
     })
 
 
-def _choice_labels(name):
+def _choice_labels():
     from incidents.models import Busyness, Channel
 
-    return {"busyness": dict(Busyness.choices), "channel": dict(Channel.choices)}.get(name)
+    return {"busyness": dict(Busyness.choices), "channel": dict(Channel.choices)}
 
 
 @manager_page

@@ -94,11 +94,12 @@ def test_the_detector_finds_the_demo_patterns(demo_org, weeks):
     scope = scope_for(manager)
     start = NOW - datetime.timedelta(weeks=weeks)
     incidents = selectors.period_incidents(scope, {}, start, NOW, NOW)
-    time = clusters.time_clusters(selectors.local_cells(scope, incidents), scope.locations)
+    counts = selectors.trend_counts(scope, incidents)
+    time = clusters.time_clusters(counts.cells, scope.locations)
     assert [cluster.text.split(":")[0] for cluster in time] == ["Wed 15"]
     assert time[0].text.startswith("Wed 15:00–16:00 at Riverside: ")
-    cells, names = selectors.region_category_cells(incidents)
-    products = clusters.category_clusters(cells, names)
+    names = {category.pk: category.name for category in demo_org.categories.all()}
+    products = clusters.category_clusters(counts.region_category, names)
     assert products[0].text.startswith("Coffee machine in the North region")
     assert products[0].link["region"] == "North"
 

@@ -160,3 +160,9 @@ def test_the_query_count_does_not_grow_with_open_recoveries(client, manager, bui
         response = client.get("/manage/")
     assert response.content.decode().count("Over budget") == 7
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_swarming_an_incident_of_another_location_is_404_even_with_a_bad_helper(client, manager, recoveries):
+    client.force_login(manager)
+    response = client.post(f"/manage/incidents/{recoveries['elsewhere'].pk}/helpers/", {"helper": "nobody"})
+    assert response.status_code == 404

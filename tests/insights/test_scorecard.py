@@ -6,7 +6,6 @@ import pytest
 from incidents.insights import selectors
 from incidents.insights.scope import scope_for
 from tests import factories
-from tests.conftest import START
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +97,7 @@ def test_an_empty_period_shows_no_rates_rather_than_zero(week, manager, location
 def test_a_window_still_running_is_not_counted_against_the_rule(build, manager, location, frontline):
     logged = at(0)
     build(at=logged, location=location, owner=frontline)
-    _, total = selectors.scorecard(scope_for(manager), PERIOD_START, PERIOD_END, group=None or "location",
+    _, total = selectors.scorecard(scope_for(manager), PERIOD_START, PERIOD_END, group="location",
                                    now=logged + datetime.timedelta(minutes=19, seconds=59))
     assert total.current["logged"] == 1 and total.current["rule_decided"] == 0 and total.current["rule_rate"] is None
     _, total = selectors.scorecard(scope_for(manager), PERIOD_START, PERIOD_END, group="location",

@@ -1,6 +1,5 @@
 import datetime
 import re
-import zoneinfo
 
 import pytest
 
@@ -34,7 +33,7 @@ def test_the_heatmap_counts_in_each_locations_own_time_zone(build, organization,
     scope = scope_for(admin)
     incidents = selectors.period_incidents(scope, {}, datetime.datetime(2026, 1, 1, tzinfo=UTC),
                                            datetime.datetime(2026, 8, 1, tzinfo=UTC), datetime.datetime(2026, 8, 1, tzinfo=UTC))
-    cells = selectors.local_cells(scope, incidents)
+    cells = selectors.trend_counts(scope, incidents).cells
     assert cells == {(london.pk, 1, 0): 1, (new_york.pk, 7, 23): 1, (london.pk, 7, 23): 1}
     grid = selectors.heatmap(cells)
     assert grid[(7, 23)] == 2 and grid[(1, 0)] == 1 and sum(grid.values()) == 3
@@ -71,13 +70,19 @@ def test_breakdowns_count_by_each_dimension(build, location, other_location, fro
     build(at=at, location=other_location, owner=manager, category="Wi-Fi", busyness="quiet")
     scope = scope_for(manager)
     incidents = selectors.period_incidents(scope, {}, at - datetime.timedelta(days=1), at + datetime.timedelta(days=1), at)
-    assert selectors.breakdown(incidents, "location") == [(location.pk, "Riverside", 2), (other_location.pk, "Hilltop", 1)]
-    assert selectors.breakdown(incidents, "region") == [("South", "South", 2), ("North", "North", 1)]
-    assert [(label, n) for _, label, n in selectors.breakdown(incidents, "category")] == [("Billing", 2), ("Wi-Fi", 1)]
-    assert [(key, n) for key, _, n in selectors.breakdown(incidents, "busyness")] == [("peak", 2), ("quiet", 1)]
-    assert [(key, n) for key, _, n in selectors.breakdown(incidents, "channel")] == [("in_person", 2), ("phone", 1)]
-    assert [(key, n) for key, _, n in selectors.breakdown(incidents, "staff")] == [(frontline.pk, 2), (manager.pk, 1)]
-    assert selectors.handled_by(incidents) == {frontline.pk: 2, manager.pk: 1}
+    counts = selectors.trend_counts(scope, incidents)
+    assert counts.breakdowns["location"] == {location.pk: 2, other_location.pk: 1}
+    assert counts.breakdowns["region"] == {"South": 2, "North": 1}
+    names = {category.pk: category.name for category in location.organization.categories.all()}
+    assert {names[key]: n for key, n in counts.breakdowns["category"].items()} == {"Billing": 2, "Wi-Fi": 1}
+    assert counts.breakdowns["busyness"] == {"peak": 2, "quiet": 1}
+    assert counts.breakdowns["channel"] == {"in_person": 2, "phone": 1}
+    assert counts.breakdowns["staff"] == {frontline.pk: 2, manager.pk: 1}
+    assert counts.handled == {frontline.pk: 2, manager.pk: 1}
+    billing = next(pk for pk, name in names.items() if name == "Billing")
+    assert counts.region_category == {("South", billing): 2, ("North", next(k for k in names if k != billing)): 1}
+    assert selectors.labelled(counts.breakdowns["location"], {location.pk: "Riverside", other_location.pk: "Hilltop"}) == [
+        (location.pk, "Riverside", 2), (other_location.pk, "Hilltop", 1)]
 
 
 def test_the_trends_page_query_count_does_not_grow_with_incidents(client, build, manager, location, frontline,
@@ -103,3 +108,16 @@ def test_the_incident_list_page_keeps_the_filters_in_its_csv_link(client, manage
     page = client.get("/manage/incidents/?start=2026-03-01&end=2026-03-07&busyness=peak").content.decode()
     assert "/manage/export.csv?start=2026-03-01&amp;end=2026-03-07&amp;busyness=peak" in page
     assert "No incidents match." in page
+
+
+def test_locations_without_a_region_group_as_none_and_link_back(build, organization, client):
+    nowhere = factories.LocationFactory(organization=organization, name="Pier", code="pier", region="")
+    manager = factories.UserFactory(organization=organization, role="manager", locations=[nowhere])
+    incident = build(at=datetime.datetime(2026, 3, 4, 10, tzinfo=UTC), location=nowhere, owner=manager)
+    scope = scope_for(manager)
+    at = datetime.datetime(2026, 3, 4, tzinfo=UTC)
+    counts = selectors.trend_counts(scope, selectors.period_incidents(scope, {}, at, at + datetime.timedelta(days=1), at))
+    assert counts.breakdowns["region"] == {"(none)": 1}
+    client.force_login(manager)
+    listed = client.get("/manage/incidents/?start=2026-03-01&end=2026-03-07&region=(none)").content.decode()
+    assert incident.reference in listed

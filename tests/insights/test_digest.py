@@ -1,0 +1,105 @@
+import datetime
+
+import pytest
+import time_machine
+from django.core import mail
+
+from incidents import tasks
+from incidents.insights.digest import send_weekly_digests
+from incidents.models import User
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+UTC = datetime.timezone.utc
+
+
+@pytest.fixture
+def london_manager(organization):
+    london = factories.LocationFactory(organization=organization, name="Soho", code="soho", timezone="Europe/London")
+    manager = factories.UserFactory(organization=organization, role="manager", locations=[london], email="mo@example.com")
+    return manager, london
+
+
+@pytest.fixture
+def new_york_manager(organization):
+    new_york = factories.LocationFactory(organization=organization, name="Midtown", code="midtown",
+                                         timezone="America/New_York")
+    return factories.UserFactory(organization=organization, role="manager", locations=[new_york], email="ny@example.com")
+
+
+def digests_to(address):
+    return [message for message in mail.outbox if message.to == [address]]
+
+
+def test_the_digest_goes_out_on_monday_morning_in_the_managers_time_zone(london_manager, new_york_manager):
+    # Monday 2 March 2026: London is UTC, New York UTC−5.
+    with time_machine.travel(datetime.datetime(2026, 3, 1, 23, 59, tzinfo=UTC), tick=False) as clock:
+        assert send_weekly_digests() == 0  # Sunday night
+        clock.move_to(datetime.datetime(2026, 3, 2, 6, 59, tzinfo=UTC))
+        assert send_weekly_digests() == 0  # Monday, before seven
+        clock.move_to(datetime.datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
+        assert send_weekly_digests() == 1
+        assert len(digests_to("mo@example.com")) == 1 and digests_to("ny@example.com") == []
+        clock.move_to(datetime.datetime(2026, 3, 2, 11, 59, tzinfo=UTC))
+        assert send_weekly_digests() == 0  # 06:59 in New York; London already has it
+        clock.move_to(datetime.datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+        assert send_weekly_digests() == 1
+        assert len(digests_to("ny@example.com")) == 1 and len(digests_to("mo@example.com")) == 1
+        clock.move_to(datetime.datetime(2026, 3, 9, 7, 15, tzinfo=UTC))
+        assert send_weekly_digests() == 1  # next week, London again
+        assert len(digests_to("mo@example.com")) == 2
+
+
+def test_a_missed_run_is_caught_up_later_on_monday_but_not_on_tuesday(london_manager):
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 16, 0, tzinfo=UTC), tick=False):
+        assert send_weekly_digests() == 1
+    manager, _ = london_manager
+    User.objects.filter(pk=manager.pk).update(weekly_digest_sent_on=None)
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 3, 7, 0, tzinfo=UTC)) == 0
+
+
+def test_running_twice_with_the_same_clock_sends_one_digest(london_manager):
+    now = datetime.datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+    assert send_weekly_digests(now=now) == 1
+    assert send_weekly_digests(now=now) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_the_digest_holds_last_weeks_scorecard_clusters_and_open_recoveries(london_manager, build):
+    manager, london = london_manager
+    frontline = factories.UserFactory(organization=london.organization, locations=[london])
+    # Last week (Mon 23 Feb – Sun 1 Mar): six incidents on Wednesday 15:00; otherwise mornings only.
+    for minute in range(0, 60, 10):
+        build(at=datetime.datetime(2026, 2, 25, 15, minute, tzinfo=UTC), location=london, owner=frontline,
+              apology=1, fix=10)
+    for day, hour in [(day, hour) for day in (23, 24, 25, 26, 27) for hour in (9, 10, 11)]:
+        build(at=datetime.datetime(2026, 2, day, hour, tzinfo=UTC), location=london, owner=frontline, apology=1, fix=10)
+    still_open = build(at=datetime.datetime(2026, 3, 1, 20, 0, tzinfo=UTC), location=london, owner=frontline)
+    build(at=datetime.datetime(2026, 2, 20, 10, 0, tzinfo=UTC), location=london, owner=frontline, apology=1, fix=10)
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)) == 1
+    message = mail.outbox[0]
+    assert message.subject == "Recovery: your week 23 Feb – 01 Mar"
+    assert "Incidents: 22 (before: 1)" in message.body
+    assert "Wed 15:00–16:00 at Soho: 6 incidents" in message.body
+    assert still_open.reference in message.body and "Late by" in message.body
+    html = message.alternatives[0][0]
+    assert "Wed 15:00–16:00 at Soho" in html and "/manage/" in html
+
+
+def test_frontline_staff_and_managers_without_email_get_no_digest(organization, location, frontline):
+    factories.UserFactory(organization=organization, role="manager", locations=[location], email="")
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)) == 0
+
+
+def test_the_celery_task_delegates_to_the_function(london_manager):
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False):
+        tasks.send_weekly_digest.apply()
+    assert len(mail.outbox) == 1
+
+
+def test_the_beat_schedule_has_the_digest():
+    from recovery.celery import app
+
+    entry = app.conf.beat_schedule["weekly-digest"]
+    assert entry["task"] == tasks.send_weekly_digest.name
