@@ -7,8 +7,6 @@ The test starts its own redis-server on a spare port and stops it: never the mac
 
 import datetime
 import shutil
-import socket
-import subprocess
 import time
 import uuid
 
@@ -21,45 +19,13 @@ from followups.models import Delivery, Notification
 from incidents import services
 from recovery.celery import app
 from tests import factories
+from tests.support.processes import PrivateRedis
 
 pytestmark = [
     pytest.mark.broker,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed"),
 ]
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateRedis:
-    def __init__(self, port):
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)  # waiting for the server process to listen
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 def _use_broker(url):
@@ -73,7 +39,7 @@ def _use_broker(url):
 
 @pytest.fixture
 def private_redis():
-    redis = PrivateRedis(_free_port())
+    redis = PrivateRedis()
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
     _use_broker(redis.url)
     yield redis
