@@ -5,3 +5,10 @@ class FollowupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "followups"
     verbose_name = "Follow-ups"
+
+    def ready(self):
+        from incidents.customer_data import also_redact
+
+        from .services import redact_notifications
+
+        also_redact(redact_notifications)

@@ -331,3 +331,13 @@ def mark_read(user, notification_ids, *, now=None):
 def mark_all_read(user, *, now=None):
     now = now or timezone.now()
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=now)
+
+
+# --- Customer data --------------------------------------------------------------------------------
+
+
+def redact_notifications(incidents):
+    """Notifications repeat an incident's words; when its customer is anonymized, so are they."""
+    from incidents.customer_data import REDACTED
+
+    Notification.objects.filter(incident__in=incidents).update(title=REDACTED, body=REDACTED, draft="")

@@ -6,11 +6,22 @@ removes what identifies the person: contact details and the free text staff wrot
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .models import Apology, Customer, Deposition, Event, Fix, FollowUp, Review
+from .models import Apology, Customer, Deposition, Event, Fix, FollowUp, Gesture, Review
 
 REDACTED = "[removed at the customer's request]"
+
+# Other apps keep copies of an incident's words (notifications, say). `incidents` never imports
+# them; each registers here, from its AppConfig.ready, a function that scrubs those incidents.
+_redactors = []
+
+
+def also_redact(redact):
+    """Register `redact(incidents)`, called inside the anonymizing transaction."""
+    _redactors.append(redact)
+    return redact
 
 
 def export_customer(customer):
@@ -84,12 +95,27 @@ def anonymize_customer(customer, *, by=None):
     Fix.objects.filter(incident__in=incidents).update(description=REDACTED)
     FollowUp.objects.filter(incident__in=incidents).update(note=REDACTED)
     Deposition.objects.filter(incident__in=incidents).update(circumstances=REDACTED)
+    Gesture.objects.filter(incident__in=incidents).update(description=REDACTED)
+    _redact_api_copies(incidents)
+    for redact in _redactors:
+        redact(incidents)
     # The timeline is append-only; this is its one sanctioned exception (see migration 0002).
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL recovery.redacting = 'on'")
     Event.objects.filter(incident__in=incidents).update(summary=REDACTED, before={}, after={})
     return Customer.objects.get(pk=customer.pk)
+
+
+def _redact_api_copies(incidents):
+    """Webhook payloads not yet sent or kept for the record, and remembered answers to retried
+    requests, hold the customer's details too. A forgotten answer only means a retry of that
+    request, past its day, is treated as new."""
+    from .api.models import IdempotencyKey, WebhookDelivery
+
+    ids = list(incidents.values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(incident_id__in=ids).update(payload={"redacted": REDACTED})
+    IdempotencyKey.objects.filter(Q(response_body__id__in=ids) | Q(response_body__incident__id__in=ids)).delete()
 
 
 def _step_record(incident, step):

@@ -3,10 +3,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from incidents import services
+from incidents import customer_data, services
 from incidents.customer_data import REDACTED, anonymize_customer, export_customer
 from incidents.models import Customer, Event, Incident
+from tests import factories
 
 
 @pytest.fixture
@@ -75,3 +77,37 @@ def test_the_admin_exports_and_anonymizes(recovered, customer, manager, client):
     assert json.loads(response.content)[0]["customer"]["email"] == "ada@example.com"
     client.post("/admin/incidents/customer/", {"action": "anonymize", "_selected_action": [customer.pk]})
     assert Customer.objects.get(pk=customer.pk).email == ""
+
+
+def test_anonymizing_also_scrubs_the_copies_in_notifications_webhooks_and_remembered_answers(
+    organization, location, frontline, customer, clock_at_start, settings
+):
+    from rest_framework.test import APIClient
+
+    from followups import services as followups
+    from followups.models import Notification
+    from incidents.api import services as api_services, webhooks
+    from incidents.api.models import IdempotencyKey, WebhookDelivery
+
+    settings.API_RATE_LIMIT_PREFIX = "anonymize"
+    factories.UserFactory(username="cole", organization=organization, locations=[location])  # gets the alert
+    client, key = api_services.create_api_client(organization=organization, name="Helpdesk")
+    api_services.register_webhook(client=client, url="https://helpdesk.example.com/hook")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}", HTTP_IDEMPOTENCY_KEY="ticket-1")
+    created = api.post("/api/v1/incidents/", {
+        "customer": {"name": customer.name, "email": customer.email}, "summary": "Ada's luggage went to Oslo",
+        "channel": "phone", "category": "Luggage", "location": location.code,
+    }, format="json")
+    assert created.status_code == 201
+    followups.sweep()
+    webhooks.pump(now=timezone.now())
+    assert "Ada" in str(list(Notification.objects.values_list("title", "body")))
+    assert "Ada" in str(list(WebhookDelivery.objects.values_list("payload", flat=True)))
+    assert IdempotencyKey.objects.exists()
+
+    customer_data.anonymize_customer(customer)
+
+    assert "Ada" not in str(list(Notification.objects.values_list("title", "body", "draft")))
+    assert "Ada" not in str(list(WebhookDelivery.objects.values_list("payload", flat=True)))
+    assert not IdempotencyKey.objects.exists()
