@@ -222,3 +222,21 @@ def test_admin_lists_show_nothing_beyond_the_callers_reach(world, role, whose, c
         response = client.get(url)
         assert response.status_code == 200, url
         assert secret not in _text(response), f"{role} sees {whose}'s data in {url}"
+
+
+def test_every_post_without_the_csrf_token_is_refused(world, organization):
+    """Signed in by session, no route accepts a POST that does not carry the CSRF token (the check
+    comes before any object is looked up, so ids that exist nowhere do)."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["people"]["manager"])
+    refused = 0
+    for route in _walked_routes():
+        if route == "api/v1/":
+            continue  # the API's answer for paths it does not have (a JSON 404)
+        path = _fill(route, world["foreign"]["other location"], world, nonexistent=True)
+        answer = client.post(path, {"note": "no token"})
+        assert answer.status_code in (403, 405), f"POST {path} without a CSRF token: {answer.status_code}"
+        refused += answer.status_code == 403
+    assert refused > 10

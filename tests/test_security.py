@@ -44,3 +44,14 @@ def test_the_deploy_check_is_clean_under_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_a_form_post_over_the_size_limit_is_refused_and_logs_nothing(client, frontline, location):
+    from incidents.models import Incident
+
+    client.force_login(frontline)
+    huge = "x" * (2 * 1024 * 1024)
+    answer = client.post("/log/", {"customer_name": "Big", "summary": huge, "channel": "in_person", "location": location.pk})
+    assert answer.status_code == 400
+    assert not Incident.objects.exists()
