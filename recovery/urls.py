@@ -15,3 +15,5 @@ urlpatterns = [
     path("api/v1/", include("incidents.api.urls")),
     path("manage/", include("incidents.insights.urls")),
 ]
+
+handler500 = "recovery.errors.server_error"

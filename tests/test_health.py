@@ -63,3 +63,30 @@ def test_health_is_answered_over_plain_http_when_https_is_enforced(client, setti
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz").status_code in (200, 503)
     assert client.get("/login/").status_code == 301
+
+
+def test_pages_answer_503_with_a_retry_hint_while_the_database_is_away(client, frontline, monkeypatch):
+    from incidents import views
+
+    def unreachable(user):
+        raise OperationalError("could not connect to server: Connection refused")
+
+    client.force_login(frontline)
+    client.raise_request_exception = False
+    monkeypatch.setattr(views.selectors, "open_incidents_for", unreachable)
+    answer = client.get("/")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "5"
+    assert "not saved" in answer.content.decode()
+
+
+def test_other_server_errors_stay_500(client, frontline, monkeypatch):
+    from incidents import views
+
+    def broken(user):
+        raise ValueError("a bug")
+
+    client.force_login(frontline)
+    client.raise_request_exception = False
+    monkeypatch.setattr(views.selectors, "open_incidents_for", broken)
+    assert client.get("/").status_code == 500

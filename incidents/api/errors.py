@@ -5,6 +5,7 @@ lists of messages (empty when the error is not about a field). Domain errors rai
 `incidents.services` become HTTP answers here and nowhere else.
 """
 
+from django import db
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -30,6 +31,15 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database is away (restarting, say). Nothing was written; retrying shortly is safe."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Recovery cannot reach its database just now. Nothing was saved; please retry shortly."
+    default_code = "unavailable"
+    wait = 5
 
 
 class AlreadyExists(exceptions.APIException):
@@ -85,6 +95,8 @@ def exception_handler(exc, context):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.field_errors, **extra), status=code)
 
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        exc = DatabaseUnavailable()
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django answers 500 and logs it
 

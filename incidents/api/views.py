@@ -33,7 +33,7 @@ from .errors import PayloadTooLarge, PreconditionFailed
 from .services import create_incident, customers_for, incidents_for, register_webhook
 from .throttling import client_of
 
-ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 422, 429)}
+ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
 
 
 def page_of(item_serializer, name):

@@ -287,3 +287,19 @@ def test_session_writes_need_the_csrf_token(frontline, location):
 
     assert response.status_code == 403
     assert response.json()["type"] == "permission_denied"
+
+
+def test_a_database_outage_answers_503_in_the_same_shape_and_saves_nothing(api, location, monkeypatch):
+    from django.db import OperationalError
+
+    from incidents.api import services as api_services
+
+    def unreachable(**kwargs):
+        raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr(api_services.services, "log_incident", unreachable)
+    answer = api.post("/api/v1/incidents/", new_incident_body(), format="json")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "5"
+    assert answer.json()["type"] == "unavailable" and "retry" in answer.json()["message"]
+    assert not Incident.objects.exists()

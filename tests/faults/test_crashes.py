@@ -130,33 +130,44 @@ print(json.dumps(sorted(due)))
 
 
 def test_postgresql_restarted_under_load_fails_fast_and_recovers_by_itself(cluster, database, redis_server, processes, tmp_path):
-    django_run(database, TEAM, folder=tmp_path)
+    token = django_run(database, TEAM + """
+from incidents.api import services as api_services
+print(api_services.create_api_client(organization=organization, name="Desk", rate_limit_per_minute=100000)[1])
+""", folder=tmp_path).strip().splitlines()[-1]
     environment = app_environment(database, redis_server.url, folder=tmp_path, DB_CONNECT_TIMEOUT=2)
     port = free_port()
     processes.start("web", [str(BIN / "gunicorn"), "recovery.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "30"], environment)
     processes.worker(environment)
     processes.beat(environment)
-    url = f"http://127.0.0.1:{port}/healthz"
+    base = f"http://127.0.0.1:{port}"
+    tickets = iter(range(1_000_000))
 
-    def status():
+    def call(kind):
+        """('health', status) or ('create', status): a health check, or a helpdesk logging a ticket."""
+        request = urllib.request.Request(f"{base}/healthz")
+        if kind == "create":
+            body = {"customer": {"name": "Caller"}, "summary": "Line dropped", "channel": "phone",
+                    "category": "Phone", "location": "quay", "external_id": f"T-{next(tickets)}"}
+            request = urllib.request.Request(f"{base}/api/v1/incidents/", data=json.dumps(body).encode(), headers={
+                "Authorization": f"Token {token}", "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(url, timeout=10) as answer:
+            with urllib.request.urlopen(request, timeout=10) as answer:
                 return answer.status
         except urllib.error.HTTPError as error:
             return error.code
         except OSError:
             return None
 
-    wait_for(lambda: status() == 200, "the web process to answer")
+    wait_for(lambda: call("health") == 200, "the web process to answer")
     results, stop = [], threading.Event()
 
-    def load():
+    def load(kind):
         while not stop.is_set():
             started = time.monotonic()
-            code = status()
-            results.append((started, time.monotonic() - started, code))
+            code = call(kind)
+            results.append((kind, started, time.monotonic() - started, code))
 
-    threads = [threading.Thread(target=load) for _ in range(4)]
+    threads = [threading.Thread(target=load, args=(kind,)) for kind in ("health", "health", "create", "create")]
     for thread in threads:
         thread.start()
     try:
@@ -167,25 +178,31 @@ def test_postgresql_restarted_under_load_fails_fast_and_recovers_by_itself(clust
         restarting_at = time.monotonic()
         cluster.start()
         back_at = time.monotonic()
-        wait_for(lambda: any(started > back_at and code == 200 for started, _, code in results), "a healthy answer", timeout=10)
-        recovered_at = min(started for started, _, code in results if started > back_at and code == 200)
+        wait_for(lambda: any(started > back_at and code == 200 for kind, started, _, code in results if kind == "health"),
+                 "a healthy answer", timeout=10)
+        recovered_at = min(started for kind, started, _, code in results if kind == "health" and started > back_at and code == 200)
         time.sleep(2)
     finally:
         stop.set()
         for thread in threads:
             thread.join(15)
 
-    during = [code for started, _, code in results if down_at < started < restarting_at]
-    assert during and set(during) == {503}, f"the outage is answered with 503, not hung or 500: {set(during)}"
-    assert max(duration for _, duration, _ in results) < 5, "no request hung past 5 s"
+    during = {code for _, started, _, code in results if down_at < started < restarting_at}
+    assert during == {503}, f"the outage is answered with 503 (health and API alike), not hung: {during}"
+    assert max(duration for _, _, duration, _ in results) < 5, "no request hung past 5 s"
     assert recovered_at - back_at < 10
-    assert all(code == 200 for started, _, code in results if started > recovered_at + 1)
+    settled = [(kind, code) for kind, started, _, code in results if started > recovered_at + 1]
+    assert settled and all(code == (201 if kind == "create" else 200) for kind, code in settled)
+    assert any(kind == "create" and code == 201 for kind, code in settled)
 
     db = _connect(cluster, database)
     cursor = db.cursor()
     cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")
     assert cursor.fetchone()[0] == 0
     cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+    assert cursor.fetchone()[0] == 0
+    # Nothing half-written: every incident the API created has its timeline's first event.
+    cursor.execute("SELECT count(*) FROM incidents_incident i WHERE NOT EXISTS (SELECT 1 FROM incidents_event e WHERE e.incident_id = i.id)")
     assert cursor.fetchone()[0] == 0
     # The worker and beat recovered too: the sweep runs again after the restart.
     wait_for(lambda: cursor.execute("SELECT count(*) FROM followups_engineheartbeat WHERE last_run_at > now() - interval '3 seconds'") or cursor.fetchone()[0], "a sweep after the restart", timeout=20)
