@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class Channel(models.TextChoices):
@@ -193,7 +194,12 @@ class Customer(models.Model):
                 name="customer_external_id_unique",
             )
         ]
-        indexes = [models.Index(fields=["organization", "email"]), models.Index(fields=["organization", "phone"])]
+        indexes = [
+            models.Index(fields=["organization", "email"]),
+            # Serves the case-insensitive lookup by email (`email__iexact` compares UPPER(email)).
+            models.Index("organization", Upper("email"), name="customer_email_any_case"),
+            models.Index(fields=["organization", "phone"]),
+        ]
         ordering = ["name"]
 
     def __str__(self):
