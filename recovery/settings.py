@@ -160,7 +160,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The engine's periodic passes have a queue of their own, which every worker also consumes: workers
 # take from their queues in turn, so a burst of deliveries never holds a sweep back past its expiry.
-CELERY_TASK_QUEUES = (Queue("engine"), Queue("celery"))
+CELERY_TASK_QUEUES = (Queue("engine", routing_key="engine"), Queue("celery", routing_key="celery"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "followups.tasks.sweep_followups": {"queue": "engine"},

@@ -49,3 +49,19 @@ def test_the_shared_cache_is_redis_when_there_is_one_and_files_otherwise(redis_u
         env=environment, capture_output=True, text=True, check=True,
     ).stdout
     assert printed.strip().endswith(backend)
+
+
+def test_each_task_lands_in_exactly_one_queue():
+    """The engine's passes and the deliveries have their own queues; a message bound to both would
+    run twice."""
+    from recovery.celery import app
+
+    routes = {name: app.amqp.router.route({}, name)["queue"] for name in (
+        "followups.tasks.sweep_followups", "incidents.api.tasks.pump_webhooks", "followups.tasks.deliver_notification")}
+    assert {name: queue.name for name, queue in routes.items()} == {
+        "followups.tasks.sweep_followups": "engine",
+        "incidents.api.tasks.pump_webhooks": "engine",
+        "followups.tasks.deliver_notification": "celery",
+    }
+    keys = [queue.routing_key for queue in app.amqp.queues.values()]
+    assert len(keys) == len(set(keys)), f"two queues share a routing key: {keys}"
