@@ -12,6 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from incidents import services as incident_services
 from incidents.models import User
 
 from . import selectors
@@ -24,7 +25,10 @@ Kind = Notification.Kind
 
 
 def owner_and_helpers(incident):
-    people = [incident.owner, *incident.helpers.all()]
+    """Who acts on a reminder. A helpdesk integration that owns an incident (its ticket named no
+    agent) cannot, so the location's managers hear in its place and can hand it to someone."""
+    owners = location_managers(incident) if incident_services.is_integration(incident.owner) else [incident.owner]
+    people = [*owners, *incident.helpers.all()]
     return [person for person in people if person.is_active]
 
 

@@ -183,7 +183,7 @@ def log_incident(
     if customer.organization_id != organization.id:
         raise RecoveryError("That customer belongs to another organization.", field_errors={"customer": ["Unknown customer."]})
     owner = owner or logged_by
-    if owner != logged_by and not (logged_by.is_manager or _is_integration(logged_by)):
+    if owner != logged_by and not (logged_by.is_manager or is_integration(logged_by)):
         # Whoever is on the spot owns the recovery; handing it to someone else is a manager's call.
         raise NotAllowed(
             "You own the failures you log; a manager can reassign it afterwards.",
@@ -240,8 +240,8 @@ def log_incident(
     return incident
 
 
-def _is_integration(user):
-    """A helpdesk's API client, which logs on behalf of its agents."""
+def is_integration(user):
+    """A helpdesk's API client, which logs on behalf of its agents; no person reads its reminders."""
     return hasattr(user, "api_client")
 
 

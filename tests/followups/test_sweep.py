@@ -302,3 +302,13 @@ def test_the_wrap_up_reminder_carries_an_honest_draft(incident, frontline, manag
     assert "a bottle of our house wine" in draft
     assert "a full refund" not in draft  # still waiting for a manager: never promise it
     assert draft.rstrip().endswith("Riverside")
+
+
+def test_an_incident_owned_by_a_helpdesk_integration_reminds_the_locations_managers(organization, location, manager, sweep_at):
+    from incidents.api import services as api_services
+
+    client, _ = api_services.create_api_client(organization=organization, name="Helpdesk")
+    factories.log_incident(user=client.user, location=location, now=timezone.now())  # the ticket named no agent
+    sweep_at(15 * MINUTE)
+    assert "heads_up" in kinds_for(manager)
+    assert not Notification.objects.filter(recipient=client.user).exists()
