@@ -56,7 +56,8 @@ def timeline(incident):
 def search_customers(user, query, *, limit=8):
     """Customers of the user's organization whose name, email or phone contains `query`; flagged
     customers first, so the one who needs care is not missed."""
-    query = (query or "").strip()
+    # NUL can be typed (or sent) but never stored: PostgreSQL refuses it even in a search.
+    query = (query or "").replace("\x00", "").strip()
     if len(query) < 2:
         return Customer.objects.none()
     digits = "".join(ch for ch in query if ch.isdigit())

@@ -8,7 +8,9 @@ from incidents.models import Apology, Incident
 
 pytestmark = pytest.mark.django_db
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomized: the same examples every run, so CI is repeatable; widen max_examples to explore.
+FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Text a person or a script might send: any unicode (nulls and surrogates included), numbers, blanks.
 anything = st.one_of(st.text(max_size=300), st.integers().map(str), st.just(""), st.just("\x00"),
                      st.floats(allow_nan=True).map(str), st.sampled_from(["-1", "1e309", "NaN", "9" * 40]))
