@@ -21,7 +21,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,6 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 from incidents import services  # noqa: E402
 from incidents.api import services as api_services  # noqa: E402
@@ -85,14 +83,19 @@ def drive(port, path, make_body, headers, total, concurrency):
             with lock:
                 latencies.append((time.perf_counter() - started) * 1000)
 
+    elapsed = run_threads(worker, concurrency)
+    return total / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors
+
+
+def run_threads(worker, concurrency):
+    """Run `worker` in `concurrency` threads until all return; the wall-clock seconds it took."""
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    return total / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors
+    return time.perf_counter() - started
 
 
 def percentile(values, pct):
@@ -233,13 +236,7 @@ def bench_raw(organization, client, args):
                     latencies.append((time.perf_counter() - started) * 1000)
             conn.close()
 
-        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        elapsed = run_threads(worker, concurrency)
         results[concurrency] = (len(latencies) / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors)
     return results
 

@@ -21,7 +21,7 @@ import argparse
 import http.cookiejar
 import json
 import re
-import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -190,8 +190,6 @@ def main():
     environment = app_environment(database_url, redis.url, folder=folder, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
     processes = Processes(folder)
     try:
-        import subprocess
-
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment, check=True)
         setup = json.loads(django_run(database_url, SETUP.replace("STAFF", str(args.frontline)).replace("PASSWORD", repr(PASSWORD)), folder=folder))
         port = free_port()

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from incidents import clock
 from incidents import services as incident_services
+from incidents.customer_data import REDACTED
 from incidents.events import record_event
 from incidents.models import Incident
 
@@ -122,7 +123,8 @@ def _claim(incident_id, now):
     `next_due_at` we read takes the database's write lock; a second sweep that read the same value
     matches no row once we have moved it.
     """
-    incidents = Incident.objects.select_related("organization", "location", "customer", "owner")
+    # owner__api_client: whether an integration owns it (who hears its reminders), read in the same query.
+    incidents = Incident.objects.select_related("organization", "location", "customer", "owner__api_client")
     due = {"pk": incident_id, "closed_at__isnull": True, "next_due_at__lte": now}
     if connection.features.has_select_for_update_skip_locked:
         # of=("self",): lock the incident only, never its location or organization rows.
@@ -338,6 +340,4 @@ def mark_all_read(user, *, now=None):
 
 def redact_notifications(incidents):
     """Notifications repeat an incident's words; when its customer is anonymized, so are they."""
-    from incidents.customer_data import REDACTED
-
     Notification.objects.filter(incident__in=incidents).update(title=REDACTED, body=REDACTED, draft="")

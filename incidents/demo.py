@@ -115,7 +115,7 @@ def _build(now):
 def _live_recoveries(now, riverside, staff, customers):
     """A few recoveries in progress at Riverside right now, so the pages have something to show."""
     ago = lambda minutes: now - datetime.timedelta(minutes=minutes)  # noqa: E731
-    frontline, manager = staff["frontline"], staff["manager"]
+    frontline = staff["frontline"]
     log = lambda customer, summary, minutes, **extra: services.log_incident(  # noqa: E731
         logged_by=frontline, customer=customer, location=riverside, summary=summary, channel="in_person",
         category=extra.pop("category", "Restaurant"), busyness="busy", now=ago(minutes), **extra)

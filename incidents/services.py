@@ -27,7 +27,6 @@ from .models import (
     FollowUp,
     Gesture,
     Incident,
-    Location,
     Organization,
     Resolution,
     Review,

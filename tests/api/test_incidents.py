@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.models import Customer, Event, Incident

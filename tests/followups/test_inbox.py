@@ -2,7 +2,6 @@ import pytest
 from django.urls import reverse
 
 from followups.models import Notification
-from tests import factories
 from tests.followups.conftest import MINUTE, SECOND
 
 

@@ -1,7 +1,6 @@
 import datetime
 from decimal import Decimal
 
-import pytest
 from django.utils import timezone
 
 from followups import services

@@ -2,7 +2,6 @@
 
 import datetime
 import re
-import uuid
 
 import pytest
 from django.urls import reverse
