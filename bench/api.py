@@ -202,11 +202,11 @@ def bench_raw(organization, client, args):
         cursor.execute("SELECT * FROM incidents_incident WHERE id = %s", [template.pk])
         names = [column.name for column in cursor.description]
         values = dict(zip(names, cursor.fetchone()))
-    columns = [name for name in names if name != "id"]
+    columns = [name for name in names if name not in ("id", "reference")]  # the reference is generated
     sql = f"INSERT INTO incidents_incident ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
 
     def row(number, run):
-        copy = {**values, "reference": f"raw-{run}-{number}", "external_id": f"raw-{run}-{number}"}
+        copy = {**values, "external_id": f"raw-{run}-{number}"}
         return [copy[name] for name in columns]
 
     results = {}

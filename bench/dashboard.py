@@ -115,11 +115,11 @@ def build(incidents, days):
 
 INSERT_INCIDENTS = """
 INSERT INTO incidents_incident (
-    organization_id, reference, customer_id, location_id, channel, category_id, severity, summary, busyness,
+    organization_id, customer_id, location_id, channel, category_id, severity, summary, busyness,
     occurred_at, logged_at, logged_by_id, owner_id, external_id, stage, follow_up_due_at, responded_at,
     breached_at, fixed_at, closed_at, next_due_at, updated_at, seconds_to_apology, seconds_to_follow_up,
     seconds_to_fix, wrapped_up_at, outcome, gesture_count, gesture_cost)
-SELECT %(org)s, 'B-' || g, customer, location, channel, category, 'medium', 'Bench incident', busyness,
+SELECT %(org)s, customer, location, channel, category, 'medium', 'Bench incident', busyness,
        logged - interval '5 minutes', logged, owner, owner, '', CASE WHEN closed THEN 'closed' ELSE 'fix' END,
        logged + interval '20 minutes', responded,
        CASE WHEN responded IS NULL OR responded > logged + interval '20 minutes' THEN logged + interval '21 minutes' END,

@@ -100,10 +100,10 @@ def grow_to(size, org, location, owner, customer, now):
         cursor.execute(
             """
             INSERT INTO incidents_incident (
-                reference, channel, severity, summary, busyness, occurred_at, logged_at, external_id, stage,
+                channel, severity, summary, busyness, occurred_at, logged_at, external_id, stage,
                 follow_up_due_at, responded_at, next_due_at, updated_at,
                 customer_id, logged_by_id, owner_id, location_id, organization_id)
-            SELECT 'BENCH-' || n, 'in_person', 'medium', 'Bench incident', '', logged, logged, '', 'apology',
+            SELECT 'in_person', 'medium', 'Bench incident', '', logged, logged, '', 'apology',
                    logged + interval '20 minutes',
                    CASE WHEN n %% 100 = 0 THEN NULL ELSE logged + interval '5 minutes' END,
                    CASE WHEN n %% 100 = 0 THEN logged + interval '15 minutes'

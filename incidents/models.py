@@ -221,13 +221,38 @@ class Category(models.Model):
         return self.name
 
 
+class ReferenceOf(models.Func):
+    """An incident's human reference, made from its id by the database as the row is inserted:
+    R-000123, zero-padded to six digits and never cut short (R-1234567)."""
+
+    arity = 1
+    output_field = models.CharField(max_length=20)
+    template = (
+        "'R-' || CASE WHEN %(expressions)s < 1000000 THEN lpad(CAST(%(expressions)s AS text), 6, '0') "
+        "ELSE CAST(%(expressions)s AS text) END"
+    )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # SQLite has no lpad(); take the last six characters of a zero-prefixed number instead.
+        template = (
+            "'R-' || CASE WHEN %(expressions)s < 1000000 THEN substr('000000' || %(expressions)s, -6) "
+            "ELSE CAST(%(expressions)s AS text) END"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 class Incident(models.Model):
     """One service failure suffered by one customer, and the state of its recovery."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="incidents")
-    reference = models.CharField(max_length=20, unique=True, editable=False)
+    # Three foreign keys skip their own index: the composite indexes below start with the same column
+    # (organization, location, owner), and every index is one more write per incident logged.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="incidents", db_index=False)
+    # Generated from the id in the INSERT itself and read back with RETURNING: no second write.
+    reference = models.GeneratedField(
+        expression=ReferenceOf("id"), output_field=models.CharField(max_length=20), db_persist=True, db_index=True
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="incidents")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incidents")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incidents", db_index=False)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents", null=True, blank=True)
     severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.MEDIUM)
@@ -236,7 +261,7 @@ class Incident(models.Model):
     occurred_at = models.DateTimeField()
     logged_at = models.DateTimeField()
     logged_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_logged", null=True)
-    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_owned")
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_owned", db_index=False)
     helpers = models.ManyToManyField(User, related_name="incidents_helping", blank=True)
     external_id = models.CharField(max_length=100, blank=True, help_text="The helpdesk ticket id.")
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.APOLOGY)

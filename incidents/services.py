@@ -7,7 +7,6 @@ A broken rule raises `RecoveryError` (or a subclass) and nothing is written.
 """
 
 import datetime
-import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -115,8 +114,10 @@ def coach_phrases(organization):
 # --- Customers ------------------------------------------------------------------------------------
 
 
-def find_or_create_customer(organization, *, name, email="", phone="", external_id=""):
-    """The customer with this external id or email, or a new one. Contact details fill gaps only."""
+def customer_from_details(organization, *, name, email="", phone="", external_id=""):
+    """The customer with this external id or email, or a new one, checked but not yet saved:
+    `log_incident` saves a new customer together with its care flag, in one write.
+    Contact details of a known customer fill gaps only."""
     existing = None
     if external_id:
         existing = Customer.objects.filter(organization=organization, external_id=external_id).first()
@@ -132,8 +133,26 @@ def find_or_create_customer(organization, *, name, email="", phone="", external_
         return existing
     customer = Customer(organization=organization, name=name, email=email, phone=phone, external_id=external_id)
     _validate(customer, exclude=["organization"])
-    customer.save()
     return customer
+
+
+def _save_flagged(customer, *, note, now):
+    """Flag the customer's file (see `flag_customer`) and save it: an INSERT for a new customer."""
+    customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
+    if customer.pk is not None:
+        customer.save(update_fields=["care_flag", "care_note", "care_flagged_at"])
+        return customer
+    if not customer.external_id:
+        customer.save()
+        return customer
+    try:
+        with transaction.atomic():
+            customer.save()
+        return customer
+    except IntegrityError:
+        # Another request created the customer with this external id at the same moment: use theirs.
+        existing = Customer.objects.get(organization_id=customer.organization_id, external_id=customer.external_id)
+        return _save_flagged(existing, note=note, now=now)
 
 
 @transaction.atomic
@@ -157,7 +176,6 @@ def clear_care_flag(customer, *, by):
 # --- Logging an incident ----------------------------------------------------------------------------
 
 
-@transaction.atomic
 def log_incident(
     *,
     logged_by,
@@ -174,7 +192,14 @@ def log_incident(
     now=None,
 ):
     """Log a service failure. Whoever logs it owns it at once (unless an owner is named) and the
-    twenty-minute clock starts now."""
+    twenty-minute clock starts now.
+
+    `customer` may be new and unsaved (`customer_from_details`); it is saved here with its care flag.
+    `category` is a label or a `Category` already looked up. Every rule is checked before the first
+    write. The writes take no savepoint of their own (two statements fewer an incident), so a clash
+    there, such as a ticket id used before (Conflict: the unique constraint decides, so two requests at
+    once cannot both log it), rolls back the caller's whole transaction.
+    """
     now = now or timezone.now()
     organization = location.organization
     if logged_by.organization_id != organization.id:
@@ -192,20 +217,13 @@ def log_incident(
         raise RecoveryError("The owner must be active staff of this organization.", field_errors={"owner": ["Unknown member of staff."]})
     occurred_at = occurred_at or now
     _not_in_future(occurred_at, now, "occurred_at", "The failure cannot have happened in the future.")
-    if external_id and Incident.objects.filter(organization=organization, external_id=external_id).exists():
-        raise Conflict(
-            f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
-        )
 
     policy = policy_for(organization, location)
     incident = Incident(
         organization=organization,
-        reference=f"new-{uuid.uuid4().hex[:16]}",  # replaced below, once the row has its number
-        customer=customer,
         location=location,
         summary=summary,
         channel=channel,
-        category=category_named(organization, category),
         severity=severity,
         busyness=busyness,
         occurred_at=occurred_at,
@@ -216,26 +234,29 @@ def log_incident(
         stage=Stage.APOLOGY,
         follow_up_due_at=clock.follow_up_due_at(now, policy),
     )
-    # The related rows were just read or made, so skip full_clean's one SELECT per foreign key.
+    # The related rows were just read or are made below, so skip full_clean's SELECT per foreign key.
     _validate(incident, exclude=["reference", "organization", "customer", "location", "category", "logged_by", "owner"])
     incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=now)
-    try:
-        with transaction.atomic():
+    with transaction.atomic(savepoint=False):
+        # Internal follow-up: flag the customer's file so the next person who serves them knows.
+        incident.customer = _save_flagged(customer, note=summary, now=now)
+        incident.category = category_named(organization, category)
+        try:
             incident.save()
-    except IntegrityError as error:
-        raise Conflict(f"An incident for ticket {external_id} already exists.") from error
-    incident.reference = f"R-{incident.pk:06d}"
-    Incident.objects.filter(pk=incident.pk).update(reference=incident.reference)
-    record_event(
-        incident,
-        "logged",
-        f"Logged by {logged_by.display_name()}, owned by {owner.display_name()}",
-        at=now,
-        actor=logged_by,
-        after={"summary": summary, "owner": owner.username, "follow_up_due_at": incident.follow_up_due_at.isoformat()},
-    )
-    # Internal follow-up: flag the customer's file so the next person who serves them knows.
-    flag_customer(customer, note=f"{incident.reference} on {now:%d %b %Y}: {summary}", by=logged_by, now=now)
+        except IntegrityError as error:
+            if not external_id:
+                raise
+            raise Conflict(
+                f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
+            ) from error
+        record_event(
+            incident,
+            "logged",
+            f"Logged by {logged_by.display_name()}, owned by {owner.display_name()}",
+            at=now,
+            actor=logged_by,
+            after={"summary": summary, "owner": owner.username, "follow_up_due_at": incident.follow_up_due_at.isoformat()},
+        )
     return incident
 
 
@@ -246,6 +267,8 @@ def is_integration(user):
 
 def category_named(organization, name):
     """Categories are free labels: a new label is accepted and kept for managers to merge later."""
+    if isinstance(name, Category):
+        return name
     name = (name or "").strip()
     if not name:
         return None
@@ -709,7 +732,7 @@ def log_incident_once(*, form_token, logged_by, customer=None, new_customer=None
         return earlier.incident, False
     organization = location.organization
     if customer is None:
-        customer = find_or_create_customer(organization, **(new_customer or {}))
+        customer = customer_from_details(organization, **(new_customer or {}))
     incident = log_incident(logged_by=logged_by, customer=customer, location=location, **values)
     record_event(
         incident, "logged_from_page", "Logged on the Log a failure page", at=incident.logged_at, actor=logged_by,

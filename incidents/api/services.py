@@ -6,12 +6,15 @@ names (a location code, a username, a customer's contact details) and call it.
 
 import secrets
 
-from django.db import IntegrityError, transaction
+from urllib.parse import urlencode
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery, Value
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
 from incidents import services
-from incidents.models import Incident, Location, Organization, User
+from incidents.models import Category, Incident, Location, Organization, User
 from incidents.selectors import visible_customers, visible_incidents, visible_locations
 
 from .errors import AlreadyExists
@@ -82,49 +85,65 @@ def locations_for(user):
 
 
 @transaction.atomic(savepoint=False)
-def create_incident(*, by, customer, location, owner=None, now=None, **values):
-    """Find or create the customer, then log the incident through `incidents.services.log_incident`.
+def create_incident(*, by, customer, location, owner=None, category="", external_id="", now=None, **values):
+    """Resolve what a helpdesk names, then log the incident through `incidents.services.log_incident`.
 
-    `location` is a location code and `owner` a username, as a helpdesk knows them. A ticket already
-    logged answers with a pointer to the incident it became. No savepoint of its own: an error rolls
-    back the caller's whole transaction (see `idempotency.once`), which saves two statements a create.
+    `location` is a location code, `owner` a username and `category` a label, as a helpdesk knows
+    them. One query reads the location with its organization, the category and whether the ticket
+    was logged before; a ticket already logged answers with a pointer to the incident it became.
+    No savepoint of its own: an error rolls back the caller's whole transaction (see `idempotency.once`).
     """
-    place = locations_for(by).select_related("organization").filter(code=location).first()
+    place = _resolved_location(by, location, category=category, external_id=external_id)
     if place is None:
         raise services.RecoveryError("Unknown location code.", field_errors={"location": [f"No location '{location}'."]})
+    if place.ticket_incident_id is not None:
+        raise _already_exists(external_id, pk=place.ticket_incident_id, reference=place.ticket_reference)
     owner_user = None
     if owner:
         owner_user = User.objects.filter(organization_id=place.organization_id, username=owner, is_active=True).first()
         if owner_user is None:
             raise services.RecoveryError("Unknown owner.", field_errors={"owner": [f"No active staff '{owner}'."]})
-    found = _customer(place.organization, customer)
+    if place.category_id is not None:
+        category = Category(pk=place.category_id, organization_id=place.organization_id, name=place.category_name)
+    found = services.customer_from_details(place.organization, **customer)
     try:
-        return services.log_incident(logged_by=by, customer=found, location=place, owner=owner_user, now=now, **values)
+        return services.log_incident(
+            logged_by=by, customer=found, location=place, owner=owner_user, category=category,
+            external_id=external_id, now=now, **values,
+        )
     except services.Conflict:
-        external_id = values.get("external_id") or ""
-        existing = Incident.objects.filter(organization_id=place.organization_id, external_id=external_id).first()
-        if not external_id or existing is None:
-            raise
-        raise _already_exists(existing) from None
+        # Another request logged the same ticket at this very moment. This transaction can run no
+        # more queries, so the pointer is the search that finds it.
+        raise _already_exists(external_id) from None
 
 
-def _customer(organization, details):
-    if not details.get("external_id"):
-        return services.find_or_create_customer(organization, **details)
-    try:
-        with transaction.atomic():
-            return services.find_or_create_customer(organization, **details)
-    except IntegrityError:
-        # Another request created this customer (same external id) at the same moment: use theirs.
-        return services.find_or_create_customer(organization, **details)
-
-
-def _already_exists(incident):
-    return AlreadyExists(
-        f"An incident for ticket {incident.external_id} already exists: {incident.reference}.",
-        existing={"id": incident.pk, "reference": incident.reference, "url": f"/api/v1/incidents/{incident.pk}/"},
-        field_errors={"external_id": ["Already used."]},
+def _resolved_location(by, code, *, category, external_id):
+    """The caller's location with this code, its organization, and two answers read in the same
+    query: the category with this label (case aside) and the incident already logged for the ticket."""
+    same_org = {"organization_id": OuterRef("organization_id")}
+    label = (category or "").strip()
+    categories = Category.objects.filter(**same_org, name__iexact=label).order_by("pk")
+    tickets = Incident.objects.filter(**same_org, external_id=external_id) if external_id else Incident.objects.none()
+    return (
+        locations_for(by).select_related("organization").filter(code=code)
+        .annotate(
+            category_id=Subquery(categories.values("pk")[:1]) if label else Value(None),
+            category_name=Subquery(categories.values("name")[:1]) if label else Value(None),
+            ticket_incident_id=Subquery(tickets.values("pk")[:1]),
+            ticket_reference=Subquery(tickets.values("reference")[:1]),
+        )
+        .first()
     )
+
+
+def _already_exists(external_id, *, pk=None, reference=None):
+    if pk is None:
+        existing = {"url": f"/api/v1/incidents/?{urlencode({'external_id': external_id})}"}
+        message = f"An incident for ticket {external_id} already exists."
+    else:
+        existing = {"id": pk, "reference": reference, "url": f"/api/v1/incidents/{pk}/"}
+        message = f"An incident for ticket {external_id} already exists: {reference}."
+    return AlreadyExists(message, existing=existing, field_errors={"external_id": ["Already used."]})
 
 
 def organization_named(slug):
