@@ -31,6 +31,25 @@ def test_creating_an_incident_answers_201_with_reference_clock_and_links(create,
     assert Event.objects.filter(incident=incident, kind="logged").count() == 1
 
 
+def test_the_written_out_incident_answer_matches_the_declared_fields(frontline, location, clock_at_start):
+    from rest_framework.serializers import ModelSerializer
+
+    from incidents import services
+    from incidents.api.serializers import IncidentSerializer
+
+    bare = factories.log_incident(user=frontline, location=location, category="")
+    walked = factories.log_incident(user=frontline, location=location, category="Kitchen", busyness="peak")
+    services.record_apology(walked, by=frontline, channel="in_person", text="I am so sorry.")
+    services.record_review(walked, by=frontline, customer_account="Cold", customer_needs="Hot soup")
+    services.record_fix(walked, by=frontline, description="Fresh soup", fixed=True)
+    for incident in (bare, Incident.objects.get(pk=walked.pk)):
+        serializer = IncidentSerializer(incident)
+        # DRF's generic walk over the declared fields is the reference the fast path must equal.
+        assert serializer.data == ModelSerializer.to_representation(serializer, incident)
+    assert IncidentSerializer(bare).data["category"] is None
+    assert IncidentSerializer(Incident.objects.get(pk=walked.pk)).data["fixed_at"] is not None
+
+
 def test_create_finds_the_existing_customer_by_email_and_names_the_owner(create, customer, frontline):
     response = create(owner="fran", customer={"name": "A. Lovelace", "email": "ADA@example.com"})
 
