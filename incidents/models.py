@@ -167,7 +167,8 @@ class CoachPhrase(models.Model):
 
 
 class Customer(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers")
+    # No index of its own: the indexes below start with the organization.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers", db_index=False)
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
@@ -195,7 +196,6 @@ class Customer(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["organization", "email"]),
             # Serves the case-insensitive lookup by email (`email__iexact` compares UPPER(email)).
             models.Index("organization", Upper("email"), name="customer_email_any_case"),
             models.Index(fields=["organization", "phone"]),
@@ -249,7 +249,7 @@ class Incident(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="incidents", db_index=False)
     # Generated from the id in the INSERT itself and read back with RETURNING: no second write.
     reference = models.GeneratedField(
-        expression=ReferenceOf("id"), output_field=models.CharField(max_length=20), db_persist=True, db_index=True
+        expression=ReferenceOf("id"), output_field=models.CharField(max_length=20), db_persist=True
     )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="incidents")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incidents", db_index=False)
@@ -304,6 +304,8 @@ class Incident(models.Model):
                 name="incident_open_next_due",
                 condition=Q(closed_at__isnull=True, next_due_at__isnull=False),
             ),
+            # Pages address an incident by its reference; exact matches only, so one plain index.
+            models.Index(fields=["reference"], name="incident_reference"),
             models.Index(fields=["location", "logged_at"], name="incident_location_logged"),
             models.Index(fields=["organization", "logged_at"], name="incident_org_logged"),
             models.Index(fields=["owner", "closed_at"], name="incident_owner_open"),
@@ -464,7 +466,8 @@ class Resolution(models.Model):
 class Event(models.Model):
     """One entry of an incident's timeline. Append-only: written by `incidents.events`, never edited."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: (incident, at) below serves every lookup by incident.
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.DateTimeField()
     actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     actor_label = models.CharField(max_length=100, blank=True, help_text="Who acted when not a person.")

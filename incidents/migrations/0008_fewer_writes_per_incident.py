@@ -11,6 +11,20 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RemoveIndex(
+            model_name='customer',
+            name='incidents_c_organiz_ca7ae8_idx',
+        ),
+        migrations.AlterField(
+            model_name='customer',
+            name='organization',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='customers', to='incidents.organization'),
+        ),
+        migrations.AlterField(
+            model_name='event',
+            name='incident',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='incidents.incident'),
+        ),
         migrations.AlterField(
             model_name='incident',
             name='location',
@@ -32,6 +46,10 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='incident',
             name='reference',
-            field=models.GeneratedField(db_index=True, db_persist=True, expression=incidents.models.ReferenceOf('id'), output_field=models.CharField(max_length=20)),
+            field=models.GeneratedField(db_persist=True, expression=incidents.models.ReferenceOf('id'), output_field=models.CharField(max_length=20)),
+        ),
+        migrations.AddIndex(
+            model_name='incident',
+            index=models.Index(fields=['reference'], name='incident_reference'),
         ),
     ]
