@@ -7,6 +7,8 @@ the same converters, so times, durations, decimals and JSON come back as their P
 SQLite and PostgreSQL alike). Everywhere else, use the ORM.
 """
 
+import functools
+
 from django.db import connection
 
 
@@ -38,10 +40,20 @@ def fetch_one(sql, params, models, extra=0):
 
 
 def _instance(model, fields, values):
+    names, converters = _conversion(model)
     converted = []
-    for field, value in zip(fields, values):
-        column = field.cached_col
-        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+    for value, (column, convert_all) in zip(values, converters):
+        for convert in convert_all:
             value = convert(value, column, connection)
         converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(connection.alias, names, converted)
+
+
+@functools.cache
+def _conversion(model):
+    """Per column of `model`: the converters the ORM runs on what the database returns."""
+    converters = []
+    for field in model._meta.concrete_fields:
+        column = field.cached_col
+        converters.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+    return [field.attname for field in model._meta.concrete_fields], converters
