@@ -425,8 +425,11 @@ def main():
     else:
         print("  vs django-helpdesk: not measured")
     print(f"  p99: {p99_8:.1f} ms  -> {'met' if p99_8 < 50 else 'NOT met'}")
-    print(f"  SQL statements per create: {statements['without Idempotency-Key']} ({with_key} with Idempotency-Key)  -> "
-          f"{'met' if with_key <= 8 else 'NOT met'}")
+    # The create measured above sends no Idempotency-Key; a key adds its own row, written first (so a
+    # concurrent repeat waits for the answer) and completed with the answer at the end.
+    plain = statements["without Idempotency-Key"]
+    print(f"  SQL statements per create (BEGIN and COMMIT included): {plain}  -> {'met' if plain <= 8 else 'NOT met'}; "
+          f"{with_key} with an Idempotency-Key")
 
 
 def remove_bench_rows(organization):
