@@ -115,38 +115,49 @@ def coach_phrases(organization):
 # --- Customers ------------------------------------------------------------------------------------
 
 
-def customer_from_details(organization, *, name, email="", phone="", external_id=""):
+_LOOK_UP = object()
+
+
+def customer_from_details(organization, *, name, email="", phone="", external_id="", found=_LOOK_UP):
     """The customer with this external id or email, or a new one, checked but not yet saved:
     `log_incident` saves a new customer together with its care flag, in one write.
-    Contact details of a known customer fill gaps only."""
-    existing = None
-    if external_id or email:
-        found = sql.fetch_one(_customer_sql(), {"organization": organization.pk, "external_id": external_id, "email": email}, [Customer])
-        existing = found[0] if found else None
-    if existing is not None:
+    Contact details of a known customer fill gaps only, and are saved at once.
+    `found` is what a caller already read with `customer_match_sql` (None: nobody matched)."""
+    if found is _LOOK_UP:
+        found = None
+        if external_id or email:
+            row = sql.fetch_one(_customer_sql(), {"organization": organization.pk, "external_id": external_id, "email": email}, [Customer])
+            found = row[0] if row else None
+    if found is not None:
         updates = {"email": email, "phone": phone, "external_id": external_id}
-        changed = [field for field, value in updates.items() if value and not getattr(existing, field)]
+        changed = [field for field, value in updates.items() if value and not getattr(found, field)]
         for field in changed:
-            setattr(existing, field, updates[field])
+            setattr(found, field, updates[field])
         if changed:
-            existing.save(update_fields=changed)
-        return existing
+            found.save(update_fields=changed)
+        return found
     customer = Customer(organization=organization, name=name, email=email, phone=phone, external_id=external_id)
     _validate(customer, exclude=["organization"])
     return customer
 
 
-@functools.cache
-def _customer_sql():
-    # One hand-written query (see `incidents.sql`) for both ways a customer is known, the external id
-    # first; the email matches case aside, as `email__iexact` does.
+def customer_match_sql(organization):
+    """SQL for the id of the customer that contact details name: by external id first, else by email
+    (case aside, as `email__iexact` compares). `organization` is SQL for the organization's id; the
+    parameters are %(external_id)s and %(email)s. Hand-written (see `incidents.sql`): every create
+    from the API runs it."""
     return f"""
-        SELECT {sql.columns(Customer, "c")} FROM {sql.table(Customer)} c
-        WHERE c.organization_id = %(organization)s AND (
+        SELECT c.id FROM {sql.table(Customer)} c WHERE c.organization_id = {organization} AND (
             (c.external_id = %(external_id)s AND %(external_id)s <> '') OR (UPPER(c.email) = UPPER(%(email)s) AND %(email)s <> ''))
         ORDER BY CASE WHEN c.external_id = %(external_id)s AND %(external_id)s <> '' THEN 0 ELSE 1 END, c.id
         LIMIT 1
     """
+
+
+@functools.cache
+def _customer_sql():
+    match = customer_match_sql("%(organization)s")
+    return f"SELECT {sql.columns(Customer, 'cu')} FROM {sql.table(Customer)} cu WHERE cu.id = ({match})"
 
 
 def _save_flagged(customer, *, note, now):

@@ -51,7 +51,8 @@ def _instance(model, fields, values):
 
 @functools.cache
 def _conversion(model):
-    """Per column of `model`: the converters the ORM runs on what the database returns."""
+    """Per column of `model`: the converters the ORM runs on what the database returns. Kept for the
+    process: they depend on the backend and the settings, which do not change while it runs."""
     converters = []
     for field in model._meta.concrete_fields:
         column = field.cached_col

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
 from incidents import services, sql
-from incidents.models import Category, Incident, Location, Organization, User
+from incidents.models import Category, Customer, Incident, Location, Organization, User
 from incidents.selectors import visible_customers, visible_incidents, visible_locations
 
 from .errors import AlreadyExists
@@ -89,11 +89,11 @@ def create_incident(*, by, customer, location, owner=None, category="", external
     """Resolve what a helpdesk names, then log the incident through `incidents.services.log_incident`.
 
     `location` is a location code, `owner` a username and `category` a label, as a helpdesk knows
-    them. One query reads the location with its organization, the category and whether the ticket
-    was logged before; a ticket already logged answers with a pointer to the incident it became.
+    them. One query reads the location with its organization, the customer, the category and whether
+    the ticket was logged before; a ticket already logged answers with a pointer to the incident it became.
     No savepoint of its own: an error rolls back the caller's whole transaction (see `idempotency.once`).
     """
-    names = _resolved_location(by, location, category=category, external_id=external_id)
+    names = _resolved_location(by, location, customer=customer, category=category, external_id=external_id)
     if names is None:
         raise services.RecoveryError("Unknown location code.", field_errors={"location": [f"No location '{location}'."]})
     if names.ticket is not None:
@@ -104,7 +104,7 @@ def create_incident(*, by, customer, location, owner=None, category="", external
         owner_user = User.objects.filter(organization_id=place.organization_id, username=owner, is_active=True).first()
         if owner_user is None:
             raise services.RecoveryError("Unknown owner.", field_errors={"owner": [f"No active staff '{owner}'."]})
-    found = services.customer_from_details(place.organization, **customer)
+    found = services.customer_from_details(place.organization, found=names.customer, **customer)
     try:
         return services.log_incident(
             logged_by=by, customer=found, location=place, owner=owner_user, category=names.category or category,
@@ -118,30 +118,36 @@ def create_incident(*, by, customer, location, owner=None, category="", external
 
 @dataclass
 class Resolved:
-    """What a helpdesk's names point at: the location (with its organization), the category with
-    the label, case aside (None when the label is new), and the incident already logged for the ticket."""
+    """What a helpdesk's names point at: the location (with its organization), the customer its
+    contact details name, the category with the label, case aside (None: nothing found), and the
+    incident already logged for the ticket."""
 
     location: Location
+    customer: Customer | None
     category: Category | None
     ticket: tuple[int, str] | None  # (id, reference)
 
 
-def _resolved_location(by, code, *, category, external_id):
+def _resolved_location(by, code, *, customer, category, external_id):
     """The caller's location with this code and its organization, read in one query with what the
-    other names point at. Hand-written (see `incidents.sql`): it runs on every create. None when the
+    other names point at (the customer, the category, the ticket). Hand-written (see `incidents.sql`): it runs on every create. None when the
     caller cannot see a location with this code."""
     if by.organization_id is None:
         return None
-    params = {"organization": by.organization_id, "code": code, "label": (category or "").strip(), "ticket": external_id}
-    found = sql.fetch_one(_resolve_sql(), params, [Location, Organization], extra=4)
+    params = {
+        "organization": by.organization_id, "code": code, "label": (category or "").strip(), "ticket": external_id,
+        "external_id": customer.get("external_id", ""), "email": customer.get("email", ""),
+    }
+    found = sql.fetch_one(_resolve_sql(), params, [Location, Organization, Customer], extra=4)
     if found is None:
         return None
-    location, organization, category_id, category_name, ticket_id, ticket_reference = found
+    location, organization, known_customer, category_id, category_name, ticket_id, ticket_reference = found
     location.organization = organization
     if client_of(by) is None and not locations_for(by).filter(pk=location.pk).exists():
         return None  # a member of staff logs only at their own locations
     return Resolved(
         location=location,
+        customer=known_customer,
         category=Category(pk=category_id, organization_id=organization.pk, name=category_name)
         if category_id is not None else None,
         ticket=(ticket_id, ticket_reference) if ticket_id is not None else None,
@@ -155,9 +161,10 @@ def _resolve_sql():
     category = f"FROM {sql.table(Category)} c WHERE c.organization_id = l.organization_id AND UPPER(c.name) = UPPER(%(label)s) ORDER BY c.id LIMIT 1"
     ticket = f"FROM {sql.table(Incident)} i WHERE i.organization_id = l.organization_id AND i.external_id = %(ticket)s AND %(ticket)s <> '' LIMIT 1"
     return f"""
-        SELECT {sql.columns(Location, "l")}, {sql.columns(Organization, "o")},
+        SELECT {sql.columns(Location, "l")}, {sql.columns(Organization, "o")}, {sql.columns(Customer, "cu")},
             (SELECT c.id {category}), (SELECT c.name {category}), (SELECT i.id {ticket}), (SELECT i.reference {ticket})
         FROM {sql.table(Location)} l JOIN {sql.table(Organization)} o ON o.id = l.organization_id
+        LEFT JOIN {sql.table(Customer)} cu ON cu.id = ({services.customer_match_sql("l.organization_id")})
         WHERE l.organization_id = %(organization)s AND l.code = %(code)s
     """
 
