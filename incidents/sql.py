@@ -1,6 +1,6 @@
 """Hand-written reads for the few queries every incident create runs.
 
-Building a query costs the ORM about a millisecond and a half here, often more than the database
+Building a query costs the ORM a millisecond or more here, often more than the database
 takes to answer it; on the API's create path that was most of the time spent. These helpers run a
 plain SQL string and turn its row into model instances exactly as the ORM would (each column through
 the same converters, so times, durations, decimals and JSON come back as their Python types on
