@@ -161,7 +161,7 @@ def _customer_sql():
 
 
 def _save_flagged(customer, *, note, now):
-    """Flag the customer's file (see `flag_customer`) and save it: an INSERT for a new customer."""
+    """Set the care flag and save the customer: an UPDATE of the flag, or the INSERT of a new customer."""
     customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
     if customer.pk is not None:
         customer.save(update_fields=["care_flag", "care_note", "care_flagged_at"])
@@ -182,12 +182,7 @@ def _save_flagged(customer, *, note, now):
 @transaction.atomic
 def flag_customer(customer, *, note, by=None, now=None):
     """Flag the customer's file so the next person who serves them takes special care."""
-    now = now or timezone.now()
-    customer.care_flag = True
-    customer.care_note = note
-    customer.care_flagged_at = now
-    customer.save(update_fields=["care_flag", "care_note", "care_flagged_at"])
-    return customer
+    return _save_flagged(customer, note=note, now=now or timezone.now())
 
 
 @transaction.atomic

@@ -32,14 +32,14 @@ def fetch_one(sql, params, models, extra=0):
         return None
     found, start = [], 0
     for model in models:
-        fields = model._meta.concrete_fields
-        values = row[start:start + len(fields)]
-        start += len(fields)
-        found.append(None if all(value is None for value in values) else _instance(model, fields, values))
+        width = len(model._meta.concrete_fields)
+        values = row[start:start + width]
+        start += width
+        found.append(None if all(value is None for value in values) else _instance(model, values))
     return (*found, *row[start:start + extra])
 
 
-def _instance(model, fields, values):
+def _instance(model, values):
     names, converters = _conversion(model)
     converted = []
     for value, (column, convert_all) in zip(values, converters):

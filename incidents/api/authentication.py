@@ -17,10 +17,9 @@ class ClientTokenAuthentication(authentication.TokenAuthentication):
     model = Token
 
     def authenticate_credentials(self, key):
-        found = sql.fetch_one(_token_sql(), [key], [Token, User, ApiClient])
-        if found is None or not found[1].is_active:
+        token, user, client = sql.fetch_one(_token_sql(), [key], [Token, User, ApiClient]) or (None, None, None)
+        if token is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        token, user, client = found
         token.user = user
         # Cached on the user as select_related would: `user.api_client` asks no query (and raises
         # DoesNotExist for a member of staff).

@@ -130,8 +130,8 @@ class Resolved:
 
 def _resolved_location(by, code, *, customer, category, external_id):
     """The caller's location with this code and its organization, read in one query with what the
-    other names point at (the customer, the category, the ticket). Hand-written (see `incidents.sql`): it runs on every create. None when the
-    caller cannot see a location with this code."""
+    other names point at (the customer, the category, the ticket). Hand-written (see `incidents.sql`):
+    it runs on every create. None when the caller cannot see a location with this code."""
     if by.organization_id is None:
         return None
     params = {
