@@ -6,8 +6,15 @@ Events are append-only; `Event.save` refuses to overwrite one and nothing here e
 from .models import Event
 
 
-def record_event(incident, kind, summary, *, at, actor=None, actor_label="", before=None, after=None):
-    return Event.objects.create(
+def record_event(incident, kind, summary, **details):
+    event = new_event(incident, kind, summary, **details)
+    event.save()
+    return event
+
+
+def new_event(incident, kind, summary, *, at, actor=None, actor_label="", before=None, after=None):
+    """An event not saved yet, for a caller that writes it together with the incident."""
+    return Event(
         incident=incident,
         at=at,
         actor=actor,

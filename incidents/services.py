@@ -16,7 +16,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from . import clock, coach, sql
-from .events import changes, record_event
+from .events import changes, new_event, record_event
 from .models import (
     Apology,
     Category,
@@ -160,29 +160,24 @@ def _customer_sql():
     return f"SELECT {sql.columns(Customer, 'cu')} FROM {sql.table(Customer)} cu WHERE cu.id = ({match})"
 
 
-def _save_flagged(customer, *, note, now):
-    """Set the care flag and save the customer: an UPDATE of the flag, or the INSERT of a new customer."""
+_CARE_FLAG = ("care_flag", "care_note", "care_flagged_at")
+
+
+def _flagged(customer, *, note, now):
+    """The write that sets the care flag: an UPDATE of the flag, or the INSERT of a new customer.
+    If another request created a customer with the same external id a moment ago, that one is
+    flagged instead and `customer` becomes it."""
     customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
-    if customer.pk is not None:
-        customer.save(update_fields=["care_flag", "care_note", "care_flagged_at"])
-        return customer
-    if not customer.external_id:
-        customer.save()
-        return customer
-    try:
-        with transaction.atomic():
-            customer.save()
-        return customer
-    except IntegrityError:
-        # Another request created the customer with this external id at the same moment: use theirs.
-        existing = Customer.objects.get(organization_id=customer.organization_id, external_id=customer.external_id)
-        return _save_flagged(existing, note=note, now=now)
+    if customer._state.adding:
+        return sql.insert(customer, on_conflict=sql.unique_index(Customer, "customer_external_id_unique"), update=_CARE_FLAG)
+    return sql.update(customer, _CARE_FLAG)
 
 
 @transaction.atomic
 def flag_customer(customer, *, note, by=None, now=None):
     """Flag the customer's file so the next person who serves them takes special care."""
-    return _save_flagged(customer, note=note, now=now or timezone.now())
+    sql.write_together(_flagged(customer, note=note, now=now or timezone.now()))
+    return customer
 
 
 @transaction.atomic
@@ -256,26 +251,27 @@ def log_incident(
     # The related rows were just read or are made below, so skip full_clean's SELECT per foreign key.
     _validate(incident, exclude=["reference", "organization", "customer", "location", "category", "logged_by", "owner"])
     incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=now)
+    logged = new_event(
+        incident,
+        "logged",
+        f"Logged by {logged_by.display_name()}, owned by {owner.display_name()}",
+        at=now,
+        actor=logged_by,
+        after={"summary": summary, "owner": owner.username, "follow_up_due_at": incident.follow_up_due_at.isoformat()},
+    )
     with transaction.atomic(savepoint=False):
-        # Internal follow-up: flag the customer's file so the next person who serves them knows.
-        incident.customer = _save_flagged(customer, note=summary, now=now)
         incident.category = category_named(organization, category)
+        incident.customer = customer
         try:
-            incident.save()
+            # Internal follow-up: flag the customer's file so the next person who serves them knows.
+            # Customer, incident and its first entry go in one statement on PostgreSQL.
+            sql.write_together(_flagged(customer, note=summary, now=now), sql.insert(incident), sql.insert(logged))
         except IntegrityError as error:
             if not external_id:
                 raise
             raise Conflict(
                 f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
             ) from error
-        record_event(
-            incident,
-            "logged",
-            f"Logged by {logged_by.display_name()}, owned by {owner.display_name()}",
-            at=now,
-            actor=logged_by,
-            after={"summary": summary, "owner": owner.username, "follow_up_due_at": incident.follow_up_due_at.isoformat()},
-        )
     return incident
 
 

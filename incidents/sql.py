@@ -1,15 +1,21 @@
-"""Hand-written reads for the few queries every incident create runs.
+"""Hand-written SQL for the few statements every incident create runs.
 
 Building a query costs the ORM a millisecond or more here, often more than the database
-takes to answer it; on the API's create path that was most of the time spent. These helpers run a
-plain SQL string and turn its row into model instances exactly as the ORM would (each column through
-the same converters, so times, durations, decimals and JSON come back as their Python types on
-SQLite and PostgreSQL alike). Everywhere else, use the ORM.
+takes to answer it; on the API's create path that was most of the time spent.
+
+- Reads: `fetch_one` runs a plain SQL string and turns its row into model instances exactly as the
+  ORM would (each column through the same converters, so times, durations, decimals and JSON come
+  back as their Python types on SQLite and PostgreSQL alike).
+- Writes: `write_together` saves a few rows that point at each other (a customer, the incident, its
+  first timeline entry) with the values `save()` would write, and on PostgreSQL in one statement.
+
+Everywhere else, use the ORM.
 """
 
 import functools
+from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 
 def columns(model, alias):
@@ -40,21 +46,191 @@ def fetch_one(sql, params, models, extra=0):
 
 
 def _instance(model, values):
-    names, converters = _conversion(model)
+    fields = model._meta.concrete_fields
+    return model.from_db(connection.alias, [field.attname for field in fields], _converted(fields, values))
+
+
+def _converted(fields, values):
     converted = []
-    for value, (column, convert_all) in zip(values, converters):
+    for field, value in zip(fields, values):
+        column, convert_all = _conversion(field)
         for convert in convert_all:
             value = convert(value, column, connection)
         converted.append(value)
-    return model.from_db(connection.alias, names, converted)
+    return converted
 
 
 @functools.cache
-def _conversion(model):
-    """Per column of `model`: the converters the ORM runs on what the database returns. Kept for the
-    process: they depend on the backend and the settings, which do not change while it runs."""
-    converters = []
-    for field in model._meta.concrete_fields:
-        column = field.cached_col
-        converters.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
-    return [field.attname for field in model._meta.concrete_fields], converters
+def _conversion(field):
+    """The converters the ORM runs on what the database returns for `field`. Kept for the process:
+    they depend on the backend and the settings, which do not change while it runs."""
+    column = field.cached_col
+    return column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+
+
+# --- Writes ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Write:
+    """One row for `write_together`; made by `insert` or `update`."""
+
+    instance: object
+    fields: tuple = ()  # update: the fields written; insert: the fields a clash updates instead
+    conflict: str = ""  # insert: the unique index a clash may meet (PostgreSQL's ON CONFLICT target)
+
+
+def insert(instance, *, on_conflict="", update=()):
+    """The INSERT `save()` would run for the new `instance`. With `on_conflict` (a unique index, as
+    `unique_index` names it), a row that clashes gets the `update` fields instead, and `instance`
+    becomes the row it met."""
+    if not instance._state.adding:
+        raise ValueError(f"{instance!r} is saved already.")
+    return Write(instance, tuple(update), on_conflict)
+
+
+@functools.cache
+def unique_index(model, name):
+    """The columns and condition of `model`'s unique constraint `name`, as ON CONFLICT names its index.
+    Built by the constraint itself, so it matches the index's WHERE word for word (SQLite needs that)."""
+    constraint = next(constraint for constraint in model._meta.constraints if constraint.name == name)
+    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(field).column) for field in constraint.fields)
+    condition = constraint._get_condition_sql(model, connection.schema_editor())
+    return f"({columns})" + (f" WHERE {condition}" if condition else "")
+
+
+def update(instance, fields):
+    """The UPDATE `save(update_fields=fields)` would run for the saved `instance`."""
+    if instance._state.adding:
+        raise ValueError(f"{instance!r} is not saved yet.")
+    return Write(instance, tuple(fields))
+
+
+def write_together(*writes):
+    """Carry out `writes` in order. A new row may point, through a foreign key, at a row inserted
+    before it. PostgreSQL runs them all as one statement (each write a part of one WITH; what they
+    return comes back in one row); other databases run one statement per write. Either way the caller
+    holds the transaction: a row to update that is gone raises DatabaseError after the other writes.
+    Instances end as `save()` leaves them: primary keys, generated columns and foreign keys set, no
+    longer adding. No save signals are sent."""
+    shapes = tuple(_shape(write, writes[:position]) for position, write in enumerate(writes))
+    if connection.vendor == "postgresql":
+        params = [param for write, shape in zip(writes, shapes) for param in _params(write, shape)]
+        row = _run(_together_sql(shapes), params)
+        for write, shape in zip(writes, shapes):
+            width = len(_returned(shape))
+            _apply(write, shape, writes, row[:width])
+            row = row[width:]
+        return
+    for write, shape in zip(writes, shapes):
+        linked = {attname: writes[position].instance.pk for attname, position in shape.links}
+        _apply(write, shape, writes, _run(_statement_sql(shape), _params(write, shape, linked)))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a write's SQL depends on (its values aside), so the SQL is built once per shape."""
+
+    model: type
+    inserts: bool
+    fields: tuple
+    conflict: str
+    links: tuple  # (attname, position of the earlier write it points at)
+
+
+def _shape(write, earlier):
+    instance = write.instance
+    inserts, links = instance._state.adding, []
+    for field in instance._meta.concrete_fields:
+        if not (field.many_to_one or field.one_to_one) or not field.is_cached(instance):
+            continue
+        target = field.get_cached_value(instance)
+        position = next((number for number, other in enumerate(earlier) if other.instance is target), None)
+        if position is not None and earlier[position].instance._state.adding:
+            if not inserts:
+                raise ValueError("Only new rows can point at rows inserted with them.")
+            links.append((field.attname, position))
+        elif target is not None and target.pk is None:
+            raise ValueError(f"{field.name} points at an unsaved row that is not written with it.")
+        elif target is not None and getattr(instance, field.attname) is None:
+            setattr(instance, field.attname, target.pk)  # as `save()` does
+    return _Shape(type(instance), inserts, write.fields, write.conflict, tuple(links))
+
+
+def _columns(shape):
+    meta = shape.model._meta
+    if shape.inserts:
+        return [field for field in meta.local_concrete_fields if not field.generated and field is not meta.auto_field]
+    return [meta.get_field(name) for name in shape.fields]
+
+
+def _returned(shape):
+    meta = shape.model._meta
+    if shape.inserts and shape.conflict:
+        return list(meta.concrete_fields)  # the row it met, which may not be this one
+    return list(meta.db_returning_fields) if shape.inserts else [meta.pk]
+
+
+def _params(write, shape, linked=None):
+    """The values the ORM would write. A link is a value only when the rows run one by one (`linked`:
+    the ids of the rows before); in one statement it reads the id from the part that inserted it."""
+    instance, links, params = write.instance, dict(shape.links), []
+    for field in _columns(shape):
+        if field.attname in links:
+            if linked is not None:
+                params.append(linked[field.attname])
+            continue
+        params.append(field.get_db_prep_save(field.pre_save(instance, shape.inserts), connection))
+    if not shape.inserts:
+        params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+    return params
+
+
+def _run(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise DatabaseError("A row to update was not there.")
+    return row
+
+
+@functools.cache
+def _statement_sql(shape, names=()):
+    """One write's SQL. `names` are the WITH names of the writes before it, whose ids a link reads;
+    without them a link is a parameter like any other value."""
+    meta, quote, links = shape.model._meta, connection.ops.quote_name, dict(shape.links)
+    columns = _columns(shape)
+    values = [
+        f"(SELECT {quote(meta.pk.column)} FROM {names[links[field.attname]]})" if names and field.attname in links else "%s"
+        for field in columns
+    ]
+    returning = ", ".join(quote(field.column) for field in _returned(shape))
+    if not shape.inserts:
+        assignments = ", ".join(f"{quote(field.column)} = {value}" for field, value in zip(columns, values))
+        return f"UPDATE {table(shape.model)} SET {assignments} WHERE {quote(meta.pk.column)} = %s RETURNING {returning}"
+    sql = f"INSERT INTO {table(shape.model)} ({', '.join(quote(field.column) for field in columns)}) VALUES ({', '.join(values)})"
+    if shape.conflict:
+        updated = [quote(meta.get_field(name).column) for name in shape.fields]
+        sql += f" ON CONFLICT {shape.conflict} DO UPDATE SET {', '.join(f'{column} = EXCLUDED.{column}' for column in updated)}"
+    return f"{sql} RETURNING {returning}"
+
+
+@functools.cache
+def _together_sql(shapes):
+    names = tuple(f"w{position}" for position in range(len(shapes)))
+    parts = ", ".join(f"{name} AS ({_statement_sql(shape, names[:position])})" for position, (name, shape) in enumerate(zip(names, shapes)))
+    returned = ", ".join(
+        f"{name}.{connection.ops.quote_name(field.column)}" for name, shape in zip(names, shapes) for field in _returned(shape)
+    )
+    return f"WITH {parts} SELECT {returned} FROM {', '.join(names)}"
+
+
+def _apply(write, shape, writes, values):
+    instance = write.instance
+    for attname, position in shape.links:
+        setattr(instance, attname, writes[position].instance.pk)
+    fields = _returned(shape)
+    for field, value in zip(fields, _converted(fields, values)):
+        setattr(instance, field.attname, value)
+    instance._state.adding, instance._state.db = False, connection.alias

@@ -52,6 +52,21 @@ def test_logging_flags_the_customers_file(incident, customer):
     assert customer.care_flagged_at == incident.logged_at
 
 
+def test_a_new_customer_created_elsewhere_a_moment_ago_is_the_one_flagged(organization, location, frontline):
+    # Read before the other request saved its customer with the same external id ...
+    offered = services.customer_from_details(organization, name="Grace Hopper", external_id="C-7")
+    theirs = factories.CustomerFactory(organization=organization, name="Grace B. Hopper", external_id="C-7")
+
+    with transaction.atomic():
+        incident = factories.log_incident(user=frontline, location=location, customer=offered)
+
+    # ... so the incident and the flag go to theirs, and no second customer appears.
+    assert incident.customer_id == theirs.pk and offered.pk == theirs.pk
+    theirs.refresh_from_db()
+    assert theirs.care_flag and theirs.name == "Grace B. Hopper"
+    assert organization.customers.filter(external_id="C-7").count() == 1
+
+
 def test_logging_writes_the_first_timeline_event(incident, frontline):
     event = incident.events.get()
     assert event.kind == "logged"
