@@ -123,7 +123,7 @@ def write_together(*writes):
             row = row[width:]
         return
     for write, shape in zip(writes, shapes):
-        linked = {attname: writes[position].instance.pk for attname, position in shape.links}
+        linked = {name: writes[position].instance.pk for name, position in shape.links}
         _apply(write, shape, writes, _run(_statement_sql(shape), _params(write, shape, linked)))
 
 
@@ -135,7 +135,7 @@ class _Shape:
     inserts: bool
     fields: tuple
     conflict: str
-    links: tuple  # (attname, position of the earlier write it points at)
+    links: tuple  # (field name, position of the earlier write it points at)
 
 
 def _shape(write, earlier):
@@ -149,11 +149,11 @@ def _shape(write, earlier):
         if position is not None and earlier[position].instance._state.adding:
             if not inserts:
                 raise ValueError("Only new rows can point at rows inserted with them.")
-            links.append((field.attname, position))
+            links.append((field.name, position))
         elif target is not None and target.pk is None:
             raise ValueError(f"{field.name} points at an unsaved row that is not written with it.")
         elif target is not None and getattr(instance, field.attname) is None:
-            setattr(instance, field.attname, target.pk)  # as `save()` does
+            setattr(instance, field.name, target)  # takes its id, as `save()` does
     return _Shape(type(instance), inserts, write.fields, write.conflict, tuple(links))
 
 
@@ -176,9 +176,9 @@ def _params(write, shape, linked=None):
     the ids of the rows before); in one statement it reads the id from the part that inserted it."""
     instance, links, params = write.instance, dict(shape.links), []
     for field in _columns(shape):
-        if field.attname in links:
+        if field.name in links:
             if linked is not None:
-                params.append(linked[field.attname])
+                params.append(linked[field.name])
             continue
         params.append(field.get_db_prep_save(field.pre_save(instance, shape.inserts), connection))
     if not shape.inserts:
@@ -202,7 +202,7 @@ def _statement_sql(shape, names=()):
     meta, quote, links = shape.model._meta, connection.ops.quote_name, dict(shape.links)
     columns = _columns(shape)
     values = [
-        f"(SELECT {quote(meta.pk.column)} FROM {names[links[field.attname]]})" if names and field.attname in links else "%s"
+        f"(SELECT {quote(meta.pk.column)} FROM {names[links[field.name]]})" if names and field.name in links else "%s"
         for field in columns
     ]
     returning = ", ".join(quote(field.column) for field in _returned(shape))
@@ -228,8 +228,8 @@ def _together_sql(shapes):
 
 def _apply(write, shape, writes, values):
     instance = write.instance
-    for attname, position in shape.links:
-        setattr(instance, attname, writes[position].instance.pk)
+    for name, position in shape.links:
+        setattr(instance, name, writes[position].instance)  # the id, and the row kept as `save()` keeps it
     fields = _returned(shape)
     for field, value in zip(fields, _converted(fields, values)):
         setattr(instance, field.attname, value)

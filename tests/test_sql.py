@@ -78,6 +78,7 @@ def test_rows_that_point_at_each_other_are_stored_as_save_would_store_them(organ
         assert all(stored[name] is not None for name in different)
     customer, incident, event = written
     assert incident.customer_id == customer.pk and event.incident_id == incident.pk
+    assert incident.customer is customer and event.incident is incident  # kept, as `save()` keeps them: no reads later
     assert incident.reference == Incident.objects.get(pk=incident.pk).reference != ""  # what the database generated
 
 
