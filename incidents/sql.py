@@ -8,13 +8,19 @@ takes to answer it; on the API's create path that was most of the time spent.
   back as their Python types on SQLite and PostgreSQL alike).
 - Writes: `write_together` saves a few rows that point at each other (a customer, the incident, its
   first timeline entry) with the values `save()` would write, and on PostgreSQL in one statement.
+- On PostgreSQL both run as prepared statements: each is planned once per connection instead of on
+  every request (planning took longer than running them). A transaction-pooling proxy, which hands
+  each transaction a different server connection, cannot keep them: set DB_PREPARED_STATEMENTS=0.
 
 Everywhere else, use the ORM.
 """
 
 import functools
+import hashlib
+import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 
 
@@ -31,9 +37,7 @@ def fetch_one(sql, params, models, extra=0):
     """Run `sql` and return its first row as instances of `models` (their columns one after the
     other, as `columns` lists them) followed by `extra` plain values; None when there is no row.
     A model whose columns are all NULL (an outer join that found nothing) comes back as None."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = _fetch(sql, params)
     if row is None:
         return None
     found, start = [], 0
@@ -187,12 +191,62 @@ def _params(write, shape, linked=None):
 
 
 def _run(sql, params):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = _fetch(sql, params)
     if row is None:
         raise DatabaseError("A row to update was not there.")
     return row
+
+
+# --- Prepared statements --------------------------------------------------------------------------
+
+
+def _fetch(sql, params):
+    """The first row `sql` returns; on PostgreSQL through a statement prepared once per connection."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        name, prepare, keys = _prepared(sql)
+        if name not in _prepared_on_this_connection():
+            # On its own, so it is known to exist only once it did: a prepared statement outlives
+            # the transaction it was made in, a rolled-back one included.
+            cursor.execute(prepare)
+            _prepared_on_this_connection().add(name)
+        values = [params[key] for key in keys] if isinstance(params, dict) else list(params)
+        cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}", values)
+        return cursor.fetchone()
+
+
+def _prepared_on_this_connection():
+    """The statements prepared on the database connection in use. Kept beside that connection, so a
+    new one (after a restart of the database or a failed health check) starts with none."""
+    raw = connection.connection
+    kept = getattr(connection, "_recovery_prepared", None)
+    if kept is None or kept[0] is not raw:
+        kept = connection._recovery_prepared = (raw, set())
+    return kept[1]
+
+
+_PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?s")
+
+
+@functools.cache
+def _prepared(sql):
+    """(name, PREPARE statement, parameter keys) for `sql` written with %s or %(name)s placeholders:
+    each %s is the next value of a list, each %(name)s its key's value of a dict."""
+    if "%%" in sql:
+        raise ValueError("Prepared SQL cannot hold a literal %.")
+    keys = []
+
+    def numbered(match):
+        key = match.group(1) if match.group(1) is not None else len(keys)
+        if key not in keys:
+            keys.append(key)
+        return f"${keys.index(key) + 1}"
+
+    text = _PLACEHOLDER.sub(numbered, sql)
+    name = "recovery_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
+    return name, f"PREPARE {name} AS {text}", keys
 
 
 @functools.cache

@@ -94,6 +94,9 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     # Fail fast when PostgreSQL is away (restarting, unreachable) instead of hanging a web worker;
     # with health checks on, the next request reconnects by itself once it is back.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", int(os.environ.get("DB_CONNECT_TIMEOUT", "3")))
+# The few statements every incident create runs are prepared once per connection (`incidents.sql`).
+# Turn off behind a proxy that pools by transaction (PgBouncer's transaction mode), which cannot keep them.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web, worker and beat share one SQLite file in `make run`: wait for the write lock
     # instead of failing at once.

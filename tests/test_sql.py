@@ -88,8 +88,36 @@ def test_on_postgresql_the_rows_go_in_one_statement(organization, location, fron
     rows = new_rows(organization, location, frontline)
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         sql.write_together(*(sql.insert(row) for row in rows))
-    statements = [query["sql"] for query in queries.captured_queries if query["sql"] not in ("BEGIN", "COMMIT")]
-    assert len(statements) == 1 and statements[0].startswith("WITH ")
+    statements = [query["sql"] for query in queries.captured_queries if not query["sql"].startswith(("PREPARE", "SAVEPOINT", "RELEASE"))]
+    assert len(statements) == 1 and statements[0].startswith("EXECUTE ")
+    assert [query["sql"].split(" AS ")[1][:5] for query in queries.captured_queries if query["sql"].startswith("PREPARE")] in ([], ["WITH "])
+
+
+@pytest.mark.django_db(transaction=True)  # closes its connection
+def test_on_postgresql_a_statement_is_prepared_once_per_connection(organization, location, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    query = f"SELECT {sql.columns(Location, 'l')} FROM {sql.table(Location)} l WHERE l.id = %(id)s AND l.code = %(code)s"
+
+    def run():
+        with CaptureQueriesContext(connection) as queries:
+            found = sql.fetch_one(query, {"code": location.code, "id": location.pk}, [Location])
+        return found, [captured["sql"].split()[0] for captured in queries.captured_queries]
+
+    connection.close()  # a connection of its own, so this test sees the first use on it
+    assert run()[1] == ["PREPARE", "EXECUTE"]
+    with pytest.raises(DatabaseError), transaction.atomic():
+        run()
+        raise DatabaseError("rolled back")  # a prepared statement outlives its transaction
+    found, statements = run()
+    assert statements == ["EXECUTE"] and field_values(found[0]) == field_values(Location.objects.get(pk=location.pk))
+
+    connection.close()  # a new connection (a restart of the database, a failed health check) prepares again
+    assert run()[1] == ["PREPARE", "EXECUTE"]
+
+    settings.DB_PREPARED_STATEMENTS = False  # behind a proxy that pools by transaction
+    found, statements = run()
+    assert statements == ["SELECT"] and found[0].pk == location.pk
 
 
 def test_a_clash_on_the_named_unique_index_updates_the_row_it_met_and_the_instance_becomes_it(organization, location, frontline):

@@ -42,10 +42,10 @@ def test_a_create_asks_the_database_five_statements_on_postgresql(create, custom
         with CaptureQueriesContext(connection) as queries:
             response = create(customer=customer_details, category="Kitchen")
         assert response.status_code == 201
-        # Token, BEGIN, the names, the writes, COMMIT (a savepoint inside the test's transaction):
-        # the answer is rendered from rows in hand.
-        statements = [query["sql"].split()[0] for query in queries.captured_queries]
-        assert statements in (["SELECT", "BEGIN", "SELECT", "WITH", "COMMIT"], ["SELECT", "SAVEPOINT", "SELECT", "WITH", "RELEASE"])
+        # Token, BEGIN, the names, the writes, COMMIT (a savepoint inside the test's transaction),
+        # the first three prepared: the answer is rendered from rows in hand.
+        statements = [query["sql"].split()[0] for query in queries.captured_queries if not query["sql"].startswith("PREPARE")]
+        assert statements in (["EXECUTE", "BEGIN", "EXECUTE", "EXECUTE", "COMMIT"], ["EXECUTE", "SAVEPOINT", "EXECUTE", "EXECUTE", "RELEASE"])
 
 
 def test_the_written_out_incident_answer_matches_the_declared_fields(frontline, location, clock_at_start):
