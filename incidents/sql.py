@@ -197,6 +197,47 @@ def _run(sql, params):
     return row
 
 
+@functools.cache
+def _statement_sql(shape, names=()):
+    """One write's SQL. `names` are the WITH names of the writes before it, whose ids a link reads;
+    without them a link is a parameter like any other value."""
+    meta, quote, links = shape.model._meta, connection.ops.quote_name, dict(shape.links)
+    columns = _columns(shape)
+    values = [
+        f"(SELECT {quote(meta.pk.column)} FROM {names[links[field.name]]})" if names and field.name in links else "%s"
+        for field in columns
+    ]
+    returning = ", ".join(quote(field.column) for field in _returned(shape))
+    if not shape.inserts:
+        assignments = ", ".join(f"{quote(field.column)} = {value}" for field, value in zip(columns, values))
+        return f"UPDATE {table(shape.model)} SET {assignments} WHERE {quote(meta.pk.column)} = %s RETURNING {returning}"
+    sql = f"INSERT INTO {table(shape.model)} ({', '.join(quote(field.column) for field in columns)}) VALUES ({', '.join(values)})"
+    if shape.conflict:
+        updated = [quote(meta.get_field(name).column) for name in shape.fields]
+        sql += f" ON CONFLICT {shape.conflict} DO UPDATE SET {', '.join(f'{column} = EXCLUDED.{column}' for column in updated)}"
+    return f"{sql} RETURNING {returning}"
+
+
+@functools.cache
+def _together_sql(shapes):
+    names = tuple(f"w{position}" for position in range(len(shapes)))
+    parts = ", ".join(f"{name} AS ({_statement_sql(shape, names[:position])})" for position, (name, shape) in enumerate(zip(names, shapes)))
+    returned = ", ".join(
+        f"{name}.{connection.ops.quote_name(field.column)}" for name, shape in zip(names, shapes) for field in _returned(shape)
+    )
+    return f"WITH {parts} SELECT {returned} FROM {', '.join(names)}"
+
+
+def _apply(write, shape, writes, values):
+    instance = write.instance
+    for name, position in shape.links:
+        setattr(instance, name, writes[position].instance)  # the id, and the row kept as `save()` keeps it
+    fields = _returned(shape)
+    for field, value in zip(fields, _converted(fields, values)):
+        setattr(instance, field.attname, value)
+    instance._state.adding, instance._state.db = False, connection.alias
+
+
 # --- Prepared statements --------------------------------------------------------------------------
 
 
@@ -247,44 +288,3 @@ def _prepared(sql):
     text = _PLACEHOLDER.sub(numbered, sql)
     name = "recovery_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
     return name, f"PREPARE {name} AS {text}", keys
-
-
-@functools.cache
-def _statement_sql(shape, names=()):
-    """One write's SQL. `names` are the WITH names of the writes before it, whose ids a link reads;
-    without them a link is a parameter like any other value."""
-    meta, quote, links = shape.model._meta, connection.ops.quote_name, dict(shape.links)
-    columns = _columns(shape)
-    values = [
-        f"(SELECT {quote(meta.pk.column)} FROM {names[links[field.name]]})" if names and field.name in links else "%s"
-        for field in columns
-    ]
-    returning = ", ".join(quote(field.column) for field in _returned(shape))
-    if not shape.inserts:
-        assignments = ", ".join(f"{quote(field.column)} = {value}" for field, value in zip(columns, values))
-        return f"UPDATE {table(shape.model)} SET {assignments} WHERE {quote(meta.pk.column)} = %s RETURNING {returning}"
-    sql = f"INSERT INTO {table(shape.model)} ({', '.join(quote(field.column) for field in columns)}) VALUES ({', '.join(values)})"
-    if shape.conflict:
-        updated = [quote(meta.get_field(name).column) for name in shape.fields]
-        sql += f" ON CONFLICT {shape.conflict} DO UPDATE SET {', '.join(f'{column} = EXCLUDED.{column}' for column in updated)}"
-    return f"{sql} RETURNING {returning}"
-
-
-@functools.cache
-def _together_sql(shapes):
-    names = tuple(f"w{position}" for position in range(len(shapes)))
-    parts = ", ".join(f"{name} AS ({_statement_sql(shape, names[:position])})" for position, (name, shape) in enumerate(zip(names, shapes)))
-    returned = ", ".join(
-        f"{name}.{connection.ops.quote_name(field.column)}" for name, shape in zip(names, shapes) for field in _returned(shape)
-    )
-    return f"WITH {parts} SELECT {returned} FROM {', '.join(names)}"
-
-
-def _apply(write, shape, writes, values):
-    instance = write.instance
-    for name, position in shape.links:
-        setattr(instance, name, writes[position].instance)  # the id, and the row kept as `save()` keeps it
-    fields = _returned(shape)
-    for field, value in zip(fields, _converted(fields, values)):
-        setattr(instance, field.attname, value)
-    instance._state.adding, instance._state.db = False, connection.alias
