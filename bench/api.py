@@ -1,6 +1,6 @@
 """Incident create over the API, against the limits: raw INSERTs of the same row, and a peer product.
 
-    DATABASE_URL=postgres://…/scratch python bench/api.py [--requests 400] [--workers 5]
+    DATABASE_URL=postgres://…/scratch python bench/api.py [--requests 400] [--workers 5] [--rounds 4]
 
 Needs PostgreSQL. In one run it prints, at concurrency 1 and 8:
   * POST /api/v1/incidents/ served by gunicorn (DEBUG off, persistent connections as in production):
@@ -10,11 +10,15 @@ Needs PostgreSQL. In one run it prints, at concurrency 1 and 8:
     (--helpdesk-venv, made with `pip install django-helpdesk` if missing), its own database on the
     same server, its own gunicorn. django-helpdesk is never a requirement of this project; when it
     cannot be installed or run, the line says "not measured" and why.
+All three are up at once and take turns, round after round, each round a share of the requests: the
+machine's speed drifts over minutes, and taking turns lets every row meet the same drift.
 The load generator runs on the same machine (threads, one new HTTP connection per request, written
 on a plain socket), so the figures are lower than a separate client would see. Bench rows are removed at the end.
 """
 
 import argparse
+import base64
+import contextlib
 import gc
 import json
 import os
@@ -28,6 +32,7 @@ import textwrap
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +61,25 @@ TARGETS = "targets at concurrency 8: ≥3× the peer's rate, ≥8% of raw insert
 # --- Load --------------------------------------------------------------------------------------
 
 
+@dataclass
+class Sample:
+    """One stretch of load: each answered request's latency (ms), the wall-clock seconds, the failures."""
+
+    latencies: list
+    elapsed: float
+    errors: list
+
+
+def summary(samples):
+    """(per second, p50 ms, p99 ms, errors) over the rounds of one contender at one concurrency."""
+    latencies = [value for sample in samples for value in sample.latencies]
+    errors = [error for sample in samples for error in sample.errors]
+    elapsed = sum(sample.elapsed for sample in samples)
+    return (len(latencies) + len(errors)) / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors
+
+
 def drive(port, path, make_body, headers, total, concurrency):
-    """POST `total` requests with `concurrency` threads; returns (per second, p50 ms, p99 ms, errors)."""
+    """POST `total` requests with `concurrency` threads."""
     latencies, errors = [], []
     counter = iter(range(total))
     lock = threading.Lock()
@@ -79,8 +101,7 @@ def drive(port, path, make_body, headers, total, concurrency):
             with lock:
                 latencies.append((time.perf_counter() - started) * 1000)
 
-    elapsed = run_threads(worker, concurrency)
-    return total / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors
+    return Sample(latencies, run_threads(worker, concurrency), errors)
 
 
 def post(port, path, body, headers):
@@ -180,7 +201,8 @@ def statements_per_create(key):
     return counts
 
 
-def bench_recovery(args):
+def start_recovery(args, stack):
+    """Recovery's gunicorn, warmed up; returns (organization, measure, statements per create)."""
     organization, client, key = bench_client()
     port = free_port()
     env = {**os.environ, "DEBUG": "0", "LOG_LEVEL": "WARNING", "SECRET_KEY": "bench-" + uuid.uuid4().hex,
@@ -188,24 +210,23 @@ def bench_recovery(args):
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     process = start_gunicorn([gunicorn, "recovery.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)],
                              env, port, ROOT)
-    results = {}
-    try:
-        headers = {"Authorization": f"Token {key}"}
-        drive(port, "/api/v1/incidents/", lambda n: incident_body(n, "warm-" + uuid.uuid4().hex[:6]), headers, 40, 4)
-        for concurrency in CONCURRENCY:
-            run = uuid.uuid4().hex[:8]
-            results[concurrency] = drive(port, "/api/v1/incidents/", lambda n, run=run: incident_body(n, run), headers,
-                                         args.requests, concurrency)
-    finally:
-        stop(process)
-    return organization, client, results, statements_per_create(key)
+    stack.callback(stop, process)
+    headers = {"Authorization": f"Token {key}"}
+
+    def measure(total, concurrency):
+        run = uuid.uuid4().hex[:8]
+        return drive(port, "/api/v1/incidents/", lambda n: incident_body(n, run), headers, total, concurrency)
+
+    measure(40, 4)
+    return organization, measure, statements_per_create(key)
 
 
 # --- Raw INSERTs of the same row --------------------------------------------------------------------
 
 
-def bench_raw(organization, client, args):
-    """The same incident row the API wrote, copied column for column by single-row INSERTs."""
+def start_raw(organization):
+    """The same incident row the API wrote, copied column for column by single-row INSERTs; returns
+    the measuring function."""
     template = Incident.objects.filter(organization=organization).order_by("-id").first()
     dsn = settings.DATABASES["default"]
     with connection.cursor() as cursor:
@@ -219,15 +240,13 @@ def bench_raw(organization, client, args):
         copy = {**values, "external_id": f"raw-{run}-{number}"}
         return [copy[name] for name in columns]
 
-    results = {}
-    for concurrency in CONCURRENCY:
+    def measure(total, concurrency):
         run = uuid.uuid4().hex[:8]
-        total = args.requests * 5
         latencies, errors = [], []
         counter = iter(range(total))
         lock = threading.Lock()
 
-        def worker(run=run, counter=counter, latencies=latencies, errors=errors):
+        def worker():
             conn = psycopg2.connect(dbname=dsn["NAME"], user=dsn["USER"], password=dsn["PASSWORD"], host=dsn["HOST"],
                                     port=dsn["PORT"] or 5432)
             conn.autocommit = True
@@ -246,9 +265,9 @@ def bench_raw(organization, client, args):
                     latencies.append((time.perf_counter() - started) * 1000)
             conn.close()
 
-        elapsed = run_threads(worker, concurrency)
-        results[concurrency] = (len(latencies) / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors)
-    return results
+        return Sample(latencies, run_threads(worker, concurrency), errors)
+
+    return measure
 
 
 # --- django-helpdesk, as a peer ------------------------------------------------------------------------
@@ -326,8 +345,9 @@ print(json.dumps({"queue": queue.pk, "statements": len(queries.captured_queries)
 """
 
 
-def bench_helpdesk(args):
-    """Returns (results, statements) or raises RuntimeError saying why it was not measured."""
+def start_helpdesk(args, stack):
+    """django-helpdesk's gunicorn, warmed up; returns (measure, statements per ticket create), or
+    raises RuntimeError saying why it cannot be measured."""
     venv = Path(args.helpdesk_venv)
     python = venv / "bin" / "python"
     if not python.exists():
@@ -346,39 +366,35 @@ def bench_helpdesk(args):
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
     project = Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
-    try:
-        (project / "hdsettings.py").write_text(textwrap.dedent(HELPDESK_SETTINGS))
-        (project / "hdurls.py").write_text(textwrap.dedent(HELPDESK_URLS))
-        (project / "hdwsgi.py").write_text(textwrap.dedent(HELPDESK_WSGI))
-        (project / "setup_bench.py").write_text(textwrap.dedent(HELPDESK_SETUP))
-        env = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "hdsettings", "PYTHONPATH": str(project),
-               "HD_NAME": name, "HD_USER": dsn["USER"] or "", "HD_PASSWORD": dsn["PASSWORD"] or "",
-               "HD_HOST": dsn["HOST"] or "127.0.0.1", "HD_PORT": str(dsn["PORT"] or 5432)}
-        setup = subprocess.run([str(python), "setup_bench.py"], cwd=project, env=env, capture_output=True, timeout=600)
-        if setup.returncode:
-            raise RuntimeError(f"django-helpdesk did not run: {(setup.stderr or setup.stdout).decode().strip()[-400:]}")
-        facts = json.loads(setup.stdout.decode().strip().splitlines()[-1])
-        port = free_port()
-        process = start_gunicorn([str(venv / "bin" / "gunicorn"), "hdwsgi:application",
-                                  "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)], env, port, project)
-        results = {}
-        try:
-            import base64
+    stack.callback(shutil.rmtree, project, ignore_errors=True)
+    (project / "hdsettings.py").write_text(textwrap.dedent(HELPDESK_SETTINGS))
+    (project / "hdurls.py").write_text(textwrap.dedent(HELPDESK_URLS))
+    (project / "hdwsgi.py").write_text(textwrap.dedent(HELPDESK_WSGI))
+    (project / "setup_bench.py").write_text(textwrap.dedent(HELPDESK_SETUP))
+    env = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "hdsettings", "PYTHONPATH": str(project),
+           "HD_NAME": name, "HD_USER": dsn["USER"] or "", "HD_PASSWORD": dsn["PASSWORD"] or "",
+           "HD_HOST": dsn["HOST"] or "127.0.0.1", "HD_PORT": str(dsn["PORT"] or 5432)}
+    setup = subprocess.run([str(python), "setup_bench.py"], cwd=project, env=env, capture_output=True, timeout=600)
+    if setup.returncode:
+        raise RuntimeError(f"django-helpdesk did not run: {(setup.stderr or setup.stdout).decode().strip()[-400:]}")
+    facts = json.loads(setup.stdout.decode().strip().splitlines()[-1])
+    port = free_port()
+    process = start_gunicorn([str(venv / "bin" / "gunicorn"), "hdwsgi:application",
+                              "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)], env, port, project)
+    stack.callback(stop, process)
+    headers = {"Authorization": "Basic " + base64.b64encode(b"bench:bench").decode()}
 
-            headers = {"Authorization": "Basic " + base64.b64encode(b"bench:bench").decode()}
+    def measure(total, concurrency):
+        run = uuid.uuid4().hex[:8]
 
-            def body(number):
-                return {"queue": facts["queue"], "title": f"Soup arrived cold {number}", "description": "Soup arrived cold",
-                        "submitter_email": f"c{number}@example.com", "priority": 3}
+        def body(number):
+            return {"queue": facts["queue"], "title": f"Soup arrived cold {run}-{number}", "description": "Soup arrived cold",
+                    "submitter_email": f"c{run}-{number}@example.com", "priority": 3}
 
-            drive(port, "/api/tickets/", body, headers, 40, 4)
-            for concurrency in CONCURRENCY:
-                results[concurrency] = drive(port, "/api/tickets/", body, headers, args.requests, concurrency)
-        finally:
-            stop(process)
-        return results, facts["statements"]
-    finally:
-        shutil.rmtree(project, ignore_errors=True)
+        return drive(port, "/api/tickets/", body, headers, total, concurrency)
+
+    measure(40, 4)
+    return measure, facts["statements"]
 
 
 # --- Report ------------------------------------------------------------------------------------
@@ -390,6 +406,7 @@ def main():
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers")
     parser.add_argument("--helpdesk-venv", default=str(ROOT / "var" / "bench-helpdesk-venv"))
     parser.add_argument("--skip-helpdesk", action="store_true")
+    parser.add_argument("--rounds", type=int, default=4, help="turns the contenders take, each with its share of requests")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/api.py measures PostgreSQL: set DATABASE_URL=postgres://…")
@@ -398,20 +415,32 @@ def main():
     # out of garbage collection, so a full collection does not stall them and show up as latency.
     gc.freeze()
 
-    organization, client, ours, statements = bench_recovery(args)
-    raw = bench_raw(organization, client, args)
-    peer, peer_statements, peer_note = None, None, ""
-    if args.skip_helpdesk:
-        peer_note = "skipped (--skip-helpdesk)"
-    else:
-        try:
-            peer, peer_statements = bench_helpdesk(args)
-        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
-            peer_note = str(error).replace("\n", " ")[:400]
+    with contextlib.ExitStack() as stack:
+        organization, ours_measure, statements = start_recovery(args, stack)
+        contenders = {"ours": (ours_measure, args.requests), "raw": (start_raw(organization), args.requests * 5)}
+        peer_statements, peer_note = None, ""
+        if args.skip_helpdesk:
+            peer_note = "skipped (--skip-helpdesk)"
+        else:
+            try:
+                peer_measure, peer_statements = start_helpdesk(args, stack)
+                contenders["peer"] = (peer_measure, args.requests)
+            except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
+                peer_note = str(error).replace("\n", " ")[:400]
+        # Round after round, each contender in turn: the machine's speed drifts over minutes, and
+        # taking turns lets every contender meet the same drift, so the ratios compare like with like.
+        samples = {name: {concurrency: [] for concurrency in CONCURRENCY} for name in contenders}
+        for _ in range(args.rounds):
+            for concurrency in CONCURRENCY:
+                for name, (measure, total) in contenders.items():
+                    samples[name][concurrency].append(measure(max(1, total // args.rounds), concurrency))
     remove_bench_rows(organization)
+    results = {name: {concurrency: summary(rounds) for concurrency, rounds in by_concurrency.items()}
+               for name, by_concurrency in samples.items()}
+    ours, raw, peer = results["ours"], results["raw"], results.get("peer")
 
-    print(f"Incident create, PostgreSQL, gunicorn --workers {args.workers}, {args.requests} creates per row, "
-          f"load generator on the same {os.cpu_count()}-CPU machine")
+    print(f"Incident create, PostgreSQL, gunicorn --workers {args.workers}, {args.requests} creates per row "
+          f"in {args.rounds} rounds taken in turn, load generator on the same {os.cpu_count()}-CPU machine")
     print(f"{'':34} {'conc':>4} {'creates/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'SQL/create':>11}")
     with_key = statements["with Idempotency-Key"]
     for concurrency in CONCURRENCY:
