@@ -50,26 +50,35 @@ def fetch_one(sql, params, models, extra=0):
 
 
 def _instance(model, values):
-    fields = model._meta.concrete_fields
-    return model.from_db(connection.alias, [field.attname for field in fields], _converted(fields, values))
+    names, conversions = _reading(model)
+    return model.from_db(connection.alias, names, _converted(conversions, values))
 
 
-def _converted(fields, values):
-    converted = []
-    for field, value in zip(fields, values):
-        column, convert_all = _conversion(field)
-        for convert in convert_all:
-            value = convert(value, column, connection)
-        converted.append(value)
-    return converted
+def _converted(conversions, values):
+    values = list(values)
+    for position, column, converters in conversions:
+        for convert in converters:
+            values[position] = convert(values[position], column, connection)
+    return values
 
 
 @functools.cache
-def _conversion(field):
-    """The converters the ORM runs on what the database returns for `field`. Kept for the process:
-    they depend on the backend and the settings, which do not change while it runs."""
-    column = field.cached_col
-    return column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+def _reading(model):
+    fields = model._meta.concrete_fields
+    return [field.attname for field in fields], _conversions(fields)
+
+
+def _conversions(fields):
+    """(position, column, converters) for each of `fields` that the ORM converts on its way from the
+    database (most need none). Kept for the process: converters depend on the backend and the
+    settings, which do not change while it runs."""
+    conversions = []
+    for position, field in enumerate(fields):
+        column = field.cached_col
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            conversions.append((position, column, converters))
+    return conversions
 
 
 # --- Writes ------------------------------------------------------------------------------------------
@@ -145,8 +154,8 @@ class _Shape:
 def _shape(write, earlier):
     instance = write.instance
     inserts, links = instance._state.adding, []
-    for field in instance._meta.concrete_fields:
-        if not (field.many_to_one or field.one_to_one) or not field.is_cached(instance):
+    for field in _relations(type(instance)):
+        if not field.is_cached(instance):
             continue
         target = field.get_cached_value(instance)
         position = next((number for number, other in enumerate(earlier) if other.instance is target), None)
@@ -161,6 +170,12 @@ def _shape(write, earlier):
     return _Shape(type(instance), inserts, write.fields, write.conflict, tuple(links))
 
 
+@functools.cache
+def _relations(model):
+    return [field for field in model._meta.concrete_fields if field.many_to_one or field.one_to_one]
+
+
+@functools.cache
 def _columns(shape):
     meta = shape.model._meta
     if shape.inserts:
@@ -173,6 +188,12 @@ def _returned(shape):
     if shape.inserts and shape.conflict:
         return list(meta.concrete_fields)  # the row it met, which may not be this one
     return list(meta.db_returning_fields) if shape.inserts else [meta.pk]
+
+
+@functools.cache
+def _returning(shape):
+    fields = _returned(shape)
+    return fields, _conversions(fields)
 
 
 def _params(write, shape, linked=None):
@@ -232,8 +253,8 @@ def _apply(write, shape, writes, values):
     instance = write.instance
     for name, position in shape.links:
         setattr(instance, name, writes[position].instance)  # the id, and the row kept as `save()` keeps it
-    fields = _returned(shape)
-    for field, value in zip(fields, _converted(fields, values)):
+    fields, conversions = _returning(shape)
+    for field, value in zip(fields, _converted(conversions, values)):
         setattr(instance, field.attname, value)
     instance._state.adding, instance._state.db = False, connection.alias
 
