@@ -131,7 +131,7 @@ def write_together(*writes):
         params = [param for write, shape in zip(writes, shapes) for param in _params(write, shape)]
         row = _run(_together_sql(shapes), params)
         for write, shape in zip(writes, shapes):
-            width = len(_returned(shape))
+            width = len(_returning(shape)[0])
             _apply(write, shape, writes, row[:width])
             row = row[width:]
         return
