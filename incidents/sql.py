@@ -21,7 +21,13 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+
+
+def _db():
+    """This thread's database connection itself. `django.db.connection` is a proxy that looks it up
+    again on every attribute; the per-row paths below ask it dozens of times."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def columns(model, alias):
@@ -37,7 +43,8 @@ def fetch_one(sql, params, models, extra=0):
     """Run `sql` and return its first row as instances of `models` (their columns one after the
     other, as `columns` lists them) followed by `extra` plain values; None when there is no row.
     A model whose columns are all NULL (an outer join that found nothing) comes back as None."""
-    row = _fetch(sql, params)
+    db = _db()
+    row = _fetch(db, sql, params)
     if row is None:
         return None
     found, start = [], 0
@@ -45,20 +52,20 @@ def fetch_one(sql, params, models, extra=0):
         width = len(model._meta.concrete_fields)
         values = row[start:start + width]
         start += width
-        found.append(None if all(value is None for value in values) else _instance(model, values))
+        found.append(None if all(value is None for value in values) else _instance(db, model, values))
     return (*found, *row[start:start + extra])
 
 
-def _instance(model, values):
+def _instance(db, model, values):
     names, conversions = _reading(model)
-    return model.from_db(connection.alias, names, _converted(conversions, values))
+    return model.from_db(db.alias, names, _converted(db, conversions, values))
 
 
-def _converted(conversions, values):
+def _converted(db, conversions, values):
     values = list(values)
     for position, column, converters in conversions:
         for convert in converters:
-            values[position] = convert(values[position], column, connection)
+            values[position] = convert(values[position], column, db)
     return values
 
 
@@ -126,18 +133,19 @@ def write_together(*writes):
     holds the transaction: a row to update that is gone raises DatabaseError after the other writes.
     Instances end as `save()` leaves them: primary keys, generated columns and foreign keys set, no
     longer adding. No save signals are sent."""
+    db = _db()
     shapes = tuple(_shape(write, writes[:position]) for position, write in enumerate(writes))
-    if connection.vendor == "postgresql":
-        params = [param for write, shape in zip(writes, shapes) for param in _params(write, shape)]
-        row = _run(_together_sql(shapes), params)
+    if db.vendor == "postgresql":
+        params = [param for write, shape in zip(writes, shapes) for param in _params(db, write, shape)]
+        row = _run(db, _together_sql(shapes), params)
         for write, shape in zip(writes, shapes):
             width = len(_returning(shape)[0])
-            _apply(write, shape, writes, row[:width])
+            _apply(db, write, shape, writes, row[:width])
             row = row[width:]
         return
     for write, shape in zip(writes, shapes):
         linked = {name: writes[position].instance.pk for name, position in shape.links}
-        _apply(write, shape, writes, _run(_statement_sql(shape), _params(write, shape, linked)))
+        _apply(db, write, shape, writes, _run(db, _statement_sql(shape), _params(db, write, shape, linked)))
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,7 @@ def _returning(shape):
     return fields, _conversions(fields)
 
 
-def _params(write, shape, linked=None):
+def _params(db, write, shape, linked=None):
     """The values the ORM would write. A link is a value only when the rows run one by one (`linked`:
     the ids of the rows before); in one statement it reads the id from the part that inserted it."""
     instance, links, params = write.instance, dict(shape.links), []
@@ -205,14 +213,14 @@ def _params(write, shape, linked=None):
             if linked is not None:
                 params.append(linked[field.name])
             continue
-        params.append(field.get_db_prep_save(field.pre_save(instance, shape.inserts), connection))
+        params.append(field.get_db_prep_save(field.pre_save(instance, shape.inserts), db))
     if not shape.inserts:
-        params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+        params.append(instance._meta.pk.get_db_prep_value(instance.pk, db))
     return params
 
 
-def _run(sql, params):
-    row = _fetch(sql, params)
+def _run(db, sql, params):
+    row = _fetch(db, sql, params)
     if row is None:
         raise DatabaseError("A row to update was not there.")
     return row
@@ -249,43 +257,44 @@ def _together_sql(shapes):
     return f"WITH {parts} SELECT {returned} FROM {', '.join(names)}"
 
 
-def _apply(write, shape, writes, values):
+def _apply(db, write, shape, writes, values):
     instance = write.instance
     for name, position in shape.links:
         setattr(instance, name, writes[position].instance)  # the id, and the row kept as `save()` keeps it
     fields, conversions = _returning(shape)
-    for field, value in zip(fields, _converted(conversions, values)):
+    for field, value in zip(fields, _converted(db, conversions, values)):
         setattr(instance, field.attname, value)
-    instance._state.adding, instance._state.db = False, connection.alias
+    instance._state.adding, instance._state.db = False, db.alias
 
 
 # --- Prepared statements --------------------------------------------------------------------------
 
 
-def _fetch(sql, params):
+def _fetch(db, sql, params):
     """The first row `sql` returns; on PostgreSQL through a statement prepared once per connection."""
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+    with db.cursor() as cursor:
+        if db.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
             cursor.execute(sql, params)
             return cursor.fetchone()
         name, prepare, keys = _prepared(sql)
-        if name not in _prepared_on_this_connection():
+        prepared = _prepared_on(db)
+        if name not in prepared:
             # On its own, so it is known to exist only once it did: a prepared statement outlives
             # the transaction it was made in, a rolled-back one included.
             cursor.execute(prepare)
-            _prepared_on_this_connection().add(name)
+            prepared.add(name)
         values = [params[key] for key in keys] if isinstance(params, dict) else list(params)
         cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}", values)
         return cursor.fetchone()
 
 
-def _prepared_on_this_connection():
-    """The statements prepared on the database connection in use. Kept beside that connection, so a
-    new one (after a restart of the database or a failed health check) starts with none."""
-    raw = connection.connection
-    kept = getattr(connection, "_recovery_prepared", None)
+def _prepared_on(db):
+    """The statements prepared on the database connection `db` holds now. Kept beside that
+    connection, so a new one (after a restart of the database or a failed health check) starts with none."""
+    raw = db.connection
+    kept = getattr(db, "_recovery_prepared", None)
     if kept is None or kept[0] is not raw:
-        kept = connection._recovery_prepared = (raw, set())
+        kept = db._recovery_prepared = (raw, set())
     return kept[1]
 
 
