@@ -63,8 +63,9 @@ TARGETS = "targets at concurrency 8: ≥3× the peer's rate, ≥8% of raw insert
 
 @dataclass
 class Sample:
-    """One stretch of load: each answered request's latency (ms), the wall-clock seconds, the failures."""
+    """One stretch of load: how many requests, their latencies (ms), the wall-clock seconds, the failures."""
 
+    requests: int
     latencies: list
     elapsed: float
     errors: list
@@ -74,8 +75,8 @@ def summary(samples):
     """(per second, p50 ms, p99 ms, errors) over the rounds of one contender at one concurrency."""
     latencies = [value for sample in samples for value in sample.latencies]
     errors = [error for sample in samples for error in sample.errors]
-    elapsed = sum(sample.elapsed for sample in samples)
-    return (len(latencies) + len(errors)) / elapsed, percentile(latencies, 50), percentile(latencies, 99), errors
+    rate = sum(sample.requests for sample in samples) / sum(sample.elapsed for sample in samples)
+    return rate, percentile(latencies, 50), percentile(latencies, 99), errors
 
 
 def drive(port, path, make_body, headers, total, concurrency):
@@ -101,7 +102,7 @@ def drive(port, path, make_body, headers, total, concurrency):
             with lock:
                 latencies.append((time.perf_counter() - started) * 1000)
 
-    return Sample(latencies, run_threads(worker, concurrency), errors)
+    return Sample(total, latencies, run_threads(worker, concurrency), errors)
 
 
 def post(port, path, body, headers):
@@ -224,7 +225,7 @@ def start_recovery(args, stack):
 # --- Raw INSERTs of the same row --------------------------------------------------------------------
 
 
-def start_raw(organization):
+def start_raw(organization, stack):
     """The same incident row the API wrote, copied column for column by single-row INSERTs; returns
     the measuring function."""
     template = Incident.objects.filter(organization=organization).order_by("-id").first()
@@ -240,16 +241,30 @@ def start_raw(organization):
         copy = {**values, "external_id": f"raw-{run}-{number}"}
         return [copy[name] for name in columns]
 
+    # One connection per thread, made before the clock starts and kept across rounds, as the API's
+    # workers keep theirs.
+    connections_by_concurrency = {}
+
+    def connected(concurrency):
+        if concurrency not in connections_by_concurrency:
+            made = [psycopg2.connect(dbname=dsn["NAME"], user=dsn["USER"], password=dsn["PASSWORD"], host=dsn["HOST"],
+                                     port=dsn["PORT"] or 5432) for _ in range(concurrency)]
+            for conn in made:
+                conn.autocommit = True
+                stack.callback(conn.close)
+            connections_by_concurrency[concurrency] = made
+        return iter(connections_by_concurrency[concurrency])
+
     def measure(total, concurrency):
         run = uuid.uuid4().hex[:8]
         latencies, errors = [], []
         counter = iter(range(total))
         lock = threading.Lock()
+        free = connected(concurrency)
 
         def worker():
-            conn = psycopg2.connect(dbname=dsn["NAME"], user=dsn["USER"], password=dsn["PASSWORD"], host=dsn["HOST"],
-                                    port=dsn["PORT"] or 5432)
-            conn.autocommit = True
+            with lock:
+                conn = next(free)
             with conn.cursor() as cursor:
                 while True:
                     with lock:
@@ -263,9 +278,8 @@ def start_raw(organization):
                         errors.append(repr(error))
                         continue
                     latencies.append((time.perf_counter() - started) * 1000)
-            conn.close()
 
-        return Sample(latencies, run_threads(worker, concurrency), errors)
+        return Sample(total, latencies, run_threads(worker, concurrency), errors)
 
     return measure
 
@@ -417,7 +431,7 @@ def main():
 
     with contextlib.ExitStack() as stack:
         organization, ours_measure, statements = start_recovery(args, stack)
-        contenders = {"ours": (ours_measure, args.requests), "raw": (start_raw(organization), args.requests * 5)}
+        contenders = {"ours": (ours_measure, args.requests), "raw": (start_raw(organization, stack), args.requests * 5)}
         peer_statements, peer_note = None, ""
         if args.skip_helpdesk:
             peer_note = "skipped (--skip-helpdesk)"
