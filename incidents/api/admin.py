@@ -1,16 +1,44 @@
 """The API's records in the admin: clients (the token is shown once, on creation), webhook endpoints,
 and every delivery with its attempts, read-only."""
 
+from django import forms
 from django.contrib import admin, messages
 
 from incidents.admin import OrganizationScopedAdmin, ReadOnlyInline
+from incidents.services import RecoveryError
 
 from . import services
 from .models import ApiClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
-class WebhookEndpointInline(admin.TabularInline):
+class WebhookEndpointForm(forms.ModelForm):
+    # A webhook address typed without a scheme is meant to be https.
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https",
+                         widget=forms.URLInput(attrs={"class": "vURLField"}))
+    events = forms.MultipleChoiceField(
+        choices=WebhookEndpoint.EventType.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked means all.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "events", "active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # Only a new or changed address is looked up again; delivery checks every send anyway.
+        if "url" in cleaned and {"url", "events"} & set(self.changed_data):
+            try:
+                services.check_webhook(cleaned["url"], cleaned.get("events", []))
+            except RecoveryError as problem:
+                for field, field_messages in problem.field_errors.items():
+                    self.add_error(field, field_messages)
+        return cleaned
+
+
+class WebhookEndpointInline(admin.StackedInline):
     model = WebhookEndpoint
+    form = WebhookEndpointForm
     extra = 0
     fields = ["url", "events", "active", "secret"]
     readonly_fields = ["secret"]

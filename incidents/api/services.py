@@ -42,18 +42,24 @@ def create_api_client(*, organization, name, rate_limit_per_minute=None):
 
 def register_webhook(*, client, url, events=()):
     """A URL the client wants events sent to; the secret that signs them is made here."""
+    check_webhook(url, events)
+    endpoint = WebhookEndpoint(client=client, url=url, events=list(events))
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def check_webhook(url, events):
+    """Raises RecoveryError unless every event type is known and the URL's host is outside this
+    network. Asked wherever an endpoint is added or changed: the API and the admin."""
     unknown = sorted(set(events) - set(WebhookEndpoint.EventType.values))
     if unknown:
         raise services.RecoveryError("Unknown event type.", field_errors={"events": [f"Unknown: {', '.join(unknown)}."]})
-    endpoint = WebhookEndpoint(client=client, url=url, events=list(events))
-    endpoint.full_clean()
     if private_address_of(url):
         raise services.RecoveryError(
             "Webhooks go to addresses on the internet, not inside this network.",
             field_errors={"url": ["This host is a private, loopback or reserved address."]},
         )
-    endpoint.save()
-    return endpoint
 
 
 # --- What a caller may see ------------------------------------------------------------------------

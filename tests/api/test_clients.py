@@ -54,6 +54,44 @@ def test_the_admin_adds_a_client_and_shows_its_token_once(admin_browser, organiz
     assert client.user.auth_token.key in response.content.decode()
 
 
+def client_change_form(client, **webhook):
+    """The admin's change form of an API client, with one new webhook row."""
+    return {
+        "name": client.name, "organization": client.organization_id, "rate_limit_per_minute": 600, "active": "on",
+        "webhooks-TOTAL_FORMS": 1, "webhooks-INITIAL_FORMS": 0,
+        **{f"webhooks-0-{name}": value for name, value in webhook.items()},
+    }
+
+
+def test_the_admin_adds_a_webhook_with_ticked_events_and_https_by_default(admin_browser, helpdesk):
+    response = admin_browser.post(
+        f"/admin/incidents/apiclient/{helpdesk.pk}/change/",
+        client_change_form(helpdesk, url="helpdesk.example.com/hooks", events=["incident.closed", "followup.breached"],
+                           active="on"),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    (endpoint,) = helpdesk.webhooks.all()
+    assert endpoint.url == "https://helpdesk.example.com/hooks"
+    assert sorted(endpoint.events) == ["followup.breached", "incident.closed"]
+    assert endpoint.secret
+
+
+def test_the_admin_refuses_a_webhook_inside_this_network_and_keeps_what_was_typed(admin_browser, helpdesk, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+
+    response = admin_browser.post(
+        f"/admin/incidents/apiclient/{helpdesk.pk}/change/",
+        client_change_form(helpdesk, url="http://127.0.0.1:8000/hook", events=["incident.created"], active="on"),
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "private, loopback or reserved address" in page
+    assert 'value="http://127.0.0.1:8000/hook"' in page
+    assert not helpdesk.webhooks.exists()
+
+
 def test_the_admin_lists_deliveries_with_their_attempts(admin_browser, helpdesk, frontline, location, customer):
     from incidents.api import services as api_services
 
