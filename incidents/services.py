@@ -477,6 +477,9 @@ def record_deposition(
         Deposition, incident, values, defaults={"recorded_by": by, "recorded_at": now}, expected_version=expected_version
     )
     _event_for_step(incident, "deposition", "Deposition recorded" if not old else "Deposition updated", by, now, old, values)
+    # The trends group incidents by how busy it was: the considered answer here replaces the guess
+    # made (or left blank) while logging.
+    incident.busyness = busyness
     _refresh(incident, now)
     return deposition
 
@@ -653,7 +656,7 @@ def _require_staff_of(user, incident, field):
 
 
 # Step facts copied onto the incident for the managers' trends; saved with the stage by _refresh.
-TREND_FIELDS = ["seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix", "wrapped_up_at", "outcome"]
+TREND_FIELDS = ["seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix", "wrapped_up_at", "outcome", "busyness"]
 
 
 def _count_gesture(gesture):

@@ -153,7 +153,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="category.name", read_only=True, allow_null=True, default=None)
     owner = serializers.CharField(source="owner.username", read_only=True)
     is_open = serializers.BooleanField(read_only=True)
-    busyness = serializers.CharField(read_only=True, help_text="quiet, normal, busy, peak; empty when not given.")
+    busyness = serializers.CharField(
+        read_only=True, help_text="quiet, normal, busy, peak; empty when not given. The deposition's answer replaces it."
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:

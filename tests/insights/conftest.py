@@ -36,8 +36,8 @@ def make_incident(*, at, location, owner, apology=None, follow_up=None, fix=None
         services.record_fix(incident, by=owner, description="New soup", fixed=True, gesture=gesture,
                             now=at + minutes(fix))
     if wrap_up is not None:
-        services.record_deposition(incident, by=owner, root_cause="Kitchen", circumstances="Busy", busyness="busy",
-                                   now=at + minutes(wrap_up))
+        services.record_deposition(incident, by=owner, root_cause="Kitchen", circumstances="Busy",
+                                   busyness=incident.busyness or "busy", now=at + minutes(wrap_up))
         services.record_follow_up(incident, by=owner, kind="wrap_up", channel="email", note="Thank you",
                                   now=at + minutes(wrap_up))
     if outcome is not None:

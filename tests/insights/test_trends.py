@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from incidents import services
 from incidents.insights import selectors
 from incidents.insights.scope import scope_for
 from tests import factories
@@ -83,6 +84,18 @@ def test_breakdowns_count_by_each_dimension(build, location, other_location, fro
     assert counts.region_category == {("South", billing): 2, ("North", next(k for k in names if k != billing)): 1}
     assert selectors.labelled(counts.breakdowns["location"], {location.pk: "Riverside", other_location.pk: "Hilltop"}) == [
         (location.pk, "Riverside", 2), (other_location.pk, "Hilltop", 1)]
+
+
+def test_the_deposition_says_how_busy_it_was_for_the_trends(build, location, frontline, manager):
+    at = datetime.datetime(2026, 3, 4, 10, tzinfo=UTC)
+    unsure = build(at=at, location=location, owner=frontline, apology=1, fix=5)  # busyness left blank
+    guessed = build(at=at, location=location, owner=frontline, apology=1, fix=5, busyness="normal")
+    services.record_deposition(unsure, by=frontline, root_cause="Oven", circumstances="Birthday", busyness="peak")
+    services.record_deposition(guessed, by=frontline, root_cause="Oven", circumstances="Wedding", busyness="peak")
+
+    scope = scope_for(manager)
+    incidents = selectors.period_incidents(scope, {}, at - datetime.timedelta(days=1), at + datetime.timedelta(days=1), at)
+    assert selectors.trend_counts(scope, incidents).breakdowns["busyness"] == {"peak": 2}
 
 
 def test_the_trends_page_query_count_does_not_grow_with_incidents(client, build, manager, location, frontline,
