@@ -1,4 +1,5 @@
-"""The admin for managers: find and read recoveries, manage people, locations and the coach's phrases.
+"""The operators' admin (superusers only, see `recovery.admin_site`): find and read recoveries across
+organizations, and set up organizations. Organizations manage themselves in the app's Settings area.
 
 Steps are shown, never edited here: a step changed in the admin would skip the rules and the timeline,
 so every change to a recovery goes through `incidents.services` (the admin actions below included).
@@ -30,7 +31,8 @@ from .models import (
 
 
 class OrganizationScopedAdmin(admin.ModelAdmin):
-    """Staff see only their own organization's rows; superusers without one see everything."""
+    """Only an operator without an organization sees every organization's rows; one who belongs to an
+    organization sees only that one's."""
 
     organization_path = "organization"
 
@@ -228,6 +230,14 @@ class CategoryAdmin(OrganizationScopedAdmin):
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "currency", "follow_up_window", "default_discretion_budget"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # A new organization gets the default coach phrases, whichever door made it.
+        values = {field: form.cleaned_data[field] for field in form.cleaned_data if field not in ("name", "slug")}
+        created = services.create_organization(name=obj.name, slug=obj.slug, **values)
+        obj.pk = created.pk
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

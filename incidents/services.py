@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from . import clock, coach, sql
+from . import clock, coach, selectors, sql
 from .events import changes, new_event, record_event
 from .models import (
     Apology,
@@ -79,7 +79,7 @@ class StepChanged(Conflict):
 def create_organization(*, name, slug, **settings):
     """A new organization, with the default apology-coach phrase list to edit."""
     organization = Organization(name=name, slug=slug, **settings)
-    _validate(organization)
+    validate(organization)
     organization.save()
     CoachPhrase.objects.bulk_create(
         CoachPhrase(organization=organization, phrase=phrase, kind=kind, suggestion=suggestion)
@@ -137,7 +137,7 @@ def customer_from_details(organization, *, name, email="", phone="", external_id
             found.save(update_fields=changed)
         return found
     customer = Customer(organization=organization, name=name, email=email, phone=phone, external_id=external_id)
-    _validate(customer, exclude=["organization"])
+    validate(customer, exclude=["organization"])
     return customer
 
 
@@ -223,7 +223,7 @@ def log_incident(
     if customer.organization_id != organization.id:
         raise RecoveryError("That customer belongs to another organization.", field_errors={"customer": ["Unknown customer."]})
     owner = owner or logged_by
-    if owner != logged_by and not (logged_by.is_manager or is_integration(logged_by)):
+    if owner != logged_by and not may_direct(logged_by):
         # Whoever is on the spot owns the recovery; handing it to someone else is a manager's call.
         raise NotAllowed(
             "You own the failures you log; a manager can reassign it afterwards.",
@@ -251,7 +251,7 @@ def log_incident(
         follow_up_due_at=clock.follow_up_due_at(now, policy),
     )
     # The related rows were just read or are made below, so skip full_clean's SELECT per foreign key.
-    _validate(incident, exclude=["reference", "organization", "customer", "location", "category", "logged_by", "owner"])
+    validate(incident, exclude=["reference", "organization", "customer", "location", "category", "logged_by", "owner"])
     incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=now)
     logged = new_event(
         incident,
@@ -275,6 +275,21 @@ def log_incident(
                 f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
             ) from error
     return incident
+
+
+def may_direct(user, *, integration_too=True):
+    """Managers and admins hand a recovery to someone else, bring in helpers and decide gestures over
+    budget; frontline staff ask a manager. A helpdesk integration may assign, since it syncs the
+    helpdesk's own assignments, but spends no budget it could approve for itself."""
+    return user.is_manager or (integration_too and is_integration(user))
+
+
+def _require_directs(by, incident, what, *, integration_too=True):
+    """The role rule of every door (pages, API, admin): a manager, over this incident's location."""
+    if not may_direct(by, integration_too=integration_too):
+        raise NotAllowed(f"Only a manager can {what}.")
+    if by.is_manager and not selectors.visible_incidents(by).filter(pk=incident.pk).exists():
+        raise NotAllowed(f"Only a manager of {incident.location} can {what}.")
 
 
 def is_integration(user):
@@ -395,7 +410,7 @@ def give_gesture(incident, *, by, kind, description, cost, currency="", now=None
         given_at=now,
         approval=Gesture.Approval.NOT_NEEDED if within_budget else Gesture.Approval.PENDING,
     )
-    _validate(gesture)
+    validate(gesture)
     gesture.save()
     if within_budget:
         _count_gesture(gesture)
@@ -418,8 +433,9 @@ def decide_gesture(gesture, *, by, approve, now=None):
     """A manager approves or refuses a gesture that went over budget."""
     now = now or timezone.now()
     gesture = Gesture.objects.select_for_update(of=("self",), no_key=True).select_related("incident").get(pk=gesture.pk)
-    if not by.is_manager or by.organization_id != gesture.incident.organization_id:
+    if by.organization_id != gesture.incident.organization_id:
         raise NotAllowed("Only a manager can approve gestures over budget.")
+    _require_directs(by, gesture.incident, "approve gestures over budget", integration_too=False)
     if gesture.approval != Gesture.Approval.PENDING:
         raise Conflict(f"This gesture was already {gesture.get_approval_display().lower()}.")
     before = {"approval": gesture.approval}
@@ -448,7 +464,7 @@ def record_follow_up(incident, *, by, kind, channel, note, now=None):
     if kind in (FollowUp.Kind.POST_FIX, FollowUp.Kind.WRAP_UP):
         _require(incident.fixed_at is not None, "Record the fix first: this follow-up comes after the fix.")
     follow_up = FollowUp(incident=incident, kind=kind, channel=channel, note=note, done_by=by, done_at=now)
-    _validate(follow_up)
+    validate(follow_up)
     follow_up.save()
     if kind in FollowUp.CUSTOMER_FACING and incident.responded_at is None:
         incident.responded_at = now
@@ -496,7 +512,7 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
         "Send the wrap-up note or call before recording the outcome.",
     )
     resolution = Resolution(incident=incident, outcome=outcome, satisfaction=satisfaction, recorded_by=by, recorded_at=now)
-    _validate(resolution)
+    validate(resolution)
     resolution.save()
     incident.closed_at = now
     incident.outcome = outcome
@@ -515,6 +531,7 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
 def reassign(incident, *, by, owner, now=None):
     now = now or timezone.now()
     incident = _lock_open(incident, by)
+    _require_directs(by, incident, "reassign a recovery")
     _require_staff_of(owner, incident, "owner")
     before = incident.owner.username
     incident.owner = owner
@@ -529,6 +546,7 @@ def add_helper(incident, *, by, helper, now=None):
     """Bring one more person onto a bad recovery (a swarm)."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
+    _require_directs(by, incident, "bring in a helper")
     _require_staff_of(helper, incident, "helper")
     if incident.helpers.filter(pk=helper.pk).exists() or helper.pk == incident.owner_id:
         return incident
@@ -678,7 +696,7 @@ def _not_in_future(moment, now, field, message):
         raise RecoveryError(message, field_errors={field: ["Cannot be in the future."]})
 
 
-def _validate(instance, exclude=None):
+def validate(instance, exclude=None):
     """Model validation as a RecoveryError: required fields, choices, bounds."""
     try:
         instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
@@ -713,7 +731,7 @@ def _upsert(model, incident, values, defaults, expected_version=None):
         for field, value in values.items():
             setattr(record, field, value)
         record.version = current_version + 1
-    _validate(record, exclude=["incident"])
+    validate(record, exclude=["incident"])
     record.save()
     return record, old
 
@@ -776,6 +794,6 @@ def save_coach_phrase(organization, *, by, phrase, kind, suggestion, active=True
     if record.organization_id != organization.id:
         raise NotAllowed("That phrase belongs to another organization.")
     record.phrase, record.kind, record.suggestion, record.active = phrase, kind, suggestion, active
-    _validate(record)
+    validate(record)
     record.save()
     return record

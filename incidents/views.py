@@ -34,7 +34,7 @@ OPEN_SECTION = {
 FIELD_ALIASES = {"name": "customer_name", "email": "customer_email", "phone": "customer_phone", "cost": "gesture_cost"}
 
 
-def _run_service(form, call):
+def run_service(form, call):
     """Call a service for a valid form. A broken rule becomes a form error, in the words the service
     wrote for the person at the counter; the form keeps everything typed. Returns None on error."""
     try:
@@ -94,7 +94,7 @@ def log_failure(request):
     form = forms.LogFailureForm(request.POST or None, user=request.user, initial=_customer_initial(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        result = _run_service(form, lambda: services.log_incident_once(
+        result = run_service(form, lambda: services.log_incident_once(
             form_token=data["form_token"], logged_by=request.user, customer=data["customer"],
             new_customer=None if data["customer"] else form.new_customer(), location=data["location"],
             summary=data["summary"], channel=data["channel"], category=data["category"],
@@ -293,7 +293,7 @@ def record_step(request, reference, step):
     form_class, call = STEPS[step]
     form = form_class(request.POST, auto_id=_ids(step))
     if form.is_valid():
-        record = _run_service(form, lambda: call(incident, request.user, form.cleaned_data, form))
+        record = run_service(form, lambda: call(incident, request.user, form.cleaned_data, form))
         if record is not None:
             messages.success(request, _saved_message(step, record))
             incident.refresh_from_db(fields=["stage"])
@@ -331,7 +331,7 @@ def coach_phrases(request):
                "active": phrase.active} if phrase else None
     form = forms.CoachPhraseForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        if _run_service(form, lambda: services.save_coach_phrase(
+        if run_service(form, lambda: services.save_coach_phrase(
             organization, by=request.user, coach_phrase=phrase, **form.cleaned_data
         )):
             messages.success(request, "The coach's phrase list is saved.")

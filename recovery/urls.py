@@ -14,6 +14,11 @@ urlpatterns = [
     path("notifications/", include("followups.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("manage/", include("incidents.insights.urls")),
+    path("settings/", include("organization_settings.urls")),
+    # An invited member of staff chooses their password here (Django's password-reset confirmation).
+    path("accounts/password/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        success_url="/accounts/password/done/"), name="password_reset_confirm"),
+    path("accounts/password/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
 
 handler500 = "recovery.errors.server_error"

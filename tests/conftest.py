@@ -23,6 +23,17 @@ def private_default_cache(settings):
 
 
 @pytest.fixture
+def eager_celery():
+    """Tasks run in-process when queued, as a worker would run them."""
+    from recovery.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def organization(db):
     return factories.OrganizationFactory(name="Harbour Hotels", slug="harbour")
 

@@ -22,7 +22,8 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 SECRET = "Zanzibar-7Q"  # in the foreign objects' text: it must never reach the wrong person
 SECRETS = {"other location": f"{SECRET}-hilltop", "other organization": f"{SECRET}-rival"}
-SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "login/", "logout/", "healthz")
+SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "login/", "logout/", "healthz",
+                    "accounts/password/")
 STEPS = ("apology", "review", "fix", "follow_up", "deposition", "outcome")
 
 
@@ -83,7 +84,8 @@ def world(organization, location, other_location):
         recipient=rival_clerk, incident=foreign["other organization"], kind="heads_up", title=f"Due {SECRETS['other organization']}",
         body=SECRETS["other organization"], created_at=foreign["other organization"].logged_at, dedupe_key=f"perm-{uuid.uuid4().hex}",
     )
-    return {"people": people, "foreign": foreign, "rival_customer": rival_customer, "webhook": webhook, "notification": notification}
+    return {"people": people, "foreign": foreign, "rival_customer": rival_customer, "webhook": webhook,
+            "notification": notification, "rival_client": rival_client}
 
 
 def _fill(route, incident, world, nonexistent=False):
@@ -94,7 +96,12 @@ def _fill(route, incident, world, nonexistent=False):
         "step": "apology",
         "pk": None,
     }
-    if route.startswith(("incidents/", "api/v1/incidents/", "manage/incidents/")):
+    if route.startswith("settings/"):
+        # Settings name the foreign incident's location, its owner, or the rival's API client.
+        values["pk"] = (incident.location_id if route.startswith("settings/locations/") else
+                        incident.owner_id if route.startswith("settings/staff/") else world["rival_client"].pk)
+        values["webhook_pk"] = world["webhook"].pk
+    elif route.startswith(("incidents/", "api/v1/incidents/", "manage/incidents/")):
         values["pk"] = incident.pk
     elif "customers/" in route:
         values["pk"] = world["rival_customer"].pk if incident.organization_id != world["people"]["admin"].organization_id else incident.customer_id
@@ -106,6 +113,7 @@ def _fill(route, incident, world, nonexistent=False):
         values["pk"] = world["notification"].pk
     if nonexistent:
         values["pk"] = 987654321
+        values["webhook_pk"] = 987654321
     path = route
     for name, value in values.items():
         for converter in ("int", "str", "slug", ""):
@@ -196,6 +204,10 @@ def test_no_route_shows_or_changes_an_object_beyond_the_callers_reach(world, org
     assert incident.owner.username in ("hal", "rob")
     assert incident.gestures.get().approval == "pending"
     assert incident.helpers.count() == 0
+    incident.owner.refresh_from_db()
+    assert incident.owner.is_active and incident.owner.role == "frontline"
+    world["rival_client"].refresh_from_db()
+    assert world["rival_client"].active and world["webhook"].__class__.objects.get(pk=world["webhook"].pk).active
 
 
 def test_the_walk_covers_every_route_with_an_object_in_its_path():
@@ -205,23 +217,54 @@ def test_the_walk_covers_every_route_with_an_object_in_its_path():
     assert any(route.startswith("incidents/") for route in routes)
 
 
-@pytest.mark.parametrize("role,whose", [("manager", "other location"), ("manager", "other organization"), ("admin", "other organization")])
-def test_admin_lists_show_nothing_beyond_the_callers_reach(world, role, whose, client):
+@pytest.mark.parametrize("role", ["frontline", "manager", "admin"])
+def test_the_django_admin_opens_for_nobody_of_an_organization_whatever_they_were_granted(world, role, client):
+    """The admin is the operators' tool: staff flags, groups and every model permission given to an
+    organization's member open none of its pages, so none can offer another organization's rows."""
     from django.contrib import admin
     from django.contrib.auth.models import Permission
     from django.urls import reverse
 
+    from incidents.api.models import ApiClient
+    from incidents.models import Location
+
     user = world["people"][role]
     user.is_staff = True
     user.save()
-    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    user.user_permissions.set(Permission.objects.all())
     client.force_login(user)
-    secret = SECRETS[whose]
+    rival = world["foreign"]["other organization"].organization
+    urls = [reverse("admin:index")]
     for model in admin.site._registry:
-        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls += [reverse(f"{name}_changelist"), reverse(f"{name}_add")]
+    for url in urls:
         response = client.get(url)
-        assert response.status_code == 200, url
-        assert secret not in _text(response), f"{role} sees {whose}'s data in {url}"
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+    client.post(reverse("admin:incidents_apiclient_add"), {"name": "Sneaky", "organization": rival.pk, "rate_limit_per_minute": 60})
+    client.post(reverse("admin:incidents_location_add"), {"name": "Sneaky", "code": "sneaky", "organization": rival.pk,
+                                                          "timezone": "UTC", "opens_at": "09:00", "closes_at": "17:00"})
+    client.post(reverse("admin:incidents_user_change", args=[user.pk]), {"is_superuser": "on", "role": "admin"})
+    assert not ApiClient.objects.filter(name="Sneaky").exists()
+    assert not Location.objects.filter(code="sneaky").exists()
+    user.refresh_from_db()
+    assert not user.is_superuser and user.role == role
+    # Nor does its sign-in page let them in.
+    user.set_password("pw-for-the-admin-1")
+    user.save()
+    client.logout()
+    answer = client.post(reverse("admin:login"), {"username": user.username, "password": "pw-for-the-admin-1"})
+    assert answer.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_an_operator_reads_every_organization_in_the_admin(world, client):
+    from django.contrib.auth import get_user_model
+
+    operator = get_user_model().objects.create_superuser("op", "op@example.com", "op-password-1")
+    client.force_login(operator)
+    listed = _text(client.get("/admin/incidents/incident/"))
+    assert world["foreign"]["other organization"].reference in listed
+    assert world["foreign"]["other location"].reference in listed
 
 
 def test_every_post_without_the_csrf_token_is_refused(world, organization):

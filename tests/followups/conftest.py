@@ -34,17 +34,6 @@ def sweep_at(clock_at_start):
     return run
 
 
-@pytest.fixture
-def eager_celery():
-    """Tasks run in-process when queued, as a worker would run them."""
-    from recovery.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield app
-    app.conf.task_always_eager = previous
-
-
 @pytest.fixture(autouse=True)
 def quick_passwords(settings):
     """Staff here never log in with a password, except on pages, where a fast hash is enough."""

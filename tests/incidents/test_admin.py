@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from incidents import services
 from incidents.models import Gesture
@@ -10,9 +9,10 @@ from tests import factories
 
 @pytest.fixture
 def admin_manager(manager):
-    manager.is_staff = True
+    """An operator (the admin is for superusers) who is also a manager of the organization, so the
+    admin reads the organization through the same visibility rule as the pages."""
+    manager.is_staff = manager.is_superuser = True
     manager.save()
-    manager.user_permissions.set(Permission.objects.filter(content_type__app_label="incidents"))
     return manager
 
 

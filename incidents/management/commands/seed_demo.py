@@ -16,4 +16,6 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (demo data only):")
         self.stdout.write(f"  frontline / {demo.DEMO_PASSWORD}   (frontline staff at Riverside)")
         self.stdout.write(f"  manager   / {demo.DEMO_PASSWORD}   (manager of all three locations)")
+        self.stdout.write(f"  admin     / {demo.DEMO_PASSWORD}   (organization admin: Settings)")
+        self.stdout.write(f"  operator  / {demo.DEMO_PASSWORD}   (runs the service: /admin/)")
         self.stdout.write("Open http://127.0.0.1:8000/ to log in.")

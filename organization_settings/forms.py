@@ -1,0 +1,76 @@
+"""The Settings forms. They parse what was typed; who may change what is decided in `services`."""
+
+import zoneinfo
+
+from django import forms
+
+from incidents.api.models import WebhookEndpoint
+from incidents.forms import Form
+from incidents.models import Location, Organization
+
+from . import services
+
+
+TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime"})
+
+
+class ModelForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class OrganizationForm(ModelForm):
+    class Meta:
+        model = Organization
+        fields = services.ORGANIZATION_FIELDS
+        labels = {"follow_up_window": "Fix or follow up within", "heads_up_before": "Warn the owner before the end by",
+                  "escalate_after": "Tell the admins after a missed window by",
+                  "progress_report_every": "Progress report to the customer every"}
+
+
+class LocationForm(ModelForm):
+    timezone = forms.ChoiceField(label="Time zone", choices=[(zone, zone) for zone in TIME_ZONES], initial="UTC")
+
+    class Meta:
+        model = Location
+        fields = ["name", "code", "region", "timezone", "opens_at", "closes_at"]
+        widgets = {"opens_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                   "closes_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+        labels = {"opens_at": "Opens at", "closes_at": "Closes at"}
+
+    def validate_unique(self):
+        pass  # the service decides, with the words a person reads
+
+
+class StaffForm(Form):
+    first_name = forms.CharField(label="First name", max_length=150)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
+    role = forms.ChoiceField(label="Role")
+    locations = forms.ModelMultipleChoiceField(label="Locations", queryset=None, required=False,
+                                               widget=forms.CheckboxSelectMultiple)
+    discretion_budget = forms.DecimalField(
+        label="Discretion budget (optional)", max_digits=10, decimal_places=2, min_value=0, required=False,
+        help_text="What they may give one customer without asking a manager; empty means the organization's default.",
+    )
+
+    def __init__(self, *args, by, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role.value, role.label) for role in services.assignable_roles(by)]
+        self.fields["locations"].queryset = services.locations_in_reach(by, organization).order_by("name")
+
+
+class InviteForm(StaffForm):
+    email = forms.EmailField(label="Email", help_text="They sign in with it, and get the invitation there.")
+    field_order = ["email", "first_name", "last_name", "role", "locations", "discretion_budget"]
+
+
+class ApiClientForm(Form):
+    name = forms.CharField(label="Name", max_length=100, help_text="The system it is for, e.g. Helpdesk.")
+    rate_limit_per_minute = forms.IntegerField(label="Requests per minute", min_value=1, max_value=100000, initial=600)
+
+
+class WebhookForm(Form):
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(label="Events", choices=WebhookEndpoint.EventType.choices, required=False,
+                                       widget=forms.CheckboxSelectMultiple, help_text="None ticked means all.")

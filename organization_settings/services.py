@@ -1,0 +1,264 @@
+"""Setting up an organization: its clocks and budget, locations, staff, API clients and webhooks.
+
+Every door that changes these (the Settings pages, the operators' admin, commands) calls these
+functions, and each one checks the actor with the rules below, written once:
+
+- Settings are for managers and admins of the organization; the organization's own settings, its
+  locations and its API clients (a client reads every incident) are for admins.
+- Nobody grants a role above their own, or acts on someone of a higher role.
+- A manager acts on the staff of their own locations only, and gives them only those locations.
+- Nobody changes their own role or locks themselves out.
+
+`by=None` is the operator at the server (a management command); operators are superusers in the admin.
+"""
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from incidents import selectors
+from incidents.api import services as api_services
+from incidents.api.models import ApiClient, WebhookEndpoint
+from incidents.models import Location, Organization, User
+from incidents.services import Conflict, NotAllowed, RecoveryError, validate
+
+RANK = {User.Role.FRONTLINE: 0, User.Role.MANAGER: 1, User.Role.ADMIN: 2}
+ORGANIZATION_FIELDS = ["name", "currency", "follow_up_window", "heads_up_before", "escalate_after",
+                       "progress_report_every", "check_back_after", "wrap_up_after", "default_discretion_budget"]
+
+
+# --- Who may do what ------------------------------------------------------------------------------
+
+
+def _is_operator(user):
+    return user is None or (user.is_superuser and user.organization_id is None)
+
+
+def rank(user):
+    return 3 if _is_operator(user) else RANK.get(user.role, 0)
+
+
+def may_open_settings(user):
+    return user.is_authenticated and user.is_active and user.organization_id is not None and user.is_manager
+
+
+def is_admin_of(user, organization):
+    return _is_operator(user) or (user.role == User.Role.ADMIN and user.organization_id == organization.id)
+
+
+def _require_settings(by, organization):
+    if not _is_operator(by) and not (may_open_settings(by) and by.organization_id == organization.id):
+        raise NotAllowed("Settings are for the organization's managers and admins.")
+
+
+def _require_admin(by, organization, what):
+    if not is_admin_of(by, organization):
+        raise NotAllowed(f"Only an organization admin can {what}.")
+
+
+def assignable_roles(by):
+    """The roles `by` may give: their own and those below it."""
+    return [role for role in User.Role if RANK[role] <= rank(by)]
+
+
+def staff_in_reach(by, organization):
+    """The people `by` may change: staff of the organization (not its API clients' accounts) of a role
+    no higher than theirs; for a manager, only those who work at one of the manager's locations."""
+    people = User.objects.filter(organization=organization, api_client__isnull=True)
+    if _is_operator(by) or by.role == User.Role.ADMIN:
+        return people
+    return people.filter(
+        role__in=[role for role in User.Role if RANK[role] <= rank(by)], locations__in=selectors.visible_locations(by)
+    ).distinct()
+
+
+def locations_in_reach(by, organization):
+    if _is_operator(by):
+        return Location.objects.filter(organization=organization)
+    return selectors.visible_locations(by).filter(organization=organization)
+
+
+def _require_in_reach(by, member, organization):
+    if member.organization_id != organization.id or not staff_in_reach(by, organization).filter(pk=member.pk).exists():
+        raise NotAllowed("You can only change staff of your own locations with a role no higher than yours.")
+
+
+def _check_role_and_locations(by, organization, role, locations):
+    if role not in User.Role.values:
+        raise RecoveryError("Choose a role.", field_errors={"role": ["Unknown role."]})
+    if role not in assignable_roles(by):
+        raise NotAllowed("Nobody can give a role above their own.", field_errors={"role": ["Above your own role."]})
+    reachable = set(locations_in_reach(by, organization).values_list("pk", flat=True))
+    if any(location.pk not in reachable for location in locations):
+        raise NotAllowed("You can only give locations you manage.", field_errors={"locations": ["Not one of yours."]})
+    if role != User.Role.ADMIN and not locations and not (_is_operator(by) or by.role == User.Role.ADMIN):
+        raise RecoveryError("Choose at least one location.", field_errors={"locations": ["Choose at least one."]})
+
+
+# --- The organization ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def update_organization(organization, *, by, **values):
+    """The organization's name, currency, clock windows and discretion budget. Admins only. A changed
+    window applies to clocks started from now on: running deadlines were fixed when they started."""
+    _require_admin(by, organization, "change the organization's settings")
+    unknown = set(values) - set(ORGANIZATION_FIELDS)
+    if unknown:
+        raise RecoveryError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    for field, value in values.items():
+        setattr(organization, field, value)
+    organization.currency = (organization.currency or "").upper()
+    validate(organization)
+    organization.save(update_fields=list(values))
+    return organization
+
+
+# --- Locations -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_location(organization, *, by, location=None, name, code, region="", timezone="UTC", opens_at, closes_at):
+    """Add or change a location. Admins only; the time zone must be an IANA name."""
+    _require_admin(by, organization, "add or change locations")
+    if location is not None and location.organization_id != organization.id:
+        raise NotAllowed("That location belongs to another organization.")
+    if timezone not in zoneinfo.available_timezones():
+        raise RecoveryError("Choose the location's time zone from the list.", field_errors={"timezone": ["Unknown time zone."]})
+    clash = Location.objects.filter(organization=organization, code=code)
+    if location is not None:
+        clash = clash.exclude(pk=location.pk)
+    if clash.exists():
+        raise Conflict("Another location already has that code.", field_errors={"code": ["Already used."]})
+    record = location or Location(organization=organization)
+    record.name, record.code, record.region, record.timezone = name, code, region, timezone
+    record.opens_at, record.closes_at = opens_at, closes_at
+    validate(record, exclude=["organization"])
+    record.save()
+    return record
+
+
+# --- Staff -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def invite_staff(organization, *, by, email, first_name, last_name="", role, locations=(), discretion_budget=None):
+    """A new member of staff, signed in by the email address, who chooses a password from the
+    invitation link sent once this commits."""
+    _require_settings(by, organization)
+    email = (email or "").strip().lower()
+    locations = list(locations)
+    _check_role_and_locations(by, organization, role, locations)
+    if User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exists():
+        raise Conflict("Someone with that email address already has an account.", field_errors={"email": ["Already has an account."]})
+    member = User(username=email, email=email, first_name=first_name, last_name=last_name, organization=organization,
+                  role=role, discretion_budget=discretion_budget)
+    member.set_unusable_password()
+    validate(member, exclude=["password"])
+    member.save()
+    member.locations.set(locations)
+    send_invitation_on_commit(member)
+    return member
+
+
+@transaction.atomic
+def update_staff(member, *, by, role, locations, first_name, last_name="", discretion_budget=None):
+    organization = member.organization
+    _require_settings(by, organization)
+    _require_in_reach(by, member, organization)
+    locations = list(locations)
+    if by is not None and member.pk == by.pk and role != member.role:
+        raise NotAllowed("Nobody changes their own role; ask another admin.", field_errors={"role": ["Your own role."]})
+    _check_role_and_locations(by, organization, role, locations)
+    if not _is_operator(by) and by.role != User.Role.ADMIN:
+        # A manager's change keeps the locations they do not manage, which they cannot see.
+        locations += list(member.locations.exclude(pk__in=locations_in_reach(by, organization)))
+    member.role, member.first_name, member.last_name = role, first_name, last_name
+    member.discretion_budget = discretion_budget
+    validate(member, exclude=["password"])
+    member.save(update_fields=["role", "first_name", "last_name", "discretion_budget"])
+    member.locations.set(locations)
+    return member
+
+
+@transaction.atomic
+def set_staff_active(member, *, by, active):
+    """Deactivate (they can no longer sign in; their recoveries and history stay) or reactivate."""
+    organization = member.organization
+    _require_settings(by, organization)
+    _require_in_reach(by, member, organization)
+    if by is not None and member.pk == by.pk:
+        raise NotAllowed("You cannot deactivate yourself.")
+    member.is_active = active
+    member.save(update_fields=["is_active"])
+    return member
+
+
+def resend_invitation(member, *, by):
+    _require_settings(by, member.organization)
+    _require_in_reach(by, member, member.organization)
+    if member.has_usable_password() or not member.is_active:
+        raise Conflict("They have already chosen a password." if member.is_active else "They are deactivated.")
+    send_invitation_on_commit(member)
+
+
+def invitation_link(member):
+    """The page where an invited person chooses a password: Django's password-reset confirmation, whose
+    token stops working once a password is set (and after PASSWORD_RESET_TIMEOUT)."""
+    path = reverse("password_reset_confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(member.pk)), "token": default_token_generator.make_token(member),
+    })
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def send_invitation_on_commit(member):
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.send_invitation.delay(member.pk))
+
+
+# --- API clients and webhooks --------------------------------------------------------------------------
+
+
+def add_api_client(organization, *, by, name, rate_limit_per_minute=None):
+    """A new integration; returns (client, token key). Admins only: a client reads every incident."""
+    _require_admin(by, organization, "add API clients")
+    name = (name or "").strip()
+    if ApiClient.objects.filter(organization=organization, name__iexact=name).exists():
+        raise Conflict("An API client of that name already exists.", field_errors={"name": ["Already used."]})
+    return api_services.create_api_client(organization=organization, name=name, rate_limit_per_minute=rate_limit_per_minute)
+
+
+def api_clients_of(by, organization):
+    _require_admin(by, organization, "see API clients")
+    return ApiClient.objects.filter(organization=organization)
+
+
+@transaction.atomic
+def set_api_client_active(client, *, by, active):
+    """A deactivated client's token stops working at once; its history stays."""
+    _require_admin(by, client.organization, "change API clients")
+    client.active = active
+    client.save(update_fields=["active"])
+    client.user.is_active = active
+    client.user.save(update_fields=["is_active"])
+    return client
+
+
+def add_webhook(client, *, by, url, events=()):
+    _require_admin(by, client.organization, "add webhooks")
+    return api_services.register_webhook(client=client, url=url, events=events)
+
+
+def set_webhook_active(endpoint, *, by, active):
+    _require_admin(by, endpoint.client.organization, "change webhooks")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=active)
+    endpoint.active = active
+    return endpoint

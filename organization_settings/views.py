@@ -1,0 +1,186 @@
+"""The Settings pages: parse, call one service, render. Who may do what is decided in `services`;
+a NotAllowed it raises becomes 403 here, and objects beyond the person's reach are simply not found."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from incidents.services import NotAllowed
+from incidents.views import run_service
+
+from . import forms, services
+
+
+def _organization_of(request):
+    if not services.may_open_settings(request.user):
+        raise PermissionDenied("Settings are for managers and admins.")
+    return request.user.organization
+
+
+def _admin_organization(request):
+    organization = _organization_of(request)
+    if not services.is_admin_of(request.user, organization):
+        raise PermissionDenied("Only an organization admin can do this.")
+    return organization
+
+
+def _page(request, template, context, form=None):
+    context = {"is_admin": services.is_admin_of(request.user, request.user.organization), **context}
+    status = 400 if form is not None and form.is_bound else 200
+    return render(request, f"organization_settings/{template}", context, status=status)
+
+
+@login_required
+def organization(request):
+    """The organization's clock windows, budget and currency: admins change them, managers read them."""
+    organization = _organization_of(request)
+    form = forms.OrganizationForm(request.POST or None, instance=organization)
+    if request.method == "POST":
+        _admin_organization(request)
+        changed = {field: form.cleaned_data[field] for field in form.changed_data} if form.is_valid() else None
+        if changed is not None and run_service(form, lambda: services.update_organization(
+                organization, by=request.user, **changed)):
+            messages.success(request, "The organization's settings are saved.")
+            return redirect("settings:organization")
+        organization.refresh_from_db()
+    return _page(request, "organization.html", {"form": form, "organization": organization}, form)
+
+
+@login_required
+def locations(request):
+    organization = _organization_of(request)
+    form = forms.LocationForm(request.POST or None)
+    if request.method == "POST":
+        _admin_organization(request)
+        if form.is_valid() and run_service(form, lambda: services.save_location(
+                organization, by=request.user, **form.cleaned_data)):
+            messages.success(request, f"{form.cleaned_data['name']} is added.")
+            return redirect("settings:locations")
+    listed = services.locations_in_reach(request.user, organization).order_by("name")
+    return _page(request, "locations.html", {"form": form, "locations": listed}, form)
+
+
+@login_required
+def location(request, pk):
+    organization = _admin_organization(request)
+    place = get_object_or_404(organization.locations, pk=pk)
+    form = forms.LocationForm(request.POST or None, instance=place)
+    if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.save_location(
+            organization, by=request.user, location=place, **form.cleaned_data)):
+        messages.success(request, f"{place.name} is saved.")
+        return redirect("settings:locations")
+    place.refresh_from_db()
+    return _page(request, "location.html", {"form": form, "location": place}, form)
+
+
+@login_required
+def staff(request):
+    """The staff in the person's reach, and the invitation form."""
+    organization = _organization_of(request)
+    form = forms.InviteForm(request.POST or None, by=request.user, organization=organization)
+    if request.method == "POST" and form.is_valid():
+        member = run_service(form, lambda: services.invite_staff(organization, by=request.user, **form.cleaned_data))
+        if member:
+            messages.success(request, f"Invitation sent to {member.email}.")
+            return redirect("settings:staff")
+    people = (services.staff_in_reach(request.user, organization)
+              .prefetch_related("locations").order_by("-is_active", "first_name", "username"))
+    return _page(request, "staff.html", {"form": form, "people": people}, form)
+
+
+@login_required
+def member(request, pk):
+    organization = _organization_of(request)
+    person = get_object_or_404(services.staff_in_reach(request.user, organization), pk=pk)
+    initial = {"first_name": person.first_name, "last_name": person.last_name, "role": person.role,
+               "locations": list(person.locations.all()), "discretion_budget": person.discretion_budget}
+    form = forms.StaffForm(request.POST or None, initial=initial, by=request.user, organization=organization)
+    if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.update_staff(
+            person, by=request.user, **form.cleaned_data)):
+        messages.success(request, f"{person.display_name()} is saved.")
+        return redirect("settings:staff")
+    return _page(request, "member.html", {"form": form, "member": person}, form)
+
+
+@login_required
+@require_POST
+def member_active(request, pk):
+    organization = _organization_of(request)
+    person = get_object_or_404(services.staff_in_reach(request.user, organization), pk=pk)
+    active = request.POST.get("active") == "1"
+    _act(request, lambda: services.set_staff_active(person, by=request.user, active=active),
+         f"{person.display_name()} is {'active again' if active else 'deactivated: they can no longer sign in'}.")
+    return redirect("settings:member", pk=person.pk)
+
+
+@login_required
+@require_POST
+def member_invitation(request, pk):
+    organization = _organization_of(request)
+    person = get_object_or_404(services.staff_in_reach(request.user, organization), pk=pk)
+    _act(request, lambda: services.resend_invitation(person, by=request.user), f"Invitation sent again to {person.email}.")
+    return redirect("settings:member", pk=person.pk)
+
+
+@login_required
+def api_clients(request):
+    """API clients: a new one's token is shown on this answer only."""
+    organization = _admin_organization(request)
+    form = forms.ApiClientForm(request.POST or None)
+    token = None
+    if request.method == "POST" and form.is_valid():
+        created = run_service(form, lambda: services.add_api_client(organization, by=request.user, **form.cleaned_data))
+        if created:
+            (client, token), form = created, forms.ApiClientForm()
+    listed = services.api_clients_of(request.user, organization).prefetch_related("webhooks")
+    context = {"form": form, "clients": listed, "token": token, "new_client": token and client}
+    return _page(request, "api_clients.html", context, form)
+
+
+@login_required
+def api_client(request, pk):
+    organization = _admin_organization(request)
+    client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
+    form = forms.WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.add_webhook(
+            client, by=request.user, **form.cleaned_data)):
+        messages.success(request, "Webhook added. Its signing secret is shown below.")
+        return redirect("settings:api_client", pk=client.pk)
+    return _page(request, "api_client.html", {"form": form, "client": client, "webhooks": client.webhooks.all()}, form)
+
+
+@login_required
+@require_POST
+def api_client_active(request, pk):
+    organization = _admin_organization(request)
+    client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
+    active = request.POST.get("active") == "1"
+    _act(request, lambda: services.set_api_client_active(client, by=request.user, active=active),
+         f"{client.name} is {'active again' if active else 'deactivated: its token no longer works'}.")
+    return redirect("settings:api_client", pk=client.pk)
+
+
+@login_required
+@require_POST
+def webhook_active(request, pk, webhook_pk):
+    organization = _admin_organization(request)
+    client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
+    endpoint = get_object_or_404(client.webhooks, pk=webhook_pk)
+    active = request.POST.get("active") == "1"
+    _act(request, lambda: services.set_webhook_active(endpoint, by=request.user, active=active),
+         f"Webhook {'resumed' if active else 'paused'}.")
+    return redirect("settings:api_client", pk=client.pk)
+
+
+def _act(request, call, success):
+    """A one-button action: its refusal becomes a message, the way a form shows an error."""
+    try:
+        call()
+    except NotAllowed as error:
+        raise PermissionDenied(error.message) from error
+    except services.RecoveryError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
