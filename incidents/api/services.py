@@ -7,7 +7,7 @@ names (a location code, a username, a customer's contact details) and call it.
 import functools
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
 from django.utils.text import slugify
@@ -20,7 +20,7 @@ from incidents.selectors import visible_customers, visible_incidents, visible_lo
 from .errors import AlreadyExists
 from .models import ApiClient, WebhookEndpoint
 from .throttling import client_of
-from .webhooks import private_address_of
+from .webhooks import SCHEMES, private_address_of
 
 
 @transaction.atomic
@@ -55,6 +55,9 @@ def check_webhook(url, events):
     unknown = sorted(set(events) - set(WebhookEndpoint.EventType.values))
     if unknown:
         raise services.RecoveryError("Unknown event type.", field_errors={"events": [f"Unknown: {', '.join(unknown)}."]})
+    # The URL field also takes ftp://, which deliveries never call.
+    if urlsplit(url).scheme not in SCHEMES:
+        raise services.RecoveryError("Webhooks are sent over http or https.", field_errors={"url": ["Use an https:// or http:// address."]})
     if private_address_of(url):
         raise services.RecoveryError(
             "Webhooks go to addresses on the internet, not inside this network.",

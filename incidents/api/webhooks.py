@@ -10,14 +10,15 @@ event id in every delivery lets the receiver drop repeats.
 import datetime
 import hashlib
 import hmac
+import http.client
+import io
 import ipaddress
 import json
 import logging
 import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from django.apps import apps
 from django.conf import settings
@@ -155,62 +156,195 @@ def _reminder_payload(reminder):
 
 # --- Where deliveries may go ----------------------------------------------------------------------
 
+SCHEMES = ("http", "https")
+# Well-known NAT64 prefix: 64:ff9b::a.b.c.d is translated by the network to a.b.c.d.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
-def private_address_of(url):
-    """The first address of the URL's host inside this network (loopback, private, link-local,
-    reserved), or None. A client must not make the app call into its own network (SSRF); asked at
-    registration and again before each send, since a name can be pointed elsewhere later."""
-    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
-        return None
-    host = urllib.parse.urlsplit(url).hostname or ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        return None  # not resolvable now: the send fails and is retried like any unreachable host
-    for address in sorted(addresses):
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
-            return address
+
+def _carried_ipv4(ip):
+    """The IPv4 address an IPv6 address delivers to, if it wraps one: IPv4-mapped (::ffff:a.b.c.d),
+    NAT64, 6to4 (2002:aabb:ccdd::) or Teredo (the client's address)."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+
+
+def _is_public(ip):
+    """True only for an address reachable on the internet. `is_private` is not enough: the shared
+    address space 100.64.0.0/10 (where clouds put metadata services) is not private but not global
+    either, and `is_global` alone lets site-local fec0::/10, multicast, and IPv6 addresses that wrap
+    a private IPv4 address through (2002:7f00:1:: is 127.0.0.1 by way of a 6to4 relay)."""
+    if ip.version == 6:
+        carried = _carried_ipv4(ip)
+        if carried is not None:
+            return ip.is_global and _is_public(carried)
+        if ip.is_site_local or ip.is_reserved:
+            return False
+    return ip.is_global and not ip.is_multicast
+
+
+def _resolve(host, port):
+    """Every address of `host` now, as (family, socket address) pairs to connect to."""
+    return [(family, sockaddr) for family, _, _, _, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def _first_inward(addresses):
+    """The first of the resolved addresses that is not public, or None."""
+    for _, sockaddr in addresses:
+        if not _is_public(ipaddress.ip_address(sockaddr[0].split("%")[0])):
+            return sockaddr[0]
     return None
 
 
+def private_address_of(url):
+    """The first address of the URL's host that is not a public internet address (loopback,
+    private, shared, link-local, site-local, reserved, or an IPv6 address wrapping one), or None.
+    A client must not make the app call into its own network (SSRF). Asked at registration; each
+    send checks again the very addresses it connects to, since a name can be pointed elsewhere."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return None
+    try:
+        addresses = _resolve(urllib.parse.urlsplit(url).hostname or "", None)
+    except (OSError, UnicodeError, ValueError):
+        return None  # not resolvable now: the send fails and is retried like any unreachable host
+    return _first_inward(addresses)
+
+
 # --- Sending one delivery ------------------------------------------------------------------------
+
+# The claim on a delivery lasts the send's deadline plus this: time to record the attempt, and for
+# the clocks of two workers to differ a little. A send that outlived its claim would let a second
+# worker claim the delivery and send it again while the first is still at it.
+LEASE_MARGIN_SECONDS = 10
+
+
+def _time_left(deadline):
+    """Seconds until `deadline` (a time.monotonic() value), as the timeout of the next socket call."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+class _DeadlineSocket(io.RawIOBase):
+    """A connected socket as http.client uses it (sendall, makefile, close), whose timeout is, before
+    every write and every read, the time left until the deadline. A plain socket timeout counts per
+    read, so a receiver trickling a byte every few seconds could hold the send as long as it liked."""
+
+    def __init__(self, sock, deadline):
+        super().__init__()
+        self.sock, self.deadline = sock, deadline
+
+    def sendall(self, data):
+        self.sock.settimeout(_time_left(self.deadline))
+        self.sock.sendall(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        self.sock.settimeout(_time_left(self.deadline))
+        return self.sock.recv_into(buffer)
+
+    def makefile(self, mode):
+        return io.BufferedReader(self)
+
+    def close(self):
+        super().close()
+        self.sock.close()
+
+
+class _PinnedConnection(http.client.HTTPConnection):
+    """An HTTP(S) connection to the addresses that were checked, never to what the name resolves to
+    at connect time: between a check and a second lookup the name can be pointed at this network
+    (DNS rebinding). The Host header, and for https the SNI and the certificate check, keep the
+    name. Every step (connect, TLS handshake, request, answer) shares one deadline."""
+
+    def __init__(self, host, port, *, addresses, deadline, tls=None):
+        super().__init__(host, port)
+        self.addresses, self.deadline, self.tls = addresses, deadline, tls
+        if tls:
+            self.default_port = 443  # so the Host header leaves out the usual port, as for http's 80
+
+    def connect(self):
+        failure = OSError("no address")
+        for family, sockaddr in self.addresses:  # in the resolver's order, as socket.create_connection does
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(_time_left(self.deadline))
+                sock.connect(sockaddr)
+                if self.tls:
+                    sock.settimeout(_time_left(self.deadline))  # the handshake, all its reads, within the rest
+                    sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+                self.sock = _DeadlineSocket(sock, self.deadline)
+                return
+            except OSError as error:
+                sock.close()
+                failure = error
+        raise failure
+
+
+def _post(url, body, headers, deadline):
+    """POST `body` to `url` once, never following a redirect, given up at `deadline` (monotonic).
+    Returns (status code or None, error text)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        return None, "Not sent: only http and https URLs are called."
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    # Resolved once: the addresses checked here are the ones connected to.
+    addresses = _resolve(parts.hostname, port)
+    _time_left(deadline)  # a lookup cannot be cut short, but nothing is sent once it has used up the deadline
+    inward = None if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS else _first_inward(addresses)
+    if inward:
+        return None, f"Not sent: {inward} is inside this network, not a public address."
+    tls = ssl.create_default_context() if parts.scheme == "https" else None
+    connection = _PinnedConnection(parts.hostname, port, addresses=addresses, deadline=deadline, tls=tls)
+    try:
+        connection.request("POST", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
+                           body=body, headers={**headers, "Connection": "close"})
+        answer = connection.getresponse()  # the status line and headers; the body is never read
+    finally:
+        connection.close()
+    if 300 <= answer.status < 400:
+        # A redirect could point anywhere, this network included, and to other schemes: never followed.
+        return answer.status, f"Redirect not followed: HTTP {answer.status} to {answer.getheader('Location', '')}"
+    return answer.status, "" if 200 <= answer.status < 300 else f"HTTP {answer.status}"
 
 
 def deliver(delivery_id, *, now=None):
     """Send one delivery if it is due. Returns the delivery after the attempt, or None if it was
     not due (already sent, given up, or claimed by another worker)."""
     now = now or timezone.now()
-    lease = now + datetime.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3)
+    deadline_seconds = settings.WEBHOOK_DEADLINE_SECONDS
+    lease = now + datetime.timedelta(seconds=deadline_seconds + LEASE_MARGIN_SECONDS)
     # Claim it: a Celery retry and the pump's requeue may both ask; only one sends.
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
     ).update(next_attempt_at=lease)
     if not claimed:
         return None
+    # The deadline counts from the claim, so the name's lookup is inside it too.
+    started = time.monotonic()
+    deadline = started + deadline_seconds
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(now.timestamp()))
-    request = urllib.request.Request(delivery.endpoint.url, data=body, method="POST", headers={
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": "Recovery-Webhooks/1",
         EVENT_ID_HEADER: delivery.event_id,
         EVENT_TYPE_HEADER: delivery.event_type,
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: signature_header(delivery.endpoint.secret, timestamp, body),
-    })
-    started = time.monotonic()
-    status_code, error = None, ""
-    refused = private_address_of(delivery.endpoint.url)
-    if refused:
-        return _record_attempt(delivery, now, None, f"Not sent: {refused} is inside this network.", 0)
+    }
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as answer:
-            status_code = answer.status
-    except urllib.error.HTTPError as failure:
-        status_code, error = failure.code, f"HTTP {failure.code}"
-    except (urllib.error.URLError, OSError, ValueError) as failure:
-        error = f"{type(failure).__name__}: {failure}"
+        status_code, error = _post(delivery.endpoint.url, body, headers, deadline)
+    except TimeoutError:
+        status_code, error = None, f"Timed out: no answer within {deadline_seconds:g} s."
+    except (OSError, http.client.HTTPException, ValueError) as failure:
+        status_code, error = None, f"{type(failure).__name__}: {failure}"
     duration_ms = int((time.monotonic() - started) * 1000)
     return _record_attempt(delivery, now, status_code, error[:2000], duration_ms)
 
