@@ -301,7 +301,12 @@ API_STAFF_RATE_PER_MINUTE = int(os.environ.get("API_STAFF_RATE_PER_MINUTE", "300
 # Bodies over this answer 413: an incident or a step is a few kilobytes at most.
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(64 * 1024)))
 IDEMPOTENCY_KEY_TTL = datetime.timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
-WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+# One webhook send (lookup, connect, request, the answer's status line and headers) is cut off after
+# this many seconds in all; the delivery's claim lasts a little longer, so no other worker sends it
+# meanwhile. WEBHOOK_TIMEOUT_SECONDS is its former name.
+WEBHOOK_DEADLINE_SECONDS = float(
+    os.environ.get("WEBHOOK_DEADLINE_SECONDS", os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+)
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
 # Webhooks may not call into the app's own network (loopback, private ranges) unless this is set,
 # e.g. for a helpdesk on the same private network.
