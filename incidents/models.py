@@ -5,9 +5,11 @@ Models hold fields, constraints and choices. Every write that matters to the rec
 """
 
 import datetime
+import zoneinfo
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -57,6 +59,12 @@ class Outcome(models.TextChoices):
     LOST = "lost", "Lost"
 
 
+def validate_time_zone(name):
+    """Every clock of a location is read in its time zone: only names the zone database knows."""
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError("Choose a time zone from the list, e.g. Europe/London.", code="unknown_time_zone")
+
+
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
@@ -99,7 +107,8 @@ class Location(models.Model):
     name = models.CharField(max_length=200)
     code = models.SlugField(max_length=50, help_text="Short code used by the API, e.g. 'riverside'.")
     region = models.CharField(max_length=100, blank=True)
-    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/London.")
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/London.",
+                                validators=[validate_time_zone])
     opens_at = models.TimeField(default=datetime.time(9, 0))
     closes_at = models.TimeField(default=datetime.time(18, 0))
 
