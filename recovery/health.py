@@ -1,15 +1,18 @@
-"""`/healthz` for a load balancer or a monitor: the database, the broker, and how long ago the
-follow-up sweep last finished (which needs both beat and a worker).
+"""`/healthz` for a load balancer or a monitor: the database, the broker, the shared cache, and how
+long ago the follow-up sweep last finished (which needs both beat and a worker).
 
 Only a database that does not answer makes the answer 503 by default: a web process without its
-database cannot serve anyone, while a broker outage loses nothing (messages wait in the database)
-and a stopped beat is not this web process's fault. Monitors that want to hear about those too ask
+database cannot serve anyone, while a broker outage loses nothing (messages wait in the database),
+a cache outage only leaves the API's rate limits unenforced (incidents are still logged, sign-ins
+still work: `recovery.shared_cache`; and every web process would fail it at once), and a stopped
+beat is not this web process's fault. Monitors that want to hear about those too ask
 `/healthz?strict=1`, which answers 503 whenever any check fails.
 """
 
 import time
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
@@ -44,6 +47,18 @@ def check_broker():
         return {"transport": broker.transport.driver_type}
 
 
+CACHE_OK = "ok"
+CACHE_UNAVAILABLE = "unavailable: degraded, rate limits not enforced"
+
+
+def check_cache():
+    """Ask each cache alias for a key (a round trip), with the cache's own short timeouts. Asked
+    directly, not through `shared_cache`, whose pause after a failure would hide a recovery."""
+    for alias in ("api", "default"):
+        caches[alias].get("healthz")
+    return {"state": CACHE_OK}
+
+
 def check_beat():
     from followups.models import EngineHeartbeat
     from followups.services import SWEEP_HEARTBEAT
@@ -62,10 +77,17 @@ def healthz(request):
     checks = {
         "database": database,
         "broker": _timed(check_broker),
+        "cache": _timed(check_cache),
         # Without a database the heartbeat cannot be read; say so instead of timing out twice.
         "beat": _timed(check_beat) if database["ok"] else {"ok": False, "error": "database unavailable"},
     }
     healthy = all(check["ok"] for check in checks.values())
     strict = request.GET.get("strict") in ("1", "true", "yes")
     status = 200 if database["ok"] and (healthy or not strict) else 503
-    return JsonResponse({"status": "ok" if healthy else ("down" if not database["ok"] else "degraded"), "checks": checks}, status=status)
+    if not checks["cache"]["ok"]:
+        checks["cache"]["state"] = CACHE_UNAVAILABLE
+    return JsonResponse({
+        "status": "ok" if healthy else ("down" if not database["ok"] else "degraded"),
+        "cache": checks["cache"]["state"],
+        "checks": checks,
+    }, status=status)

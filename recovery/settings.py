@@ -284,15 +284,23 @@ SPECTACULAR_SETTINGS.update(
 # A cache alias of their own, so the counters never mix with (or flush) anything else.
 # The default cache holds what must be shared by every web process (login throttling): Redis when
 # there is one, otherwise files on this machine, which `make run`'s processes share.
+# Either one being unreachable costs no request its answer (`recovery.shared_cache`). Django hands a
+# Redis cache's OPTIONS to redis-py's connection pool, and so to every connection it opens: a counter
+# answers in well under a millisecond, so half a second to connect or to answer is plenty, where
+# redis-py's default of 5 s would hold requests that long while Redis is unreachable.
+REDIS_CACHE_TIMEOUT_SECONDS = float(os.environ.get("REDIS_CACHE_TIMEOUT_SECONDS", "0.5"))
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": REDIS_CACHE_TIMEOUT_SECONDS, "socket_timeout": REDIS_CACHE_TIMEOUT_SECONDS}
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "recovery"}
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "recovery",
+         "OPTIONS": REDIS_CACHE_OPTIONS}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )
 }
 CACHES["api"] = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "recovery-api"}
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "recovery-api",
+     "OPTIONS": REDIS_CACHE_OPTIONS}
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "recovery-api"}
 )

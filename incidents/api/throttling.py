@@ -3,13 +3,18 @@
 A fixed one-minute window with an atomic increment: with Redis every web process shares one count,
 so the limit holds across processes and machines. Over the limit the API answers 429 with
 `Retry-After` set to the seconds left in the window.
+
+When the cache is unreachable the limits fail open: a helpdesk logging incidents during a Redis
+outage matters more than holding a runaway client to its rate, and nothing but the counters is lost.
+`recovery.shared_cache` logs that the limits are not enforced (now and then, not per request).
 """
 
 import time
 
 from django.conf import settings
-from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
+
+from recovery import shared_cache
 
 WINDOW_SECONDS = 60
 
@@ -32,16 +37,21 @@ class ClientRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"{settings.API_RATE_LIMIT_PREFIX}:{user.pk}:{window}"
-        cache = caches["api"]
-        # add() starts the window's count only if no other process did; incr() is atomic in Redis.
-        cache.add(key, 0, WINDOW_SECONDS + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, WINDOW_SECONDS + 5)
-            count = 1
+        count = shared_cache.use("api", lambda cache: _count(cache, key), lambda: 0,
+                                 consequence="API rate limits are not enforced")
         self._wait = (window + 1) * WINDOW_SECONDS - now
         return count <= limit
 
     def wait(self):
         return self._wait
+
+
+def _count(cache, key):
+    """This request's number in the window's count."""
+    # add() starts the window's count only if no other process did; incr() is atomic in Redis.
+    cache.add(key, 0, WINDOW_SECONDS + 5)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, WINDOW_SECONDS + 5)
+        return 1

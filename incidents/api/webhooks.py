@@ -24,6 +24,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from incidents.models import Event
 
@@ -372,7 +373,19 @@ def _record_attempt(delivery, now, status_code, error, duration_ms):
 
 def queue(delivery_ids):
     """Queue a Celery task per delivery, once the transaction that made them commits."""
+    if delivery_ids:
+        transaction.on_commit(lambda: _publish(list(delivery_ids)))
+
+
+def _publish(delivery_ids):
     from . import tasks
 
     for delivery_id in delivery_ids:
-        transaction.on_commit(lambda delivery_id=delivery_id: tasks.deliver_webhook.delay(delivery_id))
+        try:
+            tasks.deliver_webhook.delay(delivery_id)
+        except OperationalError:
+            # The broker is unreachable. What committed stays committed (an error raised here would
+            # reach whoever committed, after the fact); the rows are pending and due, so the next
+            # pump queues them again.
+            log.warning("Broker unavailable; %d webhook deliveries wait for the next pump", len(delivery_ids), exc_info=True)
+            return

@@ -1,0 +1,66 @@
+"""The one place that decides what a request does when the shared cache (Redis) is away.
+
+The cache holds counters only (the API's rate limits, sign-in failures); everything that matters is
+in the database. So a request that needs the cache never fails because Redis is down: `use()` runs
+the caller's fallback instead, and says so in the log now and then rather than on every request.
+
+After a failure the cache is left alone for RETRY_AFTER_SECONDS: a Redis that is not refusing but
+silent (a host gone, a full network) costs one connect timeout per web process per few seconds, not
+one per cache call. The timeouts themselves are the cache's OPTIONS in settings.
+"""
+
+import logging
+import threading
+import time
+
+import redis.exceptions
+from django.core.cache import caches
+
+log = logging.getLogger(__name__)
+
+# What redis-py raises when the server cannot be reached or does not answer in time: refused, reset,
+# unknown host, connect and read timeouts, a server still loading its data (BusyLoadingError is a
+# ConnectionError). Any other error (a bug, a wrong command) is not an outage and still raises.
+# redis' TimeoutError is its own class, not the built-in one.
+UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+RETRY_AFTER_SECONDS = 5
+WARN_EVERY_SECONDS = 60
+
+_lock = threading.Lock()
+_resting_until = {}  # alias -> time before which the cache is not asked
+_warned_at = {}  # alias -> when the last warning was logged
+
+
+def use(alias, operation, fallback, *, consequence):
+    """`operation(cache)` on the cache `alias`, or `fallback()` when that cache is unreachable.
+
+    `consequence` says in the log what the fallback means for users ("API rate limits are not
+    enforced"); the warning is logged at most once every WARN_EVERY_SECONDS per alias and process.
+    """
+    now = time.time()
+    if _resting_until.get(alias, 0) > now:
+        return fallback()
+    try:
+        return operation(caches[alias])
+    except UNREACHABLE as error:
+        _note_unreachable(alias, error, now, consequence)
+        return fallback()
+
+
+def _note_unreachable(alias, error, now, consequence):
+    with _lock:
+        _resting_until[alias] = now + RETRY_AFTER_SECONDS
+        if now - _warned_at.get(alias, float("-inf")) < WARN_EVERY_SECONDS:
+            return
+        _warned_at[alias] = now
+    log.warning(
+        "The %r cache is unreachable (%s: %s); %s. Asking again every %d s, warning again in %d s at most.",
+        alias, type(error).__name__, error, consequence, RETRY_AFTER_SECONDS, WARN_EVERY_SECONDS,
+    )
+
+
+def forget_outages():
+    """Ask every cache again from the next call on (tests, and a cache configuration that changed)."""
+    with _lock:
+        _resting_until.clear()
+        _warned_at.clear()
