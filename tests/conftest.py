@@ -59,6 +59,18 @@ def manager(organization, location):
 
 
 @pytest.fixture
+def admin(organization):
+    """The organization's admin: sees every location, and has every page of Settings."""
+    return factories.UserFactory(username="ada-admin", organization=organization, role="admin")
+
+
+@pytest.fixture
+def colleague(organization, location):
+    """Someone else on the Riverside team, who may serve the customer next."""
+    return factories.UserFactory(username="cole", organization=organization, locations=[location])
+
+
+@pytest.fixture
 def customer(organization):
     return factories.CustomerFactory(organization=organization, name="Ada Lovelace", email="ada@example.com")
 

@@ -4,23 +4,11 @@ import pytest
 from django.utils import timezone
 
 from followups import services
-from tests import factories
 from tests.conftest import START
 
 MINUTE = datetime.timedelta(minutes=1)
 SECOND = datetime.timedelta(seconds=1)
 DAY = datetime.timedelta(days=1)
-
-
-@pytest.fixture
-def admin(organization):
-    return factories.UserFactory(username="ada-admin", organization=organization, role="admin")
-
-
-@pytest.fixture
-def colleague(organization, location):
-    """Someone else on the Riverside team, who may serve the customer next."""
-    return factories.UserFactory(username="cole", organization=organization, locations=[location])
 
 
 @pytest.fixture

@@ -10,11 +10,6 @@ from incidents.api import services as api_services
 from tests import factories
 
 
-@pytest.fixture
-def colleague(organization, location):
-    return factories.UserFactory(username="cole", organization=organization, locations=[location])
-
-
 def test_frontline_staff_cannot_reassign_a_recovery(incident, frontline, colleague):
     with pytest.raises(services.NotAllowed):
         services.reassign(incident, by=frontline, owner=colleague)

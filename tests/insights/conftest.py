@@ -49,8 +49,3 @@ def make_incident(*, at, location, owner, apology=None, follow_up=None, fix=None
 @pytest.fixture
 def build():
     return make_incident
-
-
-@pytest.fixture
-def admin(organization):
-    return factories.UserFactory(username="ada-admin", organization=organization, role="admin")

@@ -4,17 +4,11 @@ import pytest
 
 from incidents.api.models import ApiClient
 from incidents.models import Location, User
-from tests import factories
 
 
 @pytest.fixture(autouse=True)
 def quick_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def admin(organization):
-    return factories.UserFactory(username="ada-admin", organization=organization, role="admin")
 
 
 def _as(client, user):

@@ -11,11 +11,6 @@ from tests import factories
 
 
 @pytest.fixture
-def admin(organization):
-    return factories.UserFactory(username="ada-admin", organization=organization, role="admin")
-
-
-@pytest.fixture
 def hilltop_clerk(organization, other_location):
     return factories.UserFactory(username="hal", organization=organization, locations=[other_location])
 
