@@ -7,7 +7,7 @@ functions, and each one checks the actor with the rules below, written once:
   locations and its API clients (a client reads every incident) are for admins.
 - Nobody grants a role above their own, or acts on someone of a higher role.
 - A manager acts on the staff of their own locations only, and gives them only those locations.
-- Nobody changes their own role or locks themselves out.
+- Nobody changes their own role or budget, or locks themselves out.
 
 `by=None` is the operator at the server (a management command); operators are superusers in the admin.
 """
@@ -71,9 +71,7 @@ def staff_in_reach(by, organization):
     people = User.objects.filter(organization=organization, api_client__isnull=True)
     if _is_operator(by) or by.role == User.Role.ADMIN:
         return people
-    return people.filter(
-        role__in=[role for role in User.Role if RANK[role] <= rank(by)], locations__in=selectors.visible_locations(by)
-    ).distinct()
+    return people.filter(role__in=assignable_roles(by), locations__in=selectors.visible_locations(by)).distinct()
 
 
 def locations_in_reach(by, organization):
@@ -95,7 +93,7 @@ def _check_role_and_locations(by, organization, role, locations):
     reachable = set(locations_in_reach(by, organization).values_list("pk", flat=True))
     if any(location.pk not in reachable for location in locations):
         raise NotAllowed("You can only give locations you manage.", field_errors={"locations": ["Not one of yours."]})
-    if role != User.Role.ADMIN and not locations and not (_is_operator(by) or by.role == User.Role.ADMIN):
+    if role != User.Role.ADMIN and not locations:  # they would see nothing and could log nothing
         raise RecoveryError("Choose at least one location.", field_errors={"locations": ["Choose at least one."]})
 
 
@@ -172,6 +170,8 @@ def update_staff(member, *, by, role, locations, first_name, last_name="", discr
     locations = list(locations)
     if by is not None and member.pk == by.pk and role != member.role:
         raise NotAllowed("Nobody changes their own role; ask another admin.", field_errors={"role": ["Your own role."]})
+    if by is not None and member.pk == by.pk and discretion_budget != member.discretion_budget:
+        raise NotAllowed("Nobody sets their own discretion budget.", field_errors={"discretion_budget": ["Your own budget."]})
     _check_role_and_locations(by, organization, role, locations)
     if not _is_operator(by) and by.role != User.Role.ADMIN:
         # A manager's change keeps the locations they do not manage, which they cannot see.

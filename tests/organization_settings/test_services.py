@@ -53,9 +53,14 @@ def test_a_managers_change_keeps_the_locations_they_cannot_see(organization, man
     assert both.role == "manager"
 
 
-def test_nobody_changes_their_own_role_or_deactivates_themselves(admin):
+def test_nobody_changes_their_own_role_or_budget_or_deactivates_themselves(admin, manager, location):
     with pytest.raises(NotAllowed):
-        services.update_staff(admin, by=admin, role="manager", locations=[], first_name="Ada")
+        services.update_staff(admin, by=admin, role="manager", locations=[location], first_name="Ada")
+    with pytest.raises(NotAllowed):
+        services.update_staff(manager, by=manager, role="manager", locations=[location], first_name="Mona",
+                              discretion_budget=5000)
+    manager.refresh_from_db()
+    assert manager.discretion_budget is None
     with pytest.raises(NotAllowed):
         services.set_staff_active(admin, by=admin, active=False)
 
