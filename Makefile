@@ -1,4 +1,4 @@
-# Two commands: `make run` (the whole app on SQLite and a filesystem broker) and `make test`.
+# Two commands: `make run` (the whole app on SQLite, its broker a SQLite file too) and `make test`.
 # DATABASE_URL and REDIS_URL switch both to PostgreSQL and Redis.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -27,7 +27,8 @@ migrate: $(VENV)/.runtime
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-run: export DEBUG ?= 1
+# Development: the public key, plain HTTP (with DEBUG off the settings want a SECRET_KEY and redirect to HTTPS).
+run migrate seed: export DEBUG ?= 1
 run: export LOG_FORMAT ?= plain
 run: seed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,8 +27,13 @@ def env_list(name, default=""):
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("RECOVERY_REQUIRE_SECRET_KEY", False):
-        raise RuntimeError("SECRET_KEY must be set in production")
+    if not DEBUG:
+        # The development key below is public: sessions, password reset links and CSRF tokens signed with it
+        # could be forged by anyone, so a production process refuses to start rather than use it.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off, set SECRET_KEY to 50 or more random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))'); for development, set DEBUG=1."
+        )
     # Development only: a fixed key keeps sessions valid across restarts of `make run`.
     SECRET_KEY = "dev-insecure-recovery-key-change-me-in-production-0123456789"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
@@ -208,16 +214,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security ----------------------------------------------------------------------------------
-# Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and SECURE_SSL_REDIRECT=1 (behind TLS); the
-# rest follows. `python manage.py check --deploy` is clean with those set.
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# With DEBUG off, HTTPS is on by default: the redirect, secure cookies and HSTS. Production sets only what
+# README's "Production processes" lists, and `python manage.py check --deploy` is clean. Each protection has
+# its own opt-out for a deployment that provides it another way.
+# Behind a proxy that terminates TLS: BEHIND_TLS_PROXY=1 trusts its X-Forwarded-Proto, so a request that
+# reached the proxy over HTTPS counts as secure and the redirect below does not loop. The proxy must set the
+# header itself, overwriting any a client sent.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+# SECURE_SSL_REDIRECT=0 when the proxy redirects to HTTPS itself and talks plain HTTP to the app without
+# that header: the app would otherwise redirect every request, forever.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 # A load balancer checks health over plain HTTP on the private network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL_REDIRECT else 0))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+# Browsers keep to HTTPS for a year once they have seen the header (sent on HTTPS responses only);
+# SECURE_HSTS_SECONDS=0 turns it off, e.g. while a host name still has to answer plain HTTP.
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -105,14 +105,18 @@ def _listening(port):
 
 
 def app_environment(database_url, redis_url, *, folder, **extra):
-    """The environment of an app process: fast clocks so a test takes seconds, mail to files."""
+    """The environment of an app process: fast clocks so a test takes seconds, mail to files.
+
+    The test run's settings (tests/settings.py): a throwaway SECRET_KEY, and plain HTTP on 127.0.0.1 without
+    the HTTPS redirect production has with DEBUG off.
+    """
     environment = {
         key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
     }
     environment.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
-        DJANGO_SETTINGS_MODULE="recovery.settings",
+        DJANGO_SETTINGS_MODULE="tests.settings",
         EMAIL_BACKEND="tests.support.slow_mail.SlowFileBackend",
         EMAIL_FILE_PATH=str(folder / "mail"),
         SWEEP_INTERVAL_SECONDS="1",
