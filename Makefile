@@ -1,4 +1,4 @@
-# Two commands: `make run` (the whole app on SQLite and a filesystem broker) and `make test`.
+# Two commands: `make run` (the whole app on SQLite, its broker a SQLite file too) and `make test`.
 # DATABASE_URL and REDIS_URL switch both to PostgreSQL and Redis.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

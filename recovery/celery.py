@@ -4,10 +4,16 @@ import os
 
 from celery import Celery
 
+from recovery import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recovery.settings")
 
 app = Celery("recovery")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+if app.conf.broker_url.startswith(broker.URL_PREFIX):
+    # The embedded broker: how its SQLite file is opened is code, not a setting.
+    app.conf.broker_transport_options = broker.transport_options(
+        app.conf.broker_url, [queue.name for queue in app.conf.task_queues or ()])
 app.autodiscover_tasks()
 
 

@@ -1,6 +1,6 @@
 """Settings for Recovery, read from environment variables with safe development defaults.
 
-Without any environment the app runs on a SQLite file and a filesystem broker, so a bare machine
+Without any environment the app runs on two SQLite files, the database and the broker, so a bare machine
 can run web, worker and beat. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
@@ -147,22 +147,15 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Recovery <recovery@localhost>")
 
 # --- Celery ----------------------------------------------------------------------------------
-# REDIS_URL selects Redis; without it kombu's filesystem transport needs no server. It does not
-# redeliver after a crash, which is acceptable: every deadline lives in the database and the
-# sweep drives it again.
+# REDIS_URL selects Redis; without it the broker is a SQLite file of its own, so no server is
+# needed (`recovery/broker.py` says how it is opened; recovery/celery.py applies it). It does not
+# redeliver after a crash, which is acceptable: every deadline lives in the database and the sweep
+# drives it again.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    for folder in ("queue", "processed", "control"):
-        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+if CELERY_BROKER_URL.startswith("sqla+sqlite:///"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 else:
     # Minutes, not the default hour: an unacknowledged delivery comes back soon after a crash.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}

@@ -68,10 +68,10 @@ def test_the_management_command_runs_one_pass_and_says_what_it_did(incident, col
 
 
 @pytest.mark.broker
-def test_the_configured_broker_is_redis_when_redis_url_is_set_and_the_filesystem_otherwise():
+def test_the_configured_broker_is_redis_when_redis_url_is_set_and_a_sqlite_file_otherwise():
     with app.connection_for_write() as connection:
         transport = connection.transport.driver_type
-    assert transport == ("redis" if os.environ.get("REDIS_URL") else "filesystem")
+    assert transport == ("redis" if os.environ.get("REDIS_URL") else "sql")
 
 
 @pytest.mark.broker
