@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from incidents import services as incident_services
 from incidents.models import User
+from incidents.validators import one_line
 
 from . import selectors
 from .models import Delivery, Notification
@@ -171,7 +172,9 @@ def send_email(notification):
     crash between sending and recording it carries the same id, so mail servers can drop it."""
     context = {"notification": notification, "incident": notification.incident, "inbox_url": inbox_url()}
     message = EmailMultiAlternatives(
-        subject=f"[Recovery] {notification.title}",
+        # A name stored before line breaks were refused would make the mail library refuse the header,
+        # and every email about that incident with it.
+        subject=one_line(f"[Recovery] {notification.title}"),
         body=render_to_string("emails/notification.txt", context),
         to=[notification.recipient.email],
         headers={

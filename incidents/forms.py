@@ -1,10 +1,12 @@
 """The page forms. They parse and check what was typed; the rules of the recovery live in services."""
 
+import re
 import uuid
 
 from django import forms
 
 from . import selectors
+from .validators import validate_single_line, validate_text
 from .models import Busyness, Channel, CoachPhrase, FollowUp, Gesture, Outcome, Severity
 
 
@@ -16,21 +18,40 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class LineField(forms.CharField):
+    """One line of text (a name, a label): no line breaks or control characters."""
+
+    default_validators = [validate_single_line]
+
+
+class WrappedLineField(LineField):
+    """One line typed in a box that wraps: a line break pressed there is read as a space."""
+
+    def to_python(self, value):
+        return re.sub(r"\s*[\r\n]+\s*", " ", super().to_python(value))
+
+
+class TextField(forms.CharField):
+    """Text of several lines: line breaks and tabs, no other control characters."""
+
+    default_validators = [validate_text]
+
+
 class LogFailureForm(Form):
     """One short form: the customer (found or new), what happened, channel, location, category."""
 
     form_token = forms.UUIDField(widget=forms.HiddenInput)
     customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    customer_name = forms.CharField(label="Customer's name", max_length=200, required=False)
-    customer_phone = forms.CharField(label="Phone (optional)", max_length=40, required=False)
+    customer_name = LineField(label="Customer's name", max_length=200, required=False)
+    customer_phone = LineField(label="Phone (optional)", max_length=40, required=False)
     customer_email = forms.EmailField(label="Email (optional)", required=False)
-    summary = forms.CharField(
+    summary = WrappedLineField(
         label="What happened", widget=forms.Textarea(attrs={"rows": 3}), help_text="A sentence or two is enough.",
         error_messages={"required": "Say what happened, in a sentence or two."},
     )
     channel = forms.ChoiceField(label="How the customer reached us", choices=Channel.choices, initial=Channel.IN_PERSON)
     location = forms.ModelChoiceField(label="Location", queryset=None, empty_label=None)
-    category = forms.CharField(
+    category = LineField(
         label="Category (optional)", max_length=100, required=False,
         help_text="The product or service, in your words, e.g. Room service.",
     )
@@ -78,7 +99,7 @@ class StepForm(Form):
 
 class ApologyForm(StepForm):
     channel = forms.ChoiceField(label="How you apologized", choices=Channel.choices, initial=Channel.IN_PERSON)
-    text = forms.CharField(
+    text = TextField(
         label="What you said", widget=forms.Textarea(attrs={"rows": 4, "data-coach": ""}),
         error_messages={"required": "Write what you said, as near as you remember it."},
         help_text="As near as you remember it. The coach points out phrases that can sound like a fake apology.",
@@ -89,22 +110,22 @@ class ApologyForm(StepForm):
 
 
 class ReviewForm(StepForm):
-    customer_account = forms.CharField(
+    customer_account = TextField(
         label="Their account of what happened", widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Write what happened, as the customer tells it."},
     )
-    customer_losses = forms.CharField(
+    customer_losses = TextField(
         label="What they lost (time, money, face in front of others)", required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    customer_needs = forms.CharField(
+    customer_needs = TextField(
         label="What they need for a good outcome", widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Write what the customer needs for a good outcome."},
     )
 
 
 class FixForm(StepForm):
-    description = forms.CharField(
+    description = TextField(
         label="What was done", widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Write what was done, even if it is not fixed yet."},
     )
@@ -112,7 +133,7 @@ class FixForm(StepForm):
     gesture_kind = forms.ChoiceField(
         label="Something extra (optional)", choices=[("", "None")] + Gesture.Kind.choices, required=False
     )
-    gesture_description = forms.CharField(label="What you gave", max_length=300, required=False)
+    gesture_description = LineField(label="What you gave", max_length=300, required=False)
     gesture_cost = forms.DecimalField(
         label="What it cost", min_value=0, max_digits=10, decimal_places=2, required=False,
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "data-gesture-cost": ""}),
@@ -140,27 +161,27 @@ class FixForm(StepForm):
 class FollowUpForm(Form):
     kind = forms.ChoiceField(label="Kind of follow-up", choices=FollowUp.Kind.choices)
     channel = forms.ChoiceField(label="How", choices=Channel.choices, initial=Channel.PHONE)
-    note = forms.CharField(
+    note = TextField(
         label="Note", widget=forms.Textarea(attrs={"rows": 5}),
         error_messages={"required": "Write what you told the customer (or your colleagues)."},
     )
 
 
 class DepositionForm(StepForm):
-    product = forms.CharField(label="Product or service", max_length=200, required=False)
+    product = LineField(label="Product or service", max_length=200, required=False)
     busyness = forms.ChoiceField(
         label="How busy we were", choices=[("", "Choose…")] + Busyness.choices,
         error_messages={"required": "Choose how busy it was."},
     )
-    circumstances = forms.CharField(
+    circumstances = TextField(
         label="The customer's circumstances", widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Write the customer's circumstances."},
     )
-    root_cause = forms.CharField(
+    root_cause = TextField(
         label="What went wrong, as far as known", widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Write what went wrong, as far as you know."},
     )
-    prevention = forms.CharField(
+    prevention = TextField(
         label="What would prevent it (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
@@ -177,7 +198,7 @@ class OutcomeForm(Form):
 
 
 class CoachPhraseForm(Form):
-    phrase = forms.CharField(label="Phrase", max_length=200)
+    phrase = LineField(label="Phrase", max_length=200)
     kind = forms.ChoiceField(label="Kind", choices=CoachPhrase.Kind.choices)
-    suggestion = forms.CharField(label="Warmer wording", max_length=300)
+    suggestion = LineField(label="Warmer wording", max_length=300)
     active = forms.BooleanField(label="In use", required=False, initial=True)

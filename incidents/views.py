@@ -18,6 +18,7 @@ from followups import selectors as followup_selectors
 
 from . import forms, selectors, services
 from .models import CoachPhrase, FollowUp, Stage
+from .validators import shown_moment
 
 # Which section of the incident page is open for each stage of the recovery.
 OPEN_SECTION = {
@@ -235,6 +236,7 @@ def _incident_page(request, incident, *, step=None, bound=None):
     fixed = incident.fixed_at is not None
     return {
         "incident": incident,
+        "occurred_at": shown_moment(incident.occurred_at),
         "now": now,
         "forms": step_forms,
         "open_section": step or OPEN_SECTION[incident.stage],

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from incidents.api.models import WebhookEndpoint
+from incidents.validators import validate_in_range, validate_single_line, validate_text
 from incidents.models import (
     Busyness,
     Channel,
@@ -51,30 +52,39 @@ class StrictSerializer(serializers.Serializer):
 
 
 def text(**kwargs):
-    return serializers.CharField(max_length=TEXT, **kwargs)
+    return serializers.CharField(max_length=TEXT, validators=[validate_text], **kwargs)
+
+
+def line(max_length, **kwargs):
+    """One line of text: a name or a label that may end up in a mail header."""
+    return serializers.CharField(max_length=max_length, validators=[validate_single_line], **kwargs)
+
+
+def moment_field(**kwargs):
+    return serializers.DateTimeField(validators=[validate_in_range], **kwargs)
 
 
 # --- Input ---------------------------------------------------------------------------------------
 
 
 class CustomerInput(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = line(200)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    phone = line(40, required=False, allow_blank=True, default="")
+    external_id = line(100, required=False, allow_blank=True, default="")
 
 
 class IncidentCreateInput(StrictSerializer):
     customer = CustomerInput()
-    summary = text()
+    summary = line(TEXT)
     channel = serializers.ChoiceField(choices=Channel.choices)
-    category = serializers.CharField(max_length=100, help_text="A short free label; new labels are accepted.")
+    category = line(100, help_text="A short free label; new labels are accepted.")
     location = serializers.SlugField(max_length=50, help_text="The location's code.")
-    occurred_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    occurred_at = moment_field(required=False, help_text="Defaults to now; not before 2000, not in the future.")
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, default=Severity.MEDIUM)
     busyness = serializers.ChoiceField(choices=Busyness.choices, required=False, allow_blank=True, default="")
-    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
-                                        help_text="The helpdesk ticket id; unique per organization.")
+    external_id = line(100, required=False, allow_blank=True, default="",
+                       help_text="The helpdesk ticket id; unique per organization.")
     owner = serializers.CharField(max_length=150, required=False, help_text="Username; defaults to the caller.")
 
 
@@ -96,7 +106,7 @@ class ApologyInput(VersionedStepInput):
     channel = serializers.ChoiceField(choices=Channel.choices)
     text = text()
     customer_accepted = serializers.BooleanField(required=False, default=False)
-    at = serializers.DateTimeField(required=False, help_text="When the apology was made; defaults to now.")
+    at = moment_field(required=False, help_text="When the apology was made; defaults to now.")
 
 
 class ReviewInput(VersionedStepInput):
@@ -107,7 +117,7 @@ class ReviewInput(VersionedStepInput):
 
 class GestureInput(StrictSerializer):
     kind = serializers.ChoiceField(choices=Gesture.Kind.choices)
-    description = serializers.CharField(max_length=300)
+    description = line(300)
     cost = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, allow_blank=True, default="")
 

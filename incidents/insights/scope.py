@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from incidents.models import Busyness, Category, Channel, Stage, User
 from incidents.selectors import visible_locations
+from incidents.validators import validate_in_range
 
 DEFAULT_DAYS = 28
 NO_REGION = "(none)"  # how locations without a region appear in breakdowns and clusters  # four of each weekday, so the heatmap compares like with like
@@ -67,8 +68,10 @@ class QuickSelect(forms.Select):
 class Filters(forms.Form):
     """Filters shared by the console, the trends, the incident list and the export. All optional."""
 
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To (inclusive)")
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From",
+                            validators=[validate_in_range])
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To (inclusive)",
+                          validators=[validate_in_range])
     location = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     region = forms.CharField(required=False)
     owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Owner")

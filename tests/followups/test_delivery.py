@@ -8,6 +8,7 @@ from kombu.exceptions import OperationalError as BrokerDown
 
 from followups import notify, services, tasks
 from followups.models import Delivery, Notification
+from incidents.models import Customer
 from tests import factories
 from tests.conftest import START
 from tests.followups.conftest import MINUTE, SECOND
@@ -132,3 +133,14 @@ def test_with_the_broker_down_notifications_wait_in_the_database_and_go_out_late
 def test_the_sweep_does_not_queue_again_what_was_queued_a_moment_ago(delivery, clock_at_start):
     clock_at_start.shift(15 * SECOND)
     assert services.requeue_deliveries(timezone.now()) == 0
+
+
+def test_a_line_break_stored_in_a_customers_name_still_lets_the_email_go_out_on_one_line(incident, colleague, sweep_at):
+    # Names are refused with line breaks now; one stored before that must not block every email.
+    Customer.objects.filter(pk=incident.customer_id).update(name="Ada\r\nBcc: everyone@example.com\x0bLovelace")
+    sweep_at(10 * SECOND)
+    delivery = Delivery.objects.get(notification__recipient=colleague)
+    assert services.deliver(delivery.pk) == "sent"
+    subject = mail.outbox[0].subject
+    assert subject == "[Recovery] Take special care of Ada Bcc: everyone@example.com Lovelace (" + incident.reference + ")"
+    assert mail.outbox[0].message()["Bcc"] is None  # no header of its own
