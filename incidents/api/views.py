@@ -3,10 +3,12 @@
 Domain errors become JSON in `errors.exception_handler`; safe retries live in `idempotency`.
 """
 
+import base64
 import hashlib
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -15,7 +17,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as fields
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -24,12 +26,13 @@ from rest_framework.views import APIView
 from incidents import services
 from incidents.models import Customer, Gesture, Incident, Stage
 from incidents.selectors import timeline
+from incidents.validators import validate_in_range
 
 from . import idempotency, serializers as s
 from rest_framework.authentication import SessionAuthentication
 
 from .authentication import ClientTokenAuthentication
-from .errors import PayloadTooLarge, PreconditionFailed
+from .errors import InvalidCursor, PayloadTooLarge, PreconditionFailed
 from .services import create_incident, customers_for, incidents_for, register_webhook
 from .throttling import client_of
 
@@ -111,7 +114,7 @@ class IncidentFilter(filters.FilterSet):
     location = filters.CharFilter(field_name="location__code", help_text="Location code.")
     owner = filters.CharFilter(field_name="owner__username", help_text="Owner's username.")
     external_id = filters.CharFilter(help_text="The helpdesk ticket id.")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", validators=[validate_in_range])
 
     class Meta:
         model = Incident
@@ -130,6 +133,32 @@ class Cursor(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-logged_at"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.model = queryset.model  # the cursor's position is checked against its ordering field
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        """The cursor, or 400: one that is not ours, or whose position is not a value of the field the
+        page is ordered by (a date for logged_at, a number for id), never reaches the query."""
+        try:
+            # DRF's decoding skips characters that are not base64, so "!!!" read as the first page.
+            base64.b64decode(request.query_params.get(self.cursor_query_param, "").encode("ascii"), validate=True)
+            cursor = super().decode_cursor(request)
+        except (NotFound, ValueError):  # binascii.Error and UnicodeEncodeError are ValueErrors
+            raise InvalidCursor() from None
+        if cursor is None or cursor.position is None:
+            return cursor
+        field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+        try:
+            position = field.to_python(cursor.position)
+            if isinstance(position, (int, float)):
+                field.run_validators(position)  # within the column's range
+            else:
+                validate_in_range(position)
+        except (ValidationError, TypeError, ValueError, OverflowError):
+            raise InvalidCursor() from None
+        return cursor
 
 
 class IncidentList(ApiView):
@@ -186,8 +215,12 @@ class IncidentDetail(ApiView):
         incident = self.incident(pk)
         data = self.parse(s.IncidentPatchInput)
         with transaction.atomic():
-            # Read under the row lock, so the ETag compared is the one the change applies to.
-            locked = incident_rows().select_for_update(of=("self",), no_key=True).get(pk=incident.pk)
+            # Lock the incident's row alone, then read it with its joins, so the ETag compared is the one
+            # the change applies to. Locking through the joins lost the row instead: a concurrent
+            # reassignment changes owner_id, PostgreSQL re-checks the locked row against the owner row
+            # it had already joined, the join no longer matches and the SELECT finds nothing (a 500).
+            Incident.objects.select_for_update(no_key=True).filter(pk=incident.pk).values_list("pk").get()
+            locked = incident_rows().get(pk=incident.pk)
             if_match = request.headers.get("If-Match")
             if if_match and if_match != "*" and etag_of(s.IncidentSerializer(locked).data) not in _etags(if_match):
                 raise PreconditionFailed()

@@ -72,3 +72,42 @@ def test_one_ticket_sent_twenty_times_at_once_without_a_key_is_logged_once_and_t
         # Found before writing: the incident itself; lost the race at the INSERT: the search for it.
         assert body["existing"]["url"] in (f"/api/v1/incidents/{incident.pk}/", "/api/v1/incidents/?external_id=HD-1")
     assert Event.objects.filter(kind="logged").count() == 1
+
+
+def test_reassignments_sent_at_once_with_the_same_if_match_apply_once_and_the_rest_answer_412():
+    """Each PATCH locks the row, then compares the ETag: one wins, the others read its change."""
+    organization = factories.OrganizationFactory(slug="harbour")
+    location = factories.LocationFactory(organization=organization, code="riverside")
+    for number in range(THREADS):
+        factories.UserFactory(username=f"agent{number}", organization=organization, locations=[location])
+    _, key = api_services.create_api_client(organization=organization, name="Helpdesk")
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    created = http.post("/api/v1/incidents/", new_incident_body(), format="json")
+    pk, etag = created.json()["id"], created["ETag"]
+    start = threading.Barrier(THREADS)
+    answers = []
+
+    def patch(number):
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+            start.wait()
+            response = client.patch(f"/api/v1/incidents/{pk}/", {"owner": f"agent{number}"}, format="json",
+                                    HTTP_IF_MATCH=etag)
+            answers.append((response.status_code, response.json()))
+        except Exception as error:  # a server error is raised by the test client; surfaced below
+            answers.append((None, repr(error)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=patch, args=(number,)) for number in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    statuses = sorted(status or 0 for status, _ in answers)
+    assert statuses == [200] + [412] * (THREADS - 1), answers
+    winner = next(body for status, body in answers if status == 200)
+    assert Incident.objects.get(pk=pk).owner.username == winner["owner"]
+    assert Event.objects.filter(incident_id=pk, kind="reassigned").count() == 1
