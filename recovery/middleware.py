@@ -1,6 +1,9 @@
-"""Response headers Django does not set itself."""
+"""Middleware of our own: response headers Django does not set itself, and requests no view should see."""
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
+
+from incidents.api.errors import error_body
 
 
 def security_headers(get_response):
@@ -11,3 +14,36 @@ def security_headers(get_response):
         return response
 
     return middleware
+
+
+def refuse_null_characters(get_response):
+    """400 for a NUL character in the address, the query string or a posted form.
+
+    PostgreSQL refuses NUL in text, so a lookup with one failed with a server error wherever the
+    value reached a query (a reference in the address, a search, an admin filter). No one types a
+    NUL; refusing it here covers every door at once. JSON bodies are checked by the API's parser.
+    """
+
+    def middleware(request):
+        if _has_null(request):
+            if request.path_info.startswith("/api/"):
+                body = error_body("bad_request", "The request contains a NUL character (%00); remove it.")
+                return JsonResponse(body, status=400)
+            return HttpResponseBadRequest("The request contains a NUL character (%00); remove it.",
+                                          content_type="text/plain; charset=utf-8")
+        return get_response(request)
+
+    return middleware
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _has_null(request):
+    if "\x00" in request.path_info:
+        return True
+    if any("\x00" in text for key, values in request.GET.lists() for text in (key, *values)):
+        return True
+    if request.method == "POST" and request.content_type in FORM_TYPES:
+        return any("\x00" in text for key, values in request.POST.lists() for text in (key, *values))
+    return False

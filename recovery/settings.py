@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "recovery.request_logging.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "recovery.middleware.refuse_null_characters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -267,7 +268,7 @@ INSTALLED_APPS += ["drf_spectacular_sidecar"]  # Swagger UI served from our own 
 REST_FRAMEWORK.update(
     {
         "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
-        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+        "DEFAULT_PARSER_CLASSES": ["incidents.api.parsers.JSONParser"],
         "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
         "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.ClientRateThrottle"],
         "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

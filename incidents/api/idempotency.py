@@ -14,6 +14,8 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from incidents.validators import one_line
+
 from .errors import IdempotencyKeyReused
 from .models import IdempotencyKey
 
@@ -39,8 +41,9 @@ def once(request, produce):
         return response
     from rest_framework.exceptions import ValidationError
 
-    if len(key) > 255:
-        raise ValidationError({HEADER: ["At most 255 characters."]})
+    if len(key) > 255 or one_line(key) != key:
+        # The key is stored: a NUL in it is refused by PostgreSQL, a control character is a mistake.
+        raise ValidationError({HEADER: ["At most 255 characters, printable, without spaces at either end."]})
     digest = request_hash(request)
     inserted = False
     try:
@@ -73,7 +76,9 @@ def once(request, produce):
 
 def _keep(record, response):
     record.status_code = response.status_code
-    record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+    rendered = JSONRenderer().render(response.data) or b"null"
+    # PostgreSQL's jsonb refuses \u0000: should an answer ever echo one, keep it as U+FFFD.
+    record.response_body = json.loads(rendered.replace(b"\\u0000", b"\\ufffd"))
     record.response_headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
     record.save()
 

@@ -514,6 +514,7 @@ def test_a_customer_of_another_organization_cannot_have_their_flag_cleared(fran_
 
 
 def test_a_search_with_a_nul_character_is_answered_not_a_server_error(fran_client, customer):
-    # Found by fuzzing on PostgreSQL, which refuses NUL in any string it is sent.
-    assert fran_client.get("/customers/search.json", {"q": "Ad\x00a"}).status_code == 200
-    assert fran_client.get("/customers/", {"q": "\x00\x00"}).status_code == 200
+    # Found by fuzzing on PostgreSQL, which refuses NUL in any string it is sent: every door now
+    # refuses a NUL in the query string before any view runs.
+    assert fran_client.get("/customers/search.json", {"q": "Ad\x00a"}).status_code == 400
+    assert fran_client.get("/customers/", {"q": "\x00\x00"}).status_code == 400
