@@ -1,6 +1,7 @@
 """Server time and query count of the managers' pages over 1M incidents in PostgreSQL.
 
     python bench/dashboard.py [--incidents 1000000] [--days 365] [--runs 7] [--reload]
+    python bench/dashboard.py --smoke    # 2,000 incidents in recovery_bench_smoke; the test suite runs this
 
 Creates its own database (`recovery_bench` on the PostgreSQL of BENCH_POSTGRES, by default
 postgres://postgres@127.0.0.1:5432), migrates it, and fills it once with one organization of 40
@@ -14,7 +15,8 @@ Then, through Django's test client (so the figures include the view, the templat
 a request would), it times the open-recoveries page, the scorecard and the trends page (heatmap,
 breakdowns and clusters) for a manager of five locations and for the organization's admin (all 40),
 and prints the median and the slowest of --runs runs after one warm-up, with the number of queries.
-Targets: each page under 1 s, open recoveries under 100 ms.
+Targets: each page under 1 s, open recoveries under 100 ms; it exits 1 when one is missed (in smoke
+mode only when a page does not answer 200: the speed of a few thousand rows on a busy machine says nothing).
 """
 
 import argparse
@@ -28,7 +30,10 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-DATABASE = "recovery_bench"
+# Read before the settings load, which is before the arguments are parsed: a smoke run gets a database of
+# its own, so it never wipes the million incidents a full run took minutes to build.
+SMOKE = "--smoke" in sys.argv[1:]
+DATABASE = "recovery_bench_smoke" if SMOKE else "recovery_bench"
 
 
 def create_database():
@@ -214,7 +219,10 @@ def main():
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--reload", action="store_true", help="rebuild the bench data")
+    parser.add_argument("--smoke", action="store_true", help="2,000 incidents over 30 days, 1 run: a few seconds")
     args = parser.parse_args()
+    if args.smoke:
+        args.incidents, args.days, args.runs = 2000, 30, 1
     logging.disable(logging.INFO)
     call_command("migrate", verbosity=0)
     existing = Incident.objects.filter(organization__slug=SLUG).count()
@@ -236,6 +244,9 @@ def main():
             print(f"{who[6:]:<8} {name:<40} {median * 1000:>7.0f}ms {slowest * 1000:>7.0f}ms {queries:>8} "
                   f"{worst * 1000:>10.0f}ms  < {target * 1000:.0f} ms {'ok' if ok else 'MISSED'}")
     print("\nmanager: 5 locations (about 1/8 of the incidents); admin: the whole organization, 40 locations, 4 time zones.")
+    if args.smoke:
+        print("smoke mode: every page answered 200; the times are not judged at this size")
+        return 0
     return 1 if failed else 0
 
 

@@ -10,9 +10,11 @@ admins 15 s after) so reminders, breaches and escalations really fall due during
 through, the worker is killed with SIGKILL and a new one started.
 
 It prints requests served, errors (target: no 5xx), p50/p99 latency per kind, and the reminders due
-by the end of the load beside those sent, with duplicates (target: equal, none).
+by the end of the load beside those sent, with duplicates (target: equal, none). It exits 1 when a
+target is missed, or when a kind of request was never served (the load no longer fits the app).
 
     .venv/bin/python bench/load.py [--seconds 60] [--postgres postgres://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/load.py --smoke      # 6 s, one thread of each kind; the test suite runs this
 
 It makes its own database (recovery_load) on that server and its own Redis on a spare port.
 """
@@ -177,12 +179,17 @@ def main():
     parser.add_argument("--frontline", type=int, default=4, help="frontline threads")
     parser.add_argument("--helpdesk", type=int, default=4, help="API threads")
     parser.add_argument("--worker-processes", type=int, default=2, help="Celery worker pool size")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--template", help="a migrated database on that server to copy, instead of migrating")
+    parser.add_argument("--smoke", action="store_true", help="6 s, one thread of each kind, 2 web workers, 1 worker process")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.frontline, args.helpdesk, args.worker_processes, args.web_workers = 6, 1, 1, 1, 2
 
     admin = psycopg2.connect(args.postgres)
     admin.autocommit = True
     admin.cursor().execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    admin.cursor().execute(f"CREATE DATABASE {DATABASE}")
+    admin.cursor().execute(f"CREATE DATABASE {DATABASE}" + (f' TEMPLATE "{args.template}"' if args.template else ""))
     database_url = args.postgres.rsplit("/", 1)[0] + f"/{DATABASE}"
     folder = Path(tempfile.mkdtemp(prefix="recovery-load-"))
     redis = PrivateRedis()
@@ -190,11 +197,12 @@ def main():
     environment = app_environment(database_url, redis.url, folder=folder, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
     processes = Processes(folder)
     try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment, check=True)
+        if not args.template:
+            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment, check=True)
         setup = json.loads(django_run(database_url, SETUP.replace("STAFF", str(args.frontline)).replace("PASSWORD", repr(PASSWORD)), folder=folder))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        processes.start("web", [str(BIN / "gunicorn"), "recovery.wsgi", "-b", f"127.0.0.1:{port}", "-w", "4", "--timeout", "30"], environment)
+        processes.start("web", [str(BIN / "gunicorn"), "recovery.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.web_workers), "--timeout", "30"], environment)
         worker = processes.worker(environment, concurrency=args.worker_processes)
         processes.beat(environment)
         wait_for(lambda: _call(_opener(), Recorder(), "probe", f"{base}/healthz")[0] == 200 or None, "the web server")
@@ -241,7 +249,7 @@ def main():
         processes.stop_all()
         redis.stop()
 
-    print(f"\nMixed load for {load_seconds:.0f} s on loopback: gunicorn (4 workers) on PostgreSQL + Redis, "
+    print(f"\nMixed load for {load_seconds:.0f} s on loopback: gunicorn ({args.web_workers} workers) on PostgreSQL + Redis, "
           f"{args.frontline} frontline + {args.helpdesk} API threads, worker killed midway\n")
     print(f"{'kind':<18}{'requests':>10}{'2xx/3xx':>10}{'4xx':>6}{'5xx':>6}{'failed':>8}{'p50 ms':>9}{'p99 ms':>9}")
     everything = []
@@ -271,6 +279,17 @@ def main():
           f"{must_send}; duplicate reminders: {duplicates}; duplicate notifications: {duplicate_notifications} (targets: 0, 0, 0)")
     print(f"email deliveries: {deliveries} (pending ones are queued rows the workers had not reached yet)")
 
+    kinds = ("my recoveries", "log form", "log a failure", "incident page", "apology (page)") * bool(args.frontline)
+    kinds += ("API create", "API apology", "API review") * bool(args.helpdesk)
+    unserved = [kind for kind in kinds if not any(200 <= status < 400 for _, status in recorder.samples[kind])]
+    missed = [what for what, bad in (
+        ("5xx answers", statuses[5]), ("reminders missing", must_send),
+        ("reminders sent twice", duplicates or duplicate_notifications),
+        (f"never served: {', '.join(unserved)}", unserved),
+    ) if bad]
+    print(f"\ntargets: {'all met' if not missed else 'missed: ' + ', '.join(missed)}")
+    return 1 if missed else 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

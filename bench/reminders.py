@@ -1,13 +1,15 @@
 """How late reminders are with the real worker and beat on Redis: 500 incidents due over two minutes.
 
     DATABASE_URL=postgres://…/scratch REDIS_URL=redis://127.0.0.1:6379/N python bench/reminders.py [--beats 2]
+    … python bench/reminders.py --smoke    # 20 incidents, two beats, under 20 s; the test suite runs this
 
 Logs 500 incidents whose heads-up falls due, evenly, over the next two minutes (their internal
 alerts counted as already sent, as on a system that has been running), starts `celery worker` and
 `celery beat` (two beats with --beats 2, to show that is harmless too), waits, stops them, and
 prints the lateness of the reminders (when the sweep acted) and of their emails (when a worker
 sent them): p50, p99, max; plus how many are missing and how many were sent twice.
-Its bench organization is removed afterwards.
+Its bench organization is removed afterwards. It exits 1 when the target is missed (in smoke mode: when
+one is missing or sent twice; the lateness of a few reminders on a busy machine is printed, not judged).
 """
 
 import argparse
@@ -51,7 +53,13 @@ def main():
     parser.add_argument("--incidents", type=int, default=500)
     parser.add_argument("--spread", type=int, default=120, help="seconds over which they fall due")
     parser.add_argument("--beats", type=int, default=1)
+    parser.add_argument("--lead", type=float, default=15, help="seconds for worker and beat to start before the first is due")
+    parser.add_argument("--tail", type=float, default=15, help="seconds waited after the last is due and swept")
+    parser.add_argument("--smoke", action="store_true", help="20 incidents due over 2 s, two beats, short waits")
     args = parser.parse_args()
+    if args.smoke:
+        # Two beats: the smoke run goes through the path where a reminder could be sent twice.
+        args.incidents, args.spread, args.beats, args.lead, args.tail = 20, 2, 2, 5, 4
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         sys.exit("bench/reminders.py runs on PostgreSQL and Redis: set DATABASE_URL and REDIS_URL")
     call_command("migrate", verbosity=0)
@@ -61,19 +69,20 @@ def main():
 
     org, location, owner = bench_people()
     print(f"Logging {args.incidents} incidents due over {args.spread} s …", flush=True)
-    first_due = timezone.now() + datetime.timedelta(seconds=15 + args.incidents * 0.06)
+    first_due = timezone.now() + datetime.timedelta(seconds=args.lead + args.incidents * 0.06)
     due_times = log_incidents(args.incidents, args.spread, first_due, org, location, owner)
     mail_dir = tempfile.mkdtemp(prefix="recovery-bench-mail-")
     processes = start_processes(args.beats, mail_dir)
     try:
         last_due = max(due_times)
         print(f"Worker and {args.beats} beat(s) running; sweep every {interval:g} s; waiting …", flush=True)
-        while timezone.now() < last_due + datetime.timedelta(seconds=interval + 15):
+        while timezone.now() < last_due + datetime.timedelta(seconds=interval + args.tail):
             time.sleep(1)
     finally:
         stop_processes(processes)
-    report(org, args.incidents, interval, mail_dir)
+    met = report(org, args.incidents, args.spread, interval, mail_dir, judge_lateness=not args.smoke)
     remove_bench_data()
+    return 0 if met else 1
 
 
 def bench_people():
@@ -130,7 +139,7 @@ def percentiles(seconds):
     return f"p50 {statistics.median(ordered):5.1f} s   p99 {p99:5.1f} s   max {ordered[-1]:5.1f} s"
 
 
-def report(org, count, interval, mail_dir):
+def report(org, count, spread, interval, mail_dir, judge_lateness=True):
     incidents = Incident.objects.filter(organization=org)
     heads_ups = Reminder.objects.filter(incident__in=incidents, kind=clock.HEADS_UP)
     reminded = collections.Counter(heads_ups.values_list("incident_id", flat=True))
@@ -151,17 +160,22 @@ def report(org, count, interval, mail_dir):
             if key:
                 keys[key] += 1
     print()
-    print(f"Reminders (heads-up), sweep every {interval:g} s, {count} incidents due over two minutes")
+    print(f"Reminders (heads-up), sweep every {interval:g} s, {count} incidents due over {spread:g} s")
     print(f"  acted on:  {percentiles(reminder_lateness)} late")
     print(f"  emailed:   {percentiles(email_lateness)} late")
-    print(f"  missing:   {count - len(reminded)} reminders, {count - len(per_incident)} notifications, "
-          f"{len(notifications) - len(email_lateness)} emails")
-    print(f"  twice:     {sum(1 for n in reminded.values() if n > 1)} reminders, "
-          f"{sum(1 for n in per_incident.values() if n > 1)} notifications, "
-          f"{sum(1 for n in keys.values() if n > 1)} emails ({sum(keys.values())} emails in {mail_dir})")
+    missing = (count - len(reminded), count - len(per_incident), len(notifications) - len(email_lateness))
+    twice = tuple(sum(1 for n in counted.values() if n > 1) for counted in (reminded, per_incident, keys))
+    print(f"  missing:   {missing[0]} reminders, {missing[1]} notifications, {missing[2]} emails")
+    print(f"  twice:     {twice[0]} reminders, {twice[1]} notifications, "
+          f"{twice[2]} emails ({sum(keys.values())} emails in {mail_dir})")
     p99 = sorted(reminder_lateness)[min(len(reminder_lateness), max(int(round(0.99 * len(reminder_lateness))), 1)) - 1] if reminder_lateness else None
-    ok = p99 is not None and p99 <= interval + 5 and len(reminded) == count and all(n == 1 for n in keys.values())
-    print(f"  target:    p99 at most {interval + 5:g} s, none missing, none twice: {'met' if ok else 'NOT met'}")
+    ok = not any(missing) and not any(twice)
+    if judge_lateness:
+        ok = ok and p99 is not None and p99 <= interval + 5
+        print(f"  target:    p99 at most {interval + 5:g} s, none missing, none twice: {'met' if ok else 'NOT met'}")
+    else:
+        print(f"  target:    none missing, none twice (smoke mode: lateness not judged): {'met' if ok else 'NOT met'}")
+    return ok
 
 
 def remove_bench_data():
@@ -187,4 +201,4 @@ def remove_bench_data():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

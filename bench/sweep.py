@@ -8,6 +8,8 @@ due incidents (--batch, 10 by default: all that is due at 1k), so the figures co
 work and show what the number of open incidents adds: with the partial index, nothing much.
 Each pass is timed several times (the acted-on rows are put back between runs); the median is
 printed with the plan of the due query.
+
+    DATABASE_URL=postgres://…/scratch python bench/sweep.py --smoke    # 500 and 2,000; the test suite runs this
 """
 
 import argparse
@@ -42,7 +44,10 @@ def main():
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the bench incidents afterwards")
+    parser.add_argument("--smoke", action="store_true", help="two small sizes, a batch of 5, 3 runs: a few seconds")
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.batch, args.runs = "500,2000", 5, 3
     if connection.vendor != "postgresql":
         sys.exit("bench/sweep.py measures PostgreSQL: set DATABASE_URL=postgres://…")
     call_command("migrate", verbosity=0)
@@ -102,13 +107,13 @@ def grow_to(size, org, location, owner, customer, now):
             INSERT INTO incidents_incident (
                 channel, severity, summary, busyness, occurred_at, logged_at, external_id, stage,
                 follow_up_due_at, responded_at, next_due_at, updated_at,
-                customer_id, logged_by_id, owner_id, location_id, organization_id)
+                customer_id, logged_by_id, owner_id, location_id, organization_id, outcome, gesture_count, gesture_cost)
             SELECT 'in_person', 'medium', 'Bench incident', '', logged, logged, '', 'apology',
                    logged + interval '20 minutes',
                    CASE WHEN n %% 100 = 0 THEN NULL ELSE logged + interval '5 minutes' END,
                    CASE WHEN n %% 100 = 0 THEN logged + interval '15 minutes'
                         ELSE %(now)s + (n %% 86400) * interval '1 second' END,
-                   %(now)s, %(customer)s, %(owner)s, %(owner)s, %(location)s, %(org)s
+                   %(now)s, %(customer)s, %(owner)s, %(owner)s, %(location)s, %(org)s, '', 0, 0
             FROM (SELECT n, CASE WHEN n %% 100 = 0 THEN %(now)s - interval '16 minutes'
                                  ELSE %(now)s - interval '2 hours' END AS logged
                   FROM generate_series(%(start)s, %(stop)s) AS n) AS rows
