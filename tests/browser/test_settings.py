@@ -48,3 +48,6 @@ def test_an_admin_invites_a_manager_who_signs_in_from_the_email(
     invited.get_by_role("button", name="Log in").click()
     expect(invited.get_by_role("link", name="Manage")).to_be_visible()
     assert User.objects.get(email="sam@example.com").role == "manager"
+    # Closed here, so neither page asks the live server for anything after the test's database is gone.
+    page.close()
+    invited.close()
