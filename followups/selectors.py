@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 
 from incidents import clock, services as incident_services
 from incidents.models import Gesture, Incident
+from incidents.validators import shown_moment
 
 from .models import Delivery, Notification, Reminder
 
@@ -100,12 +101,13 @@ def wrap_up_draft(incident):
         approval__in=[Gesture.Approval.NOT_NEEDED, Gesture.Approval.APPROVED]
     ).order_by("given_at")
     local_zone = clock.zoneinfo.ZoneInfo(incident.location.timezone)
+    occurred_at = shown_moment(incident.occurred_at)  # a row stored out of range (year 1) still drafts
     return render_to_string(
         "followups/wrap_up_draft.txt",
         {
             "incident": incident,
             "customer": incident.customer,
-            "occurred_on": incident.occurred_at.astimezone(local_zone),
+            "occurred_on": occurred_at.astimezone(local_zone) if occurred_at else None,
             "fix": fix,
             "gestures": [gesture.description for gesture in gestures],
             "owner": incident.owner,

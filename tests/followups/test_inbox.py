@@ -83,3 +83,19 @@ def test_the_wrap_up_draft_is_shown_to_copy(client, incident, frontline, clock_a
     page = client.get(reverse("followups:inbox")).content.decode()
     assert "Draft wrap-up note" in page
     assert "Dear Ada Lovelace," in page
+
+
+def test_a_fixed_incident_stored_with_an_occurred_at_of_year_one_still_has_its_page_and_draft(client, incident, frontline, location):
+    import datetime
+
+    from incidents.models import Incident, Location
+    from tests.followups.test_sweep import walk_to_fixed
+
+    walk_to_fixed(incident, frontline)
+    # A row from before dates were range-checked; west of UTC its local year would be 0.
+    Incident.objects.filter(pk=incident.pk).update(occurred_at=datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc))
+    Location.objects.filter(pk=location.pk).update(timezone="America/New_York")
+    client.force_login(frontline)
+    page = client.get(f"/incidents/{incident.reference}/")
+    assert page.status_code == 200
+    assert "Thank you for bearing with us at" in page.content.decode()
