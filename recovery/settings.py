@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
     "incidents",
     "followups",
     "organization_settings",
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a refused sign-in into the locked-out page (recovery.sign_in)
     "recovery.middleware.security_headers",
 ]
 
@@ -123,6 +125,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Signing in: throttling (django-axes, counted in the database) and password reset -----------
+# Every form that calls authenticate() (the app's /login/, the admin's) goes through AxesStandaloneBackend
+# first, which refuses while the name is locked from this address. See recovery/sign_in.py.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "recovery.sign_in.SignInAttempts"
+# A name tried from one address is locked after five failures: a stranger typing a colleague's name (or
+# a made-up one) from elsewhere locks nobody out here, and one from here locks out only that name here.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_FAILURE_LIMIT", "5"))
+# Failures from one address over every name (spraying), within the cool-off; see SignInAttempts.
+SIGN_IN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_ADDRESS_FAILURE_LIMIT", "30"))
+SIGN_IN_KNOWN_ADDRESS_DAYS = 30
+# Counted from the last failure; tries while locked do not extend it.
+SIGN_IN_COOL_OFF_MINUTES = int(os.environ.get("SIGN_IN_COOL_OFF_MINUTES", "15"))
+AXES_COOLOFF_TIME = "recovery.sign_in.cool_off"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A person's own sign-in clears their own name's failures from that address, and nothing else.
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "recovery.sign_in.client_username"
+AXES_CLIENT_IP_CALLABLE = "recovery.sign_in.client_address"
+AXES_LOCKOUT_CALLABLE = "recovery.sign_in.locked_out"
+AXES_VERBOSE = False
+# How many proxies we run in front of the app (load balancer, ingress) that append the client's address
+# to X-Forwarded-For. 0: the client is REMOTE_ADDR and the header is ignored, as a client can set it freely.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Password reset requests: at most this many from one address, and emails to one address, per hour.
+PASSWORD_RESET_REQUESTS_PER_HOUR = int(os.environ.get("PASSWORD_RESET_REQUESTS_PER_HOUR", "5"))
 
 # --- Time: store UTC, show each location's local time --------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -290,7 +320,7 @@ SPECTACULAR_SETTINGS.update(
 )
 # Rate-limit counters need one store shared by every web process: Redis when REDIS_URL is set.
 # A cache alias of their own, so the counters never mix with (or flush) anything else.
-# The default cache holds what must be shared by every web process (login throttling): Redis when
+# The default cache holds what must be shared by every web process (password-reset limits): Redis when
 # there is one, otherwise files on this machine, which `make run`'s processes share.
 # Either one being unreachable costs no request its answer (`recovery.shared_cache`). Django hands a
 # Redis cache's OPTIONS to redis-py's connection pool, and so to every connection it opens: a counter

@@ -2,14 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from recovery.auth import ThrottledAuthenticationForm
 from recovery.health import healthz
 
 urlpatterns = [
     path("", include("incidents.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),  # throttled by django-axes (recovery.sign_in)
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("followups.urls")),
     path("api/v1/", include("incidents.api.urls")),

@@ -1,0 +1,88 @@
+"""Signing in: django-axes counts failures in the database (its AccessAttempt rows), so Redis being
+away changes nothing here. The settings next to AXES_* in settings.py say what is counted; this module
+holds the few pieces axes leaves to the project:
+
+- where a request comes from (`client_address`): REMOTE_ADDR, or the entry our own proxies wrote;
+- the normalised username, so "Fran" and "fran " are one name to the counter;
+- the slower ceiling per address, for spraying passwords over many names (`SignInAttempts`);
+- the locked-out page, in the product's look.
+"""
+
+import datetime
+import ipaddress
+
+from axes.handlers.database import AxesDatabaseHandler
+from axes.models import AccessAttempt, AccessLog
+from django.conf import settings
+from django.db.models import Sum
+from django.shortcuts import render
+
+
+def client_address(request):
+    """REMOTE_ADDR, or, behind TRUSTED_PROXY_COUNT proxies, the address the outermost of them saw.
+
+    Each proxy appends the address it received the request from to X-Forwarded-For, so the entry
+    TRUSTED_PROXY_COUNT from the right was written by our outermost proxy; everything left of it is
+    whatever the client sent, and is never read. A header with fewer entries did not come through
+    all our proxies, and a value that is not an address is not trusted either: both count as
+    REMOTE_ADDR."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if entry.strip()]
+    if len(forwarded) < count:
+        return remote
+    try:
+        return str(ipaddress.ip_address(forwarded[-count]))
+    except ValueError:
+        return remote
+
+
+def client_username(request, credentials=None):
+    """The name tried, as the counter keys it: case and surrounding spaces do not make a new name."""
+    if credentials is not None:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "data", request.POST).get("username")
+    return (username or "").strip().lower() or None
+
+
+def cool_off(request=None):
+    return datetime.timedelta(minutes=settings.SIGN_IN_COOL_OFF_MINUTES)
+
+
+class SignInAttempts(AxesDatabaseHandler):
+    """Axes' database handler, plus a ceiling per address over all names.
+
+    Axes locks a username tried from one address (AXES_LOCKOUT_PARAMETERS) after AXES_FAILURE_LIMIT
+    failures, and has only that one limit: listing ["ip_address"] as well would lock a whole shop,
+    which shares one address, after a few typos. So the ceiling for spraying is counted here, from the
+    same rows: the failures from this address over every name within the cool-off. Nobody's own
+    successful sign-in clears other names' rows, so an attacker signing in to their own account does
+    not reset it. A person who signed in from this address within SIGN_IN_KNOWN_ADDRESS_DAYS is not
+    held by it: a stranger spraying from the shop's address does not lock out the staff who work there.
+    """
+
+    def is_locked(self, request, credentials=None):
+        return super().is_locked(request, credentials) or self.address_over_ceiling(request, credentials)
+
+    def address_over_ceiling(self, request, credentials=None):
+        since = request.axes_attempt_time - cool_off(request)
+        failures = AccessAttempt.objects.filter(
+            ip_address=request.axes_ip_address, attempt_time__gt=since
+        ).aggregate(total=Sum("failures_since_start"))["total"] or 0
+        if failures < settings.SIGN_IN_ADDRESS_FAILURE_LIMIT:
+            return False
+        known_since = request.axes_attempt_time - datetime.timedelta(days=settings.SIGN_IN_KNOWN_ADDRESS_DAYS)
+        username = client_username(request, credentials)
+        return not (username and AccessLog.objects.filter(
+            username__iexact=username, ip_address=request.axes_ip_address, attempt_time__gt=known_since
+        ).exists())
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """The page for a refused sign-in: what to do, and nothing about whether the name exists."""
+    return render(request, "registration/locked_out.html", {"minutes": settings.SIGN_IN_COOL_OFF_MINUTES},
+                  status=429)
+

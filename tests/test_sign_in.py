@@ -1,0 +1,168 @@
+"""Signing in: throttling a stranger cannot turn against the people who work here, and password reset.
+
+Failures are counted by django-axes in the database, per name *and* address together, with a slower
+ceiling per address over every name (recovery/sign_in.py)."""
+
+import datetime
+
+import pytest
+from django.test import Client
+
+from tests import factories
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+SHOP = "203.0.113.10"  # the shop's one public address
+ELSEWHERE = "198.51.100.7"
+LOAD_BALANCER = "10.0.0.2"
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def sign_in(username, password, address=SHOP, forwarded=None, path="/login/"):
+    """One attempt from a fresh browser; the answer, with `.signed_in` set."""
+    browser = Client()
+    headers = {"REMOTE_ADDR": address}
+    if forwarded is not None:
+        headers["HTTP_X_FORWARDED_FOR"] = forwarded
+    answer = browser.post(path, {"username": username, "password": password}, **headers)
+    answer.signed_in = "_auth_user_id" in browser.session
+    return answer
+
+
+def fail(times, username, **where):
+    for _ in range(times):
+        assert not sign_in(username, "wrong-guess", **where).signed_in
+
+
+# --- A name tried from one address ------------------------------------------------------------
+
+
+def test_a_colleague_behind_the_same_address_signs_in_after_a_strangers_failures_for_a_made_up_name(frontline):
+    fail(8, "nobody-here")
+
+    assert sign_in("fran", PASSWORD).signed_in
+
+
+def test_behind_our_proxy_a_colleague_with_another_forwarded_address_signs_in_after_failures_for_their_name(
+    frontline, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    fail(6, "fran", address=LOAD_BALANCER, forwarded="192.0.2.50")
+    assert sign_in("fran", PASSWORD, address=LOAD_BALANCER, forwarded="192.0.2.50").status_code == 429
+
+    assert sign_in("fran", PASSWORD, address=LOAD_BALANCER, forwarded=SHOP).signed_in
+
+
+def test_the_named_person_signs_in_from_their_own_device_after_a_strangers_failures_against_their_name(frontline):
+    fail(8, "fran", address=ELSEWHERE)
+
+    assert sign_in("fran", PASSWORD, address=SHOP).signed_in
+
+
+def test_the_name_is_counted_whatever_its_case_and_spaces(frontline):
+    for guess in ["Fran", "FRAN", " fran", "fRaN ", "fran"]:
+        fail(1, guess)
+
+    assert sign_in("fran", PASSWORD).status_code == 429
+
+
+def test_the_admins_sign_in_refuses_the_right_password_after_repeated_failures_from_one_address(organization):
+    factories.UserFactory(username="ops", organization=organization, is_staff=True, is_superuser=True)
+    fail(12, "ops", path="/admin/login/")
+
+    answer = sign_in("ops", PASSWORD, path="/admin/login/")
+
+    assert answer.status_code == 429 and not answer.signed_in
+    assert sign_in("ops", PASSWORD, address=ELSEWHERE, path="/admin/login/").signed_in
+
+
+def test_the_locked_out_page_says_what_to_do_and_not_whether_the_name_exists(frontline):
+    fail(5, "fran")
+    fail(5, "nobody-here")
+
+    real, made_up = sign_in("fran", PASSWORD), sign_in("nobody-here", PASSWORD)
+
+    assert real.status_code == made_up.status_code == 429
+    assert real.content == made_up.content
+    page = real.content.decode()
+    assert "wait 15 minutes" in page and "ask a manager" in page
+    assert "<nav" in page or "Recovery" in page  # the product's own page, not a bare message
+
+
+def test_the_lockout_lasts_fifteen_minutes_from_the_last_failure_and_tries_meanwhile_do_not_extend_it(
+    frontline, clock_at_start
+):
+    fail(5, "fran")
+    clock_at_start.shift(datetime.timedelta(minutes=10))
+    assert sign_in("fran", PASSWORD).status_code == 429  # a try while locked
+    clock_at_start.shift(datetime.timedelta(minutes=4, seconds=59))
+    assert sign_in("fran", PASSWORD).status_code == 429
+
+    clock_at_start.shift(datetime.timedelta(seconds=2))
+    assert sign_in("fran", PASSWORD).signed_in
+
+
+# --- Where a request comes from ---------------------------------------------------------------
+
+
+def test_without_trusted_proxies_a_spoofed_forwarded_header_does_not_change_the_counted_address(frontline):
+    for number in range(5):
+        fail(1, "fran", forwarded=f"192.0.2.{number}")
+
+    assert sign_in("fran", PASSWORD, forwarded="192.0.2.99").status_code == 429
+    assert sign_in("fran", PASSWORD, address=ELSEWHERE, forwarded=SHOP).signed_in
+
+
+def test_behind_one_proxy_only_the_entry_it_wrote_counts_not_what_the_client_put_before_it(frontline, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for number in range(5):
+        fail(1, "fran", address=LOAD_BALANCER, forwarded=f"192.0.2.{number}, {ELSEWHERE}")
+
+    assert sign_in("fran", PASSWORD, address=LOAD_BALANCER, forwarded=ELSEWHERE).status_code == 429
+    assert sign_in("fran", PASSWORD, address=LOAD_BALANCER, forwarded=SHOP).signed_in
+
+
+# --- Spraying: one address, many names --------------------------------------------------------
+
+
+@pytest.fixture
+def low_ceiling(settings):
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 8
+
+
+def test_spraying_many_names_from_one_address_meets_the_ceiling_even_with_a_right_password(
+    frontline, manager, low_ceiling
+):
+    for number in range(8):
+        fail(1, f"guess{number}", address=ELSEWHERE)
+
+    assert sign_in("mona", PASSWORD, address=ELSEWHERE).status_code == 429
+    assert sign_in("mona", PASSWORD, address=SHOP).signed_in  # from anywhere else, as usual
+
+
+def test_the_attackers_own_sign_in_does_not_reset_the_ceiling(organization, manager, low_ceiling):
+    factories.UserFactory(username="mallory", organization=organization)
+    for number in range(7):
+        fail(1, f"guess{number}", address=ELSEWHERE)
+    assert sign_in("mallory", PASSWORD, address=ELSEWHERE).signed_in
+    fail(1, "guess7", address=ELSEWHERE)
+
+    assert sign_in("mona", PASSWORD, address=ELSEWHERE).status_code == 429
+
+
+def test_staff_who_sign_in_from_this_address_are_not_held_by_a_strangers_spraying_here(
+    frontline, manager, low_ceiling, clock_at_start
+):
+    assert sign_in("fran", PASSWORD, address=SHOP).signed_in  # yesterday, at work
+    clock_at_start.shift(datetime.timedelta(days=1))
+    for number in range(10):
+        fail(1, f"guess{number}", address=SHOP)
+
+    assert sign_in("fran", PASSWORD, address=SHOP).signed_in
+    assert sign_in("mona", PASSWORD, address=SHOP).status_code == 429  # never signed in from here
+
