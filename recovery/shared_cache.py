@@ -1,6 +1,6 @@
 """The one place that decides what a request does when the shared cache (Redis) is away.
 
-The cache holds counters only (the API's rate limits, sign-in failures); everything that matters is
+The cache holds counters only (the API's rate limits, password-reset requests); everything that matters is
 in the database. So a request that needs the cache never fails because Redis is down: `use()` runs
 the caller's fallback instead, and says so in the log now and then rather than on every request.
 

@@ -13,9 +13,15 @@ import ipaddress
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt, AccessLog
+from django import forms
 from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
 from django.db.models import Sum
 from django.shortcuts import render
+from django.urls import reverse_lazy
+
+from recovery import shared_cache
 
 
 def client_address(request):
@@ -86,3 +92,60 @@ def locked_out(request, original_response=None, credentials=None):
     return render(request, "registration/locked_out.html", {"minutes": settings.SIGN_IN_COOL_OFF_MINUTES},
                   status=429)
 
+
+# --- Password reset ------------------------------------------------------------------------------
+# Django's own views and form: the form sends nothing to an unknown address, an inactive person, or
+# someone without a usable password (an API client's user, an invited person who has not chosen one
+# yet: their way in is the invitation), and the page after it reads the same whatever happened.
+# Requests are counted in the shared cache per client address and per email address; while that cache
+# is away the requests are not limited (`shared_cache`), which costs at most some extra emails.
+
+
+def _over_hourly_limit(key):
+    def count(cache):
+        cache.add(key, 0, 60 * 60)  # the hour starts at the first request
+        try:
+            return cache.incr(key) > settings.PASSWORD_RESET_REQUESTS_PER_HOUR
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, 60 * 60)
+            return False
+
+    return shared_cache.use("default", count, lambda: False,
+                            consequence="password reset requests are not limited")
+
+
+class ThrottledPasswordResetForm(PasswordResetForm):
+    error_messages = {"too_many": "Too many reset requests from here. Please wait an hour and try again, or ask "
+                                  "your manager."}
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self):
+        cleaned = super().clean()
+        if _over_hourly_limit(f"password-reset:address:{client_address(self.request)}"):
+            raise forms.ValidationError(self.error_messages["too_many"], code="too_many")
+        return cleaned
+
+    def get_users(self, email):
+        # A few emails an hour to one address at most: a stranger cannot flood someone's inbox, and
+        # whether anything was sent stays invisible, as for an unknown address.
+        if _over_hourly_limit(f"password-reset:email:{email.strip().lower()}"):
+            return iter(())
+        return super().get_users(email)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = ThrottledPasswordResetForm
+    success_url = reverse_lazy("password_reset_done")
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    @property
+    def extra_email_context(self):
+        # The link in the email is on SITE_URL, never on whatever Host the request named.
+        return {"site_url": settings.SITE_URL.rstrip("/")}

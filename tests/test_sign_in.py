@@ -90,7 +90,7 @@ def test_the_locked_out_page_says_what_to_do_and_not_whether_the_name_exists(fro
     assert real.status_code == made_up.status_code == 429
     assert real.content == made_up.content
     page = real.content.decode()
-    assert "wait 15 minutes" in page and "ask a manager" in page
+    assert "wait 15 minutes" in page and "reset your password" in page and 'href="/accounts/password/reset/"' in page
     assert "<nav" in page or "Recovery" in page  # the product's own page, not a bare message
 
 
@@ -166,3 +166,102 @@ def test_staff_who_sign_in_from_this_address_are_not_held_by_a_strangers_sprayin
     assert sign_in("fran", PASSWORD, address=SHOP).signed_in
     assert sign_in("mona", PASSWORD, address=SHOP).status_code == 429  # never signed in from here
 
+
+# --- Password reset ---------------------------------------------------------------------------
+
+
+def ask_for_reset(email, address=SHOP):
+    return Client().post("/accounts/password/reset/", {"email": email}, REMOTE_ADDR=address, follow=True)
+
+
+def test_the_login_page_links_to_the_password_reset(client):
+    page = client.get("/login/").content.decode()
+    assert 'href="/accounts/password/reset/"' in page and "Forgot your password?" in page
+    assert client.get("/accounts/password/reset/").status_code == 200
+
+
+def test_a_reset_for_a_known_address_sends_one_email_and_an_unknown_one_none_with_the_same_page(
+    frontline, mailoutbox
+):
+    known = ask_for_reset("Fran@Example.com")
+    assert len(mailoutbox) == 1
+    unknown = ask_for_reset("nobody@example.com")
+    assert len(mailoutbox) == 1
+
+    assert known.redirect_chain == unknown.redirect_chain == [("/accounts/password/reset/sent/", 302)]
+    assert known.content == unknown.content
+    assert "If an account uses that address, we have sent a link" in known.content.decode()
+    (mail,) = mailoutbox
+    assert mail.to == ["fran@example.com"]
+    assert "\n" not in mail.subject and "\r" not in mail.subject
+
+
+def test_the_emailed_link_is_on_the_sites_address_sets_a_new_password_and_works_once(
+    frontline, mailoutbox, settings
+):
+    settings.SITE_URL = "https://recovery.example.com"
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example.net"]  # a host the site answers, not its own
+    Client().post("/accounts/password/reset/", {"email": "fran@example.com"}, HTTP_HOST="evil.example.net")
+    (mail,) = mailoutbox
+    link = next(line for line in mail.body.splitlines() if "/accounts/password/" in line).strip()
+    assert link.startswith("https://recovery.example.com/accounts/password/")
+    path = link.removeprefix("https://recovery.example.com")
+
+    browser = Client()
+    page = browser.get(path, follow=True)
+    assert b"Choose your password" in page.content
+    answer = browser.post(page.redirect_chain[-1][0], {"new_password1": "a-new-pass-phrase-7",
+                                                       "new_password2": "a-new-pass-phrase-7"})
+    assert answer.status_code == 302
+    assert sign_in("fran", "a-new-pass-phrase-7").signed_in
+    used = Client().get(path, follow=True).content.decode()
+    assert "has been used already or is too old" in used and 'href="/accounts/password/reset/"' in used
+
+
+def test_an_expired_reset_link_shows_the_clear_page(frontline, mailoutbox, clock_at_start, settings):
+    ask_for_reset("fran@example.com")
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/password/" in line).strip()
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    clock_at_start.shift(datetime.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 1))
+
+    page = Client().get(path, follow=True)
+
+    assert page.status_code == 200 and b"has been used already or is too old" in page.content
+
+
+def test_inactive_people_and_those_without_a_password_get_no_email(organization, mailoutbox):
+    factories.UserFactory(username="gone", email="gone@example.com", organization=organization, is_active=False)
+    never = factories.UserFactory(username="pending", email="pending@example.com", organization=organization)
+    never.set_unusable_password()
+    never.save()
+
+    first, second = ask_for_reset("gone@example.com"), ask_for_reset("pending@example.com")
+
+    assert mailoutbox == []
+    assert first.content == second.content == ask_for_reset("nobody@example.com").content
+
+
+def test_reset_requests_are_limited_per_address_they_come_from(organization, mailoutbox, settings):
+    for number in range(settings.PASSWORD_RESET_REQUESTS_PER_HOUR):
+        factories.UserFactory(username=f"p{number}", email=f"p{number}@example.com", organization=organization)
+        assert ask_for_reset(f"p{number}@example.com").redirect_chain
+    factories.UserFactory(username="late", email="late@example.com", organization=organization)
+
+    refused = ask_for_reset("late@example.com")
+
+    assert not refused.redirect_chain and "Too many reset requests" in refused.content.decode()
+    assert len(mailoutbox) == settings.PASSWORD_RESET_REQUESTS_PER_HOUR
+    assert ask_for_reset("late@example.com", address=ELSEWHERE).redirect_chain
+    assert len(mailoutbox) == settings.PASSWORD_RESET_REQUESTS_PER_HOUR + 1
+
+
+def test_one_persons_inbox_gets_a_few_reset_emails_an_hour_however_many_addresses_ask(
+    frontline, mailoutbox, settings, clock_at_start
+):
+    answers = [ask_for_reset("fran@example.com", address=f"192.0.2.{number}") for number in range(8)]
+
+    assert len(mailoutbox) == settings.PASSWORD_RESET_REQUESTS_PER_HOUR
+    assert len({answer.content for answer in answers}) == 1  # the same page, sent or not
+    clock_at_start.shift(datetime.timedelta(hours=1, seconds=1))
+    ask_for_reset("fran@example.com", address="192.0.2.200")
+    assert len(mailoutbox) == settings.PASSWORD_RESET_REQUESTS_PER_HOUR + 1
