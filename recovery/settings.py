@@ -138,8 +138,10 @@ AXES_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_FAILURE_LIMIT", "5"))
 # Failures from one address over every name (spraying), within the cool-off; see SignInAttempts.
 SIGN_IN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_ADDRESS_FAILURE_LIMIT", "30"))
 SIGN_IN_KNOWN_ADDRESS_DAYS = 30
-# Counted from the last failure; tries while locked do not extend it.
+# Counted from the last failure; tries while locked do not extend it. Each failure after a lockout
+# doubles the next one, up to SIGN_IN_LONGEST_LOCKOUT_HOURS (recovery.sign_in.lockout_for).
 SIGN_IN_COOL_OFF_MINUTES = int(os.environ.get("SIGN_IN_COOL_OFF_MINUTES", "15"))
+SIGN_IN_LONGEST_LOCKOUT_HOURS = 24
 AXES_COOLOFF_TIME = "recovery.sign_in.cool_off"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A person's own sign-in clears their own name's failures from that address, and nothing else.

@@ -4,12 +4,14 @@ holds the few pieces axes leaves to the project:
 
 - where a request comes from (`client_address`): REMOTE_ADDR, or the entry our own proxies wrote;
 - the normalised username, so "Fran" and "fran " are one name to the counter;
+- the backoff: each failure after a lockout doubles the next one (`lockout_for`);
 - the slower ceiling per address, for spraying passwords over many names (`SignInAttempts`);
 - the locked-out page, in the product's look.
 """
 
 import datetime
 import ipaddress
+import math
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt, AccessLog
@@ -17,7 +19,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.shortcuts import render
 from django.urls import reverse_lazy
 
@@ -55,7 +57,18 @@ def client_username(request, credentials=None):
 
 
 def cool_off(request=None):
-    return datetime.timedelta(minutes=settings.SIGN_IN_COOL_OFF_MINUTES)
+    """How long axes keeps a name's failures from an address: the longest lockout. Whether the name is
+    locked now is `SignInAttempts.lockout_ends`, from the failures and the last one's time."""
+    return datetime.timedelta(hours=settings.SIGN_IN_LONGEST_LOCKOUT_HOURS)
+
+
+def lockout_for(failures):
+    """Backoff: the fifth failure pauses a name at an address for the cool-off (15 minutes); once that
+    is over, every further failure pauses it for twice as long as the last time, up to a day. Tries
+    while paused are not counted, so a typo after a pause costs 30 minutes, not hours."""
+    beyond = max(failures - settings.AXES_FAILURE_LIMIT, 0)
+    return min(datetime.timedelta(minutes=settings.SIGN_IN_COOL_OFF_MINUTES) * 2 ** min(beyond, 16),
+               datetime.timedelta(hours=settings.SIGN_IN_LONGEST_LOCKOUT_HOURS))
 
 
 class SignInAttempts(AxesDatabaseHandler):
@@ -71,10 +84,23 @@ class SignInAttempts(AxesDatabaseHandler):
     """
 
     def is_locked(self, request, credentials=None):
-        return super().is_locked(request, credentials) or self.address_over_ceiling(request, credentials)
+        return self.lockout_ends(request, credentials) is not None
+
+    def lockout_ends(self, request, credentials=None):
+        """When this name at this address, or this address over all names, may try again; None if now."""
+        now = request.axes_attempt_time
+        ends = []
+        for attempts in self.get_user_attempts(request, credentials):  # one per AXES_LOCKOUT_PARAMETERS entry
+            row = attempts.aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+            failures = row["failures"] or 0
+            if failures >= settings.AXES_FAILURE_LIMIT and row["last"] + lockout_for(failures) > now:
+                ends.append(row["last"] + lockout_for(failures))
+        if self.address_over_ceiling(request, credentials):
+            ends.append(now + datetime.timedelta(minutes=settings.SIGN_IN_COOL_OFF_MINUTES))
+        return max(ends, default=None)
 
     def address_over_ceiling(self, request, credentials=None):
-        since = request.axes_attempt_time - cool_off(request)
+        since = request.axes_attempt_time - datetime.timedelta(minutes=settings.SIGN_IN_COOL_OFF_MINUTES)
         failures = AccessAttempt.objects.filter(
             ip_address=request.axes_ip_address, attempt_time__gt=since
         ).aggregate(total=Sum("failures_since_start"))["total"] or 0
@@ -88,8 +114,11 @@ class SignInAttempts(AxesDatabaseHandler):
 
 
 def locked_out(request, original_response=None, credentials=None):
-    """The page for a refused sign-in: what to do, and nothing about whether the name exists."""
-    return render(request, "registration/locked_out.html", {"minutes": settings.SIGN_IN_COOL_OFF_MINUTES},
+    """The page for a refused sign-in: how long to wait and what else to do, and nothing about whether
+    the name exists (the counts are the same for a made-up one)."""
+    ends = SignInAttempts().lockout_ends(request, credentials)
+    wait = (ends - request.axes_attempt_time) if ends else datetime.timedelta(minutes=settings.SIGN_IN_COOL_OFF_MINUTES)
+    return render(request, "registration/locked_out.html", {"minutes": math.ceil(wait.total_seconds() / 60)},
                   status=429)
 
 

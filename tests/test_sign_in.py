@@ -107,6 +107,27 @@ def test_the_lockout_lasts_fifteen_minutes_from_the_last_failure_and_tries_meanw
     assert sign_in("fran", PASSWORD).signed_in
 
 
+def test_each_failure_after_a_lockout_doubles_the_next_one_and_signing_in_starts_afresh(frontline, clock_at_start):
+    fail(5, "fran")
+    clock_at_start.shift(datetime.timedelta(minutes=15, seconds=1))
+    fail(1, "fran")  # the sixth
+
+    clock_at_start.shift(datetime.timedelta(minutes=29, seconds=58))
+    waiting = sign_in("fran", PASSWORD)
+    assert waiting.status_code == 429 and "wait 1 minute and" in waiting.content.decode()
+    clock_at_start.shift(datetime.timedelta(seconds=3))
+    assert sign_in("fran", PASSWORD).signed_in
+    fail(4, "fran")
+    assert sign_in("fran", PASSWORD).signed_in
+
+
+def test_the_locked_out_page_says_how_long_is_left(frontline, clock_at_start):
+    fail(5, "fran")
+    clock_at_start.shift(datetime.timedelta(minutes=10))
+
+    assert "wait 5 minutes" in sign_in("fran", PASSWORD).content.decode()
+
+
 # --- Where a request comes from ---------------------------------------------------------------
 
 
