@@ -265,19 +265,7 @@ def main():
           f"{_percentile(times, .5) * 1000:>9.1f}{_percentile(times, .99) * 1000:>9.1f}")
     print(f"\nrequests served: {len(everything)} ({len(everything) / load_seconds:.0f}/s); 5xx: {statuses[5]} (target 0); "
           f"connection failures: {statuses[0]}; p99: {_percentile(times, .99) * 1000:.0f} ms")
-    # A heads-up the sweep reaches only after the deadline is skipped by design (the missed-window
-    # reminder says what matters), so it is counted apart from what must never be missing.
-    due_by_kind, sent_by_kind = Counter(kind for _, kind in expected), Counter(kind for _, kind in sent)
-    missing = Counter(map(tuple, expected)) - Counter(map(tuple, sent))
-    duplicates = sum(count - 1 for count in Counter(map(tuple, sent)).values() if count > 1)
-    print(f"\n{'reminder kind':<18}{'due':>8}{'sent':>8}{'missing':>9}")
-    for kind in sorted(due_by_kind):
-        gone = sum(count for (_, k), count in missing.items() if k == kind)
-        print(f"{kind:<18}{due_by_kind[kind]:>8}{sent_by_kind[kind]:>8}{gone:>9}{'  (skipped once its deadline passed)' if kind == 'heads_up' and gone else ''}")
-    must_send = sum(count for (_, kind), count in missing.items() if kind != "heads_up")
-    print(f"reminders due by the end of the load: {len(expected)}; sent: {len(sent)}; missing (other than late heads-ups): "
-          f"{must_send}; duplicate reminders: {duplicates}; duplicate notifications: {duplicate_notifications} (targets: 0, 0, 0)")
-    print(f"email deliveries: {deliveries} (pending ones are queued rows the workers had not reached yet)")
+    must_send, duplicates = report_reminders(expected, sent, duplicate_notifications, deliveries)
 
     kinds = ("my recoveries", "log form", "log a failure", "incident page", "apology (page)") * bool(args.frontline)
     kinds += ("API create", "API apology", "API review") * bool(args.helpdesk)
@@ -289,6 +277,26 @@ def main():
     ) if bad]
     print(f"\ntargets: {'all met' if not missed else 'missed: ' + ', '.join(missed)}")
     return 1 if missed else 0
+
+
+def report_reminders(expected, sent, duplicate_notifications, deliveries):
+    """Print the reminders due against those sent, kind by kind; returns (missing, sent twice).
+
+    A heads-up the sweep reaches only after the deadline is skipped by design (the missed-window
+    reminder says what matters), so it is counted apart from what must never be missing."""
+    due_by_kind, sent_by_kind = Counter(kind for _, kind in expected), Counter(kind for _, kind in sent)
+    missing = Counter(map(tuple, expected)) - Counter(map(tuple, sent))
+    duplicates = sum(count - 1 for count in Counter(map(tuple, sent)).values() if count > 1)
+    print(f"\n{'reminder kind':<18}{'due':>8}{'sent':>8}{'missing':>9}")
+    for kind in sorted(due_by_kind):
+        gone = sum(count for (_, k), count in missing.items() if k == kind)
+        late = "  (skipped once its deadline passed)" if kind == "heads_up" and gone else ""
+        print(f"{kind:<18}{due_by_kind[kind]:>8}{sent_by_kind[kind]:>8}{gone:>9}{late}")
+    must_send = sum(count for (_, kind), count in missing.items() if kind != "heads_up")
+    print(f"reminders due by the end of the load: {len(expected)}; sent: {len(sent)}; missing (other than late heads-ups): "
+          f"{must_send}; duplicate reminders: {duplicates}; duplicate notifications: {duplicate_notifications} (targets: 0, 0, 0)")
+    print(f"email deliveries: {deliveries} (pending ones are queued rows the workers had not reached yet)")
+    return must_send, duplicates
 
 
 if __name__ == "__main__":

@@ -201,18 +201,7 @@ def main():
     print(f"sign-ins with the right password: {len(recorder.samples['log in'])}; signed in: {signed_in} "
           f"({signed_in_during} during the outage; target: every one)")
 
-    due_by_kind, sent_by_kind = Counter(kind for _, kind in expected), Counter(kind for _, kind in sent)
-    missing = Counter(map(tuple, expected)) - Counter(map(tuple, sent))
-    duplicates = sum(count - 1 for count in Counter(map(tuple, sent)).values() if count > 1)
-    print(f"\n{'reminder kind':<18}{'due':>8}{'sent':>8}{'missing':>9}")
-    for kind in sorted(due_by_kind):
-        gone = sum(count for (_, k), count in missing.items() if k == kind)
-        late = "  (skipped once its deadline passed)" if kind == "heads_up" and gone else ""
-        print(f"{kind:<18}{due_by_kind[kind]:>8}{sent_by_kind[kind]:>8}{gone:>9}{late}")
-    must_send = sum(count for (_, kind), count in missing.items() if kind != "heads_up")
-    print(f"reminders due by the end of the load: {len(expected)}; sent: {len(sent)}; missing (other than late heads-ups): "
-          f"{must_send}; duplicate reminders: {duplicates}; duplicate notifications: {duplicate_notifications} (targets: 0, 0, 0)")
-    print(f"email deliveries: {deliveries} (pending ones are queued rows the workers had not reached yet)")
+    must_send, duplicates = load.report_reminders(expected, sent, duplicate_notifications, deliveries)
 
     missed = [what for what, bad in (
         ("5xx answers", server_errors), ("connection failures", failed),
