@@ -1,3 +1,5 @@
+import http.server
+import threading
 import uuid
 
 import pytest
@@ -72,3 +74,38 @@ def create(api, location):
         return api.post("/api/v1/incidents/", new_incident_body(**overrides), format="json")
 
     return post
+
+
+class Receiver:
+    """A helpdesk's webhook URL: a real HTTP server in a thread that answers with the next status."""
+
+    def __init__(self):
+        self.requests = []
+        self.statuses = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()

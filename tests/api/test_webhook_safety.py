@@ -2,7 +2,6 @@
 connected to, only public addresses, and a deadline that ends every send before its claim does."""
 
 import datetime
-import http.server
 import shutil
 import socket
 import ssl
@@ -18,18 +17,11 @@ from incidents.api import webhooks
 from incidents.api.models import WebhookDelivery, WebhookEndpoint
 from incidents.services import RecoveryError
 from tests import factories
-from tests.api.test_webhooks import Receiver
+from tests.api.conftest import Receiver
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC = "93.184.216.34"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 import datetime
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 
 import pytest
 from django.utils import timezone
@@ -18,41 +16,6 @@ from tests import factories
 from tests.api.conftest import new_incident_body
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """A helpdesk's webhook URL: a real HTTP server in a thread that answers with the next status."""
-
-    def __init__(self):
-        self.requests = []
-        self.statuses = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
