@@ -47,6 +47,22 @@ def use(alias, operation, fallback, *, consequence):
         return fallback()
 
 
+def count(alias, key, window_seconds, *, consequence):
+    """Add one to the counter `key` of the cache `alias`, which starts at the first call and lasts
+    `window_seconds`, and return its new value; 0 while the cache is unreachable (nothing counted)."""
+
+    def increment(cache):
+        # add() starts the window's count only if no other process did; incr() is atomic in Redis.
+        cache.add(key, 0, window_seconds)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, window_seconds)
+            return 1
+
+    return use(alias, increment, lambda: 0, consequence=consequence)
+
+
 def _note_unreachable(alias, error, now, consequence):
     with _lock:
         _resting_until[alias] = now + RETRY_AFTER_SECONDS

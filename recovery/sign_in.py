@@ -131,16 +131,8 @@ def locked_out(request, original_response=None, credentials=None):
 
 
 def _over_hourly_limit(key):
-    def count(cache):
-        cache.add(key, 0, 60 * 60)  # the hour starts at the first request
-        try:
-            return cache.incr(key) > settings.PASSWORD_RESET_REQUESTS_PER_HOUR
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, 60 * 60)
-            return False
-
-    return shared_cache.use("default", count, lambda: False,
-                            consequence="password reset requests are not limited")
+    requests = shared_cache.count("default", key, 60 * 60, consequence="password reset requests are not limited")
+    return requests > settings.PASSWORD_RESET_REQUESTS_PER_HOUR
 
 
 class ThrottledPasswordResetForm(PasswordResetForm):

@@ -37,21 +37,10 @@ class ClientRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"{settings.API_RATE_LIMIT_PREFIX}:{user.pk}:{window}"
-        count = shared_cache.use("api", lambda cache: _count(cache, key), lambda: 0,
-                                 consequence="API rate limits are not enforced")
+        count = shared_cache.count("api", key, WINDOW_SECONDS + 5, consequence="API rate limits are not enforced")
         self._wait = (window + 1) * WINDOW_SECONDS - now
         return count <= limit
 
     def wait(self):
         return self._wait
 
-
-def _count(cache, key):
-    """This request's number in the window's count."""
-    # add() starts the window's count only if no other process did; incr() is atomic in Redis.
-    cache.add(key, 0, WINDOW_SECONDS + 5)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, WINDOW_SECONDS + 5)
-        return 1
