@@ -5,6 +5,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from incidents.models import User
+from incidents.validators import one_line
 
 from .services import invitation_link
 
@@ -16,7 +17,7 @@ def send(member_id):
         return False
     context = {"member": member, "organization": member.organization, "link": invitation_link(member)}
     send_mail(
-        subject=f"You are invited to Recovery at {member.organization.name}".replace("\n", " ").replace("\r", " "),
+        subject=one_line(f"You are invited to Recovery at {member.organization.name}"),
         message=render_to_string("organization_settings/emails/invitation.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[member.email],
