@@ -97,6 +97,10 @@ class Organization(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
         help_text="What each person may give one customer without asking a manager.",
     )
+    two_factor_required = models.BooleanField(
+        default=False,
+        help_text="Managers and admins, who see customers across locations, must sign in with an authenticator app.",
+    )
 
     def __str__(self):
         return self.name

@@ -26,7 +26,8 @@ class OrganizationForm(ModelForm):
         fields = services.ORGANIZATION_FIELDS
         labels = {"follow_up_window": "Fix or follow up within", "heads_up_before": "Warn the owner before the end by",
                   "escalate_after": "Tell the admins after a missed window by",
-                  "progress_report_every": "Progress report to the customer every"}
+                  "progress_report_every": "Progress report to the customer every",
+                  "two_factor_required": "Managers and admins must use two-factor sign-in"}
 
 
 class LocationForm(ModelForm):

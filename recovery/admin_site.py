@@ -6,23 +6,24 @@ organization's manager open nothing here, so no dropdown can offer them another 
 """
 
 from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.core.exceptions import ValidationError
-
-
-class OperatorAuthenticationForm(AdminAuthenticationForm):
-    def confirm_login_allowed(self, user):
-        super().confirm_login_allowed(user)
-        if not user.is_superuser:
-            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
-                                  params={"username": self.username_field.verbose_name})
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 
 
 class OperatorsAdminSite(admin.AdminSite):
     site_header = "Recovery operators"
     site_title = "Recovery operators"
     index_title = "Operate the service"
-    login_form = OperatorAuthenticationForm
 
     def has_permission(self, request):
         return request.user.is_active and request.user.is_superuser
+
+    def login(self, request, extra_context=None):
+        """Operators sign in through the app's sign-in, so its throttle and two-factor apply to them as to
+        everyone; the admin's own password form is never offered (it would skip both)."""
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("login"))
+        if not self.has_permission(request):
+            raise PermissionDenied("The admin is for the service's operators.")
+        return super().login(request, extra_context)

@@ -52,9 +52,15 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "axes",
+    # Sign-in pages, two-factor (TOTP and recovery codes) and each organization's single sign-on.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.mfa",
     "incidents",
     "followups",
     "organization_settings",
+    "signing_in",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a refused sign-in into the locked-out page (recovery.sign_in)
+    "allauth.account.middleware.AccountMiddleware",
+    "signing_in.two_factor.require_two_factor",
     "recovery.middleware.security_headers",
 ]
 
@@ -155,6 +163,26 @@ AXES_VERBOSE = False
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # Password reset requests: at most this many from one address, and emails to one address, per hour.
 PASSWORD_RESET_REQUESTS_PER_HOUR = int(os.environ.get("PASSWORD_RESET_REQUESTS_PER_HOUR", "5"))
+
+# --- Signing in: the pages, two-factor and single sign-on (django-allauth; see signing_in/) ----------
+# Throttling stays with axes above: allauth's own login limits are off, so one counter decides.
+ACCOUNT_ADAPTER = "signing_in.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "signing_in.adapters.SingleSignOnAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_RATE_LIMITS = False
+ACCOUNT_SESSION_REMEMBER = True  # as before: the session lasts SESSION_COOKIE_AGE
+ACCOUNT_LOGOUT_REDIRECT_URL = "login"
+# People join an organization by invitation (Settings), never by signing up or through an identity
+# provider: single sign-on only signs in someone who is already on the staff (signing_in.adapters).
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = {"organization_sso": {"OAUTH_PKCE_ENABLED": True}}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Recovery"
+MFA_FORMS = {"authenticate": "signing_in.forms.TwoFactorCodeForm"}
 
 # --- Time: store UTC, show each location's local time --------------------------------------
 LANGUAGE_CODE = "en-us"

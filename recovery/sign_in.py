@@ -18,6 +18,7 @@ from axes.models import AccessAttempt, AccessLog
 from django import forms
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.forms import PasswordResetForm
 from django.db.models import Max, Sum
 from django.shortcuts import render
@@ -52,7 +53,8 @@ def client_username(request, credentials=None):
     if credentials is not None:
         username = credentials.get("username")
     else:
-        username = getattr(request, "data", request.POST).get("username")
+        posted = getattr(request, "data", request.POST)
+        username = posted.get("login") or posted.get("username")  # the app's form names it "login"
     return (username or "").strip().lower() or None
 
 
@@ -170,3 +172,9 @@ class PasswordResetView(auth_views.PasswordResetView):
     def extra_email_context(self):
         # The link in the email is on SITE_URL, never on whatever Host the request named.
         return {"site_url": settings.SITE_URL.rstrip("/")}
+
+
+def count_failed_sign_in(request, username):
+    """A refused sign-in that did not go through a password form (a wrong two-factor code, an identity
+    provider's answer that does not check out), counted by the same throttle as a wrong password."""
+    user_login_failed.send(sender=__name__, credentials={"username": username or ""}, request=request)

@@ -1,16 +1,25 @@
+from allauth.account import views as account_views
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import Http404
 from django.urls import include, path
 
 from recovery.health import healthz
 from recovery.sign_in import PasswordResetView
 
+
+def not_offered(request, *args, **kwargs):
+    raise Http404("Not offered here.")
+
+
 urlpatterns = [
     path("", include("incidents.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),  # throttled by django-axes (recovery.sign_in)
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # allauth's sign-in (it asks for the two-factor code when one is set up), throttled by django-axes
+    # (recovery.sign_in).
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    path("logout/", account_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("followups.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("manage/", include("incidents.insights.urls")),
@@ -22,6 +31,15 @@ urlpatterns = [
     path("accounts/password/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
         success_url="/accounts/password/done/"), name="password_reset_confirm"),
     path("accounts/password/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    # allauth's pages that the product does not offer: people are invited, not signed up; their email is
+    # set by their organization (single sign-on matches on it); single sign-on is not linked by hand.
+    path("accounts/signup/", not_offered),
+    path("accounts/email/", not_offered),
+    path("accounts/3rdparty/", not_offered),
+    path("accounts/login/code/", not_offered),
+    path("accounts/password/set/", not_offered),
+    path("accounts/password/reset/key/<path:rest>", not_offered),
+    path("accounts/", include("allauth.urls")),
 ]
 
 handler500 = "recovery.errors.server_error"

@@ -95,6 +95,7 @@ def _fill(route, incident, world, nonexistent=False):
         "reference": "R-999999" if nonexistent else incident.reference,
         "step": "apology",
         "pk": None,
+        "provider_id": "rival",  # a single sign-on that is not set up
     }
     if route.startswith("settings/"):
         # Settings name the foreign incident's location, its owner, or the rival's API client.
@@ -249,12 +250,13 @@ def test_the_django_admin_opens_for_nobody_of_an_organization_whatever_they_were
     assert not Location.objects.filter(code="sneaky").exists()
     user.refresh_from_db()
     assert not user.is_superuser and user.role == role
-    # Nor does its sign-in page let them in.
+    # Nor does its sign-in page let them in: it sends everyone to the app's sign-in.
     user.set_password("pw-for-the-admin-1")
     user.save()
     client.logout()
     answer = client.post(reverse("admin:login"), {"username": user.username, "password": "pw-for-the-admin-1"})
-    assert answer.status_code == 200 and "_auth_user_id" not in client.session
+    assert answer.status_code == 302 and answer["Location"].startswith("/login/")
+    assert "_auth_user_id" not in client.session
 
 
 def test_an_operator_reads_every_organization_in_the_admin(world, client):

@@ -142,25 +142,25 @@ def test_a_stopped_redis_fails_open_and_the_limit_holds_again_once_it_is_back(he
 
 
 def test_the_right_password_signs_in_while_redis_is_away(client, frontline, redis_away):
-    answer = client.post("/login/", {"username": "fran", "password": PASSWORD})
+    answer = client.post("/login/", {"login": "fran", "password": PASSWORD})
 
     assert answer.status_code == 302
     assert answer["Location"] == "/"
 
 
 def test_a_wrong_password_answers_the_usual_form_error_while_redis_is_away(client, frontline, redis_away):
-    answer = client.post("/login/", {"username": "fran", "password": "nope"})
+    answer = client.post("/login/", {"login": "fran", "password": "nope"})
 
     assert answer.status_code == 200
-    assert "correct username and password" in answer.content.decode()
+    assert "username and/or password you specified are not correct" in answer.content.decode()
 
 
 def test_repeated_failures_still_lock_out_while_redis_is_away(client, frontline, redis_away):
     """Sign-in failures are counted in the database (django-axes, recovery/sign_in.py), not the cache."""
     for _ in range(5):
-        client.post("/login/", {"username": "fran", "password": "nope"})
+        client.post("/login/", {"login": "fran", "password": "nope"})
 
-    answer = client.post("/login/", {"username": "fran", "password": PASSWORD})
+    answer = client.post("/login/", {"login": "fran", "password": PASSWORD})
 
     assert answer.status_code == 429
     assert "Too many failed attempts" in answer.content.decode()

@@ -25,7 +25,7 @@ def test_a_form_post_without_its_csrf_token_is_refused():
     from django.test import Client
 
     strict = Client(enforce_csrf_checks=True)
-    assert strict.post("/login/", {"username": "a", "password": "b"}).status_code == 403
+    assert strict.post("/login/", {"login": "a", "password": "b"}).status_code == 403
 
 
 # Exactly what README's "Production processes" tells an operator to set, and nothing from this machine.

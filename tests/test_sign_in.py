@@ -29,7 +29,7 @@ def sign_in(username, password, address=SHOP, forwarded=None, path="/login/"):
     headers = {"REMOTE_ADDR": address}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
-    answer = browser.post(path, {"username": username, "password": password}, **headers)
+    answer = browser.post(path, {"login": username, "password": password}, **headers)
     answer.signed_in = "_auth_user_id" in browser.session
     return answer
 
@@ -72,13 +72,16 @@ def test_the_name_is_counted_whatever_its_case_and_spaces(frontline):
 
 
 def test_the_admins_sign_in_refuses_the_right_password_after_repeated_failures_from_one_address(organization):
-    factories.UserFactory(username="ops", organization=organization, is_staff=True, is_superuser=True)
-    fail(12, "ops", path="/admin/login/")
+    factories.UserFactory(username="ops", organization=None, is_staff=True, is_superuser=True)
+    admin_sign_in = Client().get("/admin/login/?next=/admin/")
+    assert admin_sign_in.status_code == 302 and admin_sign_in["Location"].startswith("/login/?next=")
+    assert not sign_in("ops", PASSWORD, path="/admin/login/").signed_in  # its own password form is not offered
+    fail(12, "ops")
 
-    answer = sign_in("ops", PASSWORD, path="/admin/login/")
+    answer = sign_in("ops", PASSWORD)
 
     assert answer.status_code == 429 and not answer.signed_in
-    assert sign_in("ops", PASSWORD, address=ELSEWHERE, path="/admin/login/").signed_in
+    assert sign_in("ops", PASSWORD, address=ELSEWHERE).signed_in
 
 
 def test_the_locked_out_page_says_what_to_do_and_not_whether_the_name_exists(frontline):

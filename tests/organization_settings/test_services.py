@@ -129,7 +129,7 @@ def test_an_invitation_is_sent_once_it_commits_and_its_link_sets_the_password(
     assert page.status_code == 200 and b"Choose your password" in page.content
     answer = client.post(page.redirect_chain[-1][0], {"new_password1": "a-long-pass-phrase-9", "new_password2": "a-long-pass-phrase-9"})
     assert answer.status_code == 302
-    assert client.post("/login/", {"username": "sam@example.com", "password": "a-long-pass-phrase-9"}).status_code == 302
+    assert client.post("/login/", {"login": "sam@example.com", "password": "a-long-pass-phrase-9"}).status_code == 302
     # The link worked once.
     assert b"has been used already" in client.get("/" + path, follow=True).content
 

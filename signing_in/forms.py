@@ -1,0 +1,27 @@
+from allauth.core import context
+from allauth.mfa.base.forms import AuthenticateForm
+from django import forms
+from redis.exceptions import RedisError
+
+from recovery.sign_in import SignInAttempts
+
+
+class TwoFactorCodeForm(AuthenticateForm):
+    """The code asked for at sign-in, refused outright while the name is locked at this address."""
+
+    def clean_code(self):
+        if SignInAttempts().is_locked(context.request, {"username": self.user.get_username()}):
+            raise forms.ValidationError("Too many wrong codes. Please wait a few minutes and try again.",
+                                        code="locked")
+        try:
+            return super().clean_code()
+        except RedisError:
+            # A used code is remembered in the shared cache so it cannot be replayed; while that cache
+            # is away no code can be checked for reuse, so none is accepted.
+            raise forms.ValidationError("Codes cannot be checked just now. Please try again in a minute.",
+                                        code="unavailable")
+
+
+class SingleSignOnForm(forms.Form):
+    email = forms.EmailField(label="Work email", max_length=254,
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))

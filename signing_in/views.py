@@ -1,0 +1,48 @@
+from allauth.account.internal.decorators import login_not_required
+from allauth.socialaccount.adapter import get_adapter
+from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from recovery.sign_in import SignInAttempts, locked_out
+from signing_in import single_sign_on
+from signing_in.forms import SingleSignOnForm
+from signing_in.provider import OrganizationSignOnAdapter
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def start(request):
+    """"Sign in with your organization": the work email says which identity provider to go to."""
+    form = SingleSignOnForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if SignInAttempts().is_locked(request, {"username": form.cleaned_data["email"]}):
+            return locked_out(request, credentials={"username": form.cleaned_data["email"]})
+        sign_on = single_sign_on.for_email(form.cleaned_data["email"])
+        if sign_on is not None:
+            provider = get_adapter(request).get_provider(request, sign_on.app.provider_id)
+            next_url = request.GET.get("next", "")
+            if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+                next_url = None
+            return provider.redirect(request, "login", next_url=next_url or None,
+                                     auth_params={"login_hint": form.cleaned_data["email"]})
+        form.add_error("email", "Single sign-on is not set up for that address. Sign in with your username and "
+                                "password, or ask your manager.")
+    return render(request, "signing_in/single_sign_on.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _adapter_view(view_class):
+    @login_not_required
+    def view(request, provider_id):
+        try:
+            return view_class.adapter_view(OrganizationSignOnAdapter(request, provider_id))(request)
+        except SocialApp.DoesNotExist:
+            raise Http404("No such single sign-on.")
+    return view
+
+
+login = _adapter_view(OAuth2LoginView)
+callback = _adapter_view(OAuth2CallbackView)
