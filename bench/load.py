@@ -125,7 +125,7 @@ def frontline(base, username, recorder, stop):
     cookies = http.cookiejar.CookieJar()
     opener = _opener(cookies)
     _call(opener, recorder, "login page", f"{base}/login/")
-    _call(opener, recorder, "log in", f"{base}/login/", {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(cookies)}, {"Referer": f"{base}/login/"})
+    _call(opener, recorder, "log in", f"{base}/login/", {"login": username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(cookies)}, {"Referer": f"{base}/login/"})
     customer = 0
     while not stop.is_set():
         customer += 1

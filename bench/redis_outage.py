@@ -63,7 +63,7 @@ def sign_ins(base, username, recorder, stop):
         opener = load._opener(cookies)
         load._call(opener, recorder, "login page", f"{base}/login/")
         load._call(opener, recorder, "log in", f"{base}/login/",
-                   {"username": username, "password": load.PASSWORD, "csrfmiddlewaretoken": load._csrf(cookies)},
+                   {"login": username, "password": load.PASSWORD, "csrfmiddlewaretoken": load._csrf(cookies)},
                    {"Referer": f"{base}/login/"})
         stop.wait(0.2)
 

@@ -75,3 +75,15 @@ class WebhookForm(Form):
     url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(label="Events", choices=WebhookEndpoint.EventType.choices, required=False,
                                        widget=forms.CheckboxSelectMultiple, help_text="None ticked means all.")
+
+
+class SingleSignOnForm(Form):
+    issuer = forms.URLField(label="Issuer", max_length=500, assume_scheme="https",
+                            help_text="Your identity provider's issuer address, e.g. https://login.example.com/realms/staff.")
+    client_id = forms.CharField(label="Client ID", max_length=191)
+    client_secret = forms.CharField(label="Client secret", max_length=191, required=False,
+                                    widget=forms.PasswordInput(render_value=False),
+                                    help_text="Leave blank to keep the saved secret.")
+    email_domain = forms.CharField(label="Work email domain", max_length=253,
+                                   help_text="People whose email ends in @ this domain are sent to the identity provider.")
+    active = forms.BooleanField(label="Single sign-on is on", required=False, initial=True)

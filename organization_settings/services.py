@@ -12,6 +12,8 @@ functions, and each one checks the actor with the rules below, written once:
 `by=None` is the operator at the server (a management command); operators are superusers in the admin.
 """
 
+import requests
+from allauth.socialaccount.models import SocialApp
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
@@ -25,6 +27,8 @@ from incidents.api import services as api_services
 from incidents.api.models import ApiClient, WebhookEndpoint
 from incidents.models import Location, Organization, User
 from incidents.services import Conflict, NotAllowed, RecoveryError, validate
+from signing_in.models import SingleSignOn
+from signing_in.provider import OrganizationSignOn
 
 RANK = {User.Role.FRONTLINE: 0, User.Role.MANAGER: 1, User.Role.ADMIN: 2}
 ORGANIZATION_FIELDS = ["name", "currency", "follow_up_window", "heads_up_before", "escalate_after",
@@ -258,3 +262,56 @@ def set_webhook_active(endpoint, *, by, active):
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=active)
     endpoint.active = active
     return endpoint
+
+
+# --- Single sign-on -------------------------------------------------------------------------------
+
+
+def single_sign_on_of(organization):
+    return SingleSignOn.objects.select_related("app").filter(organization=organization).first()
+
+
+def _read_provider_configuration(issuer):
+    """The provider's discovery document, so a mistyped address is found when it is saved, not at the
+    next sign-in."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        answer = requests.get(url, timeout=5, allow_redirects=False)
+        answer.raise_for_status()
+        configuration = answer.json()
+    except (requests.RequestException, ValueError) as error:
+        raise RecoveryError(f"Could not read the identity provider's configuration at {url}. Check the issuer "
+                            "address.", field_errors={"issuer": ["No OpenID Connect configuration found here."]}) from error
+    if not isinstance(configuration, dict) or configuration.get("issuer", "").rstrip("/") != issuer.rstrip("/"):
+        raise RecoveryError("The identity provider names a different issuer than the address given.",
+                            field_errors={"issuer": ["The provider calls itself something else: use its issuer."]})
+
+
+def save_single_sign_on(organization, *, by, issuer, client_id, client_secret="", email_domain, active=True):
+    """Set up or change the organization's identity provider (admins). A blank secret keeps the saved one."""
+    _require_admin(by, organization, "set up single sign-on")
+    issuer = issuer.strip().rstrip("/")
+    if not (issuer.startswith("https://") or settings.SINGLE_SIGN_ON_ALLOW_HTTP):
+        raise RecoveryError("The identity provider must be reached over HTTPS.",
+                            field_errors={"issuer": ["Use an https:// address."]})
+    email_domain = email_domain.strip().lower().lstrip("@")
+    existing = single_sign_on_of(organization)
+    if not client_secret and existing is None:
+        raise RecoveryError("The client secret is needed.", field_errors={"client_secret": ["Required."]})
+    if SingleSignOn.objects.filter(email_domain=email_domain).exclude(organization=organization).exists():
+        raise RecoveryError(f"{email_domain} already signs in through another organization's identity provider.",
+                            field_errors={"email_domain": ["Already used by another organization."]})
+    _read_provider_configuration(issuer)
+    with transaction.atomic():
+        app = existing.app if existing else SocialApp(provider=OrganizationSignOn.id, provider_id=organization.slug)
+        app.name = organization.name
+        app.client_id = client_id.strip()
+        if client_secret:
+            app.secret = client_secret.strip()
+        app.settings = {"server_url": issuer}
+        app.save()
+        sign_on = existing or SingleSignOn(organization=organization, app=app)
+        sign_on.email_domain, sign_on.active = email_domain, active
+        validate(sign_on, exclude=["organization", "app"])
+        sign_on.save()
+    return sign_on

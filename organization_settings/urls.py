@@ -15,5 +15,6 @@ urlpatterns = [
     path("api-clients/", views.api_clients, name="api_clients"),
     path("api-clients/<int:pk>/", views.api_client, name="api_client"),
     path("api-clients/<int:pk>/active/", views.api_client_active, name="api_client_active"),
+    path("single-sign-on/", views.single_sign_on, name="single_sign_on"),
     path("api-clients/<int:pk>/webhooks/<int:webhook_pk>/active/", views.webhook_active, name="webhook_active"),
 ]

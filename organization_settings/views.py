@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from incidents.services import NotAllowed
@@ -172,6 +173,22 @@ def webhook_active(request, pk, webhook_pk):
     _act(request, lambda: services.set_webhook_active(endpoint, by=request.user, active=active),
          f"Webhook {'resumed' if active else 'paused'}.")
     return redirect("settings:api_client", pk=client.pk)
+
+
+@login_required
+def single_sign_on(request):
+    """The organization's identity provider (admins): where to register us, and its client details."""
+    organization = _admin_organization(request)
+    sign_on = services.single_sign_on_of(organization)
+    initial = ({"issuer": sign_on.app.settings.get("server_url", ""), "client_id": sign_on.app.client_id,
+                "email_domain": sign_on.email_domain, "active": sign_on.active} if sign_on else {"active": True})
+    form = forms.SingleSignOnForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.save_single_sign_on(
+            organization, by=request.user, **form.cleaned_data)):
+        messages.success(request, "Single sign-on is saved.")
+        return redirect("settings:single_sign_on")
+    callback = request.build_absolute_uri(reverse("organization_sso_callback", kwargs={"provider_id": organization.slug}))
+    return _page(request, "single_sign_on.html", {"form": form, "sign_on": sign_on, "callback_url": callback}, form)
 
 
 def _act(request, call, success):

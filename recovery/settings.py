@@ -180,6 +180,8 @@ SOCIALACCOUNT_AUTO_SIGNUP = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_PROVIDERS = {"organization_sso": {"OAUTH_PKCE_ENABLED": True}}
+# Identity providers are reached over HTTPS; development and the tests' local provider use plain HTTP.
+SINGLE_SIGN_ON_ALLOW_HTTP = env_bool("SINGLE_SIGN_ON_ALLOW_HTTP", DEBUG)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Recovery"
 MFA_FORMS = {"authenticate": "signing_in.forms.TwoFactorCodeForm"}

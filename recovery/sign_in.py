@@ -14,6 +14,7 @@ import ipaddress
 import math
 
 from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt, AccessLog
 from django import forms
 from django.conf import settings
@@ -178,3 +179,9 @@ def count_failed_sign_in(request, username):
     """A refused sign-in that did not go through a password form (a wrong two-factor code, an identity
     provider's answer that does not check out), counted by the same throttle as a wrong password."""
     user_login_failed.send(sender=__name__, credentials={"username": username or ""}, request=request)
+
+
+def is_locked_out(request, username):
+    """Whether this name at this address (or the address over all names) must wait, for a sign-in that
+    does not go through authenticate()."""
+    return AxesProxyHandler.is_locked(request, {"username": username or ""})

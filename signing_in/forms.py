@@ -3,14 +3,14 @@ from allauth.mfa.base.forms import AuthenticateForm
 from django import forms
 from redis.exceptions import RedisError
 
-from recovery.sign_in import SignInAttempts
+from recovery.sign_in import is_locked_out
 
 
 class TwoFactorCodeForm(AuthenticateForm):
     """The code asked for at sign-in, refused outright while the name is locked at this address."""
 
     def clean_code(self):
-        if SignInAttempts().is_locked(context.request, {"username": self.user.get_username()}):
+        if is_locked_out(context.request, self.user.get_username()):
             raise forms.ValidationError("Too many wrong codes. Please wait a few minutes and try again.",
                                         code="locked")
         try:

@@ -6,6 +6,8 @@ an algorithm it announces, and carry the nonce this sign-in sent (checked in sig
 import secrets
 
 from allauth.core.internal.deferred import jwt
+from allauth.utils import build_absolute_uri
+from django.urls import reverse
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
@@ -16,6 +18,10 @@ SIGNING_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS2
 
 
 class OrganizationSignOnAdapter(OpenIDConnectOAuth2Adapter):
+    def get_callback_url(self, request, app):
+        callback = reverse(f"{OrganizationSignOn.id}_callback", kwargs={"provider_id": self.provider_id})
+        return build_absolute_uri(request, callback, self.redirect_uri_protocol)
+
     def complete_login(self, request, app, token, **kwargs):
         if not kwargs["response"].get("id_token"):
             raise OAuth2Error("The identity provider sent no ID token.")

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from recovery.sign_in import SignInAttempts, locked_out
+from recovery.sign_in import is_locked_out, locked_out
 from signing_in import single_sign_on
 from signing_in.forms import SingleSignOnForm
 from signing_in.provider import OrganizationSignOnAdapter
@@ -19,7 +19,7 @@ def start(request):
     """"Sign in with your organization": the work email says which identity provider to go to."""
     form = SingleSignOnForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if SignInAttempts().is_locked(request, {"username": form.cleaned_data["email"]}):
+        if is_locked_out(request, form.cleaned_data["email"]):
             return locked_out(request, credentials={"username": form.cleaned_data["email"]})
         sign_on = single_sign_on.for_email(form.cleaned_data["email"])
         if sign_on is not None:
