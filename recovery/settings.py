@@ -184,7 +184,13 @@ SOCIALACCOUNT_PROVIDERS = {"organization_sso": {"OAUTH_PKCE_ENABLED": True}}
 SINGLE_SIGN_ON_ALLOW_HTTP = env_bool("SINGLE_SIGN_ON_ALLOW_HTTP", DEBUG)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Recovery"
+# Setting up two-factor right after signing in asks for nothing more: people signed in through their
+# organization's identity provider have no password here to enter again, and an organization that
+# requires two-factor sends its managers to set it up at once. Turning it off, where it is required,
+# is refused (signing_in.adapters.TwoFactorAdapter).
+MFA_REAUTHENTICATION_REQUIRED = False
 MFA_FORMS = {"authenticate": "signing_in.forms.TwoFactorCodeForm"}
+MFA_ADAPTER = "signing_in.adapters.TwoFactorAdapter"
 
 # --- Time: store UTC, show each location's local time --------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -2,11 +2,12 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.shortcuts import render
 
 from recovery.sign_in import count_failed_sign_in
-from signing_in import single_sign_on
+from signing_in import single_sign_on, two_factor
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -46,3 +47,15 @@ class SingleSignOnAdapter(DefaultSocialAccountAdapter):
     def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):
         # A forged, expired or misaddressed answer, or the provider refusing: counted like a wrong password.
         count_failed_sign_in(request, "")
+
+
+class TwoFactorAdapter(DefaultMFAAdapter):
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "cannot_delete_authenticator": "Your organization asks managers and admins to use two-factor sign-in, so it "
+                                       "cannot be turned off.",
+        "incorrect_code": "That code is not right, or it was used already. Enter the code your app shows now.",
+    }
+
+    def can_delete_authenticator(self, authenticator):
+        return not two_factor.is_required_for(authenticator.user)
