@@ -185,3 +185,19 @@ def is_locked_out(request, username):
     """Whether this name at this address (or the address over all names) must wait, for a sign-in that
     does not go through authenticate()."""
     return AxesProxyHandler.is_locked(request, {"username": username or ""})
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Choosing a password from an emailed link. A used, expired or made-up link counts as a failed
+    sign-in from this address, so links cannot be guessed at leisure; past the address's ceiling the
+    page waits like the sign-in does."""
+
+    success_url = reverse_lazy("password_reset_complete")
+
+    def dispatch(self, *args, **kwargs):
+        if is_locked_out(self.request, ""):
+            return locked_out(self.request, credentials={"username": ""})
+        answer = super().dispatch(*args, **kwargs)
+        if not self.validlink and answer.status_code == 200:  # a good link first redirects, then is valid
+            count_failed_sign_in(self.request, "")
+        return answer

@@ -5,7 +5,7 @@ from django.http import Http404
 from django.urls import include, path
 
 from recovery.health import healthz
-from recovery.sign_in import PasswordResetView
+from recovery.sign_in import PasswordResetConfirmView, PasswordResetView
 
 
 def not_offered(request, *args, **kwargs):
@@ -28,8 +28,7 @@ urlpatterns = [
     path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     # An invited member of staff, or someone who asked for a reset link, chooses their password here
     # (Django's password-reset confirmation).
-    path("accounts/password/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
-        success_url="/accounts/password/done/"), name="password_reset_confirm"),
+    path("accounts/password/<uidb64>/<token>/", PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("accounts/password/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     # allauth's pages that the product does not offer: people are invited, not signed up; their email is
     # set by their organization (single sign-on matches on it); single sign-on is not linked by hand.

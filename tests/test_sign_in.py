@@ -6,6 +6,7 @@ ceiling per address over every name (recovery/sign_in.py)."""
 import datetime
 
 import pytest
+from axes.models import AccessAttempt
 from django.test import Client
 
 from tests import factories
@@ -251,6 +252,15 @@ def test_an_expired_reset_link_shows_the_clear_page(frontline, mailoutbox, clock
     page = Client().get(path, follow=True)
 
     assert page.status_code == 200 and b"has been used already or is too old" in page.content
+    assert AccessAttempt.objects.get().failures_since_start == 1  # counted like a failed sign-in
+
+
+def test_guessing_reset_links_from_one_address_is_stopped(frontline, settings):
+    for guess in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT):
+        Client().get(f"/accounts/password/MQ/guess-{guess}/", REMOTE_ADDR=SHOP)
+
+    assert Client().get("/accounts/password/MQ/one-more/", REMOTE_ADDR=SHOP).status_code == 429
+    assert Client().get("/accounts/password/MQ/one-more/", REMOTE_ADDR=ELSEWHERE).status_code == 200
 
 
 def test_inactive_people_and_those_without_a_password_get_no_email(organization, mailoutbox):
