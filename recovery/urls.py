@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from recovery.health import healthz
 from recovery.sign_in import PasswordResetConfirmView, PasswordResetView
@@ -32,7 +33,9 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     # allauth's pages that the product does not offer: people are invited, not signed up; their email is
     # set by their organization (single sign-on matches on it); single sign-on is not linked by hand.
+    path("accounts/login/", RedirectView.as_view(pattern_name="login", query_string=True)),  # one sign-in page
     path("accounts/signup/", not_offered),
+    path("accounts/confirm-email/<path:rest>", not_offered),
     path("accounts/email/", not_offered),
     path("accounts/3rdparty/", not_offered),
     path("accounts/login/code/", not_offered),
