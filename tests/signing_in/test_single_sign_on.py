@@ -1,6 +1,8 @@
 """Single sign-on through the organization's own OpenID Connect provider (a real one, on 127.0.0.1):
 who it signs in, and every answer it refuses."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from axes.models import AccessAttempt
@@ -31,6 +33,15 @@ def test_a_member_of_staff_is_signed_in_by_the_email_the_provider_verified(clien
     assert signed_in_as(client) == str(frontline.pk)
     assert SocialAccount.objects.get(uid="idp-fran").user == frontline
     assert ("GET", "/jwks") in idp.requests_seen  # the ID token's signature was checked
+
+
+def test_the_provider_is_asked_with_pkce_a_nonce_and_the_email_as_hint(client, sign_on):
+    start = client.post("/accounts/sso/", {"email": "fran@example.com"})
+
+    query = parse_qs(urlsplit(start["Location"]).query)
+    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
+    assert len(query["nonce"][0]) >= 32 and query["login_hint"] == ["fran@example.com"]
+    assert query["scope"][0].split() == ["openid", "profile", "email"]
 
 
 def test_once_linked_the_providers_account_signs_in_the_same_person(client, sign_on, idp, frontline):
