@@ -1,4 +1,4 @@
-from allauth.account.internal.decorators import login_not_required
+import requests
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
@@ -13,7 +13,6 @@ from signing_in.forms import SingleSignOnForm
 from signing_in.provider import OrganizationSignOnAdapter
 
 
-@login_not_required
 @require_http_methods(["GET", "POST"])
 def start(request):
     """"Sign in with your organization": the work email says which identity provider to go to."""
@@ -27,15 +26,19 @@ def start(request):
             next_url = request.GET.get("next", "")
             if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
                 next_url = None
-            return provider.redirect(request, "login", next_url=next_url or None,
-                                     auth_params={"login_hint": form.cleaned_data["email"]})
-        form.add_error("email", "Single sign-on is not set up for that address. Sign in with your username and "
-                                "password, or ask your manager.")
+            try:
+                return provider.redirect(request, "login", next_url=next_url or None,
+                                         auth_params={"login_hint": form.cleaned_data["email"]})
+            except requests.RequestException:  # its configuration is read from the provider
+                form.add_error("email", "Your organization's sign-in page cannot be reached just now. Please try "
+                                        "again in a minute, or sign in with your username and password.")
+        else:
+            form.add_error("email", "Single sign-on is not set up for that address. Sign in with your username and "
+                                    "password, or ask your manager.")
     return render(request, "signing_in/single_sign_on.html", {"form": form}, status=400 if form.errors else 200)
 
 
 def _adapter_view(view_class):
-    @login_not_required
     def view(request, provider_id):
         try:
             return view_class.adapter_view(OrganizationSignOnAdapter(request, provider_id))(request)

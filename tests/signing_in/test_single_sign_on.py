@@ -132,6 +132,15 @@ def test_an_address_with_no_single_sign_on_is_told_so(client, sign_on):
     assert 'value="someone@elsewhere.example"' in answer.content.decode()
 
 
+def test_a_provider_that_cannot_be_reached_is_said_so(client, sign_on):
+    sign_on.app.settings = {"server_url": "http://127.0.0.1:9"}  # nothing listens there
+    sign_on.app.save()
+
+    answer = client.post("/accounts/sso/", {"email": "fran@example.com"})
+
+    assert answer.status_code == 400 and "cannot be reached just now" in answer.content.decode()
+
+
 def test_switched_off_single_sign_on_signs_nobody_in(client, sign_on, idp, frontline, organization, admin):
     services.save_single_sign_on(organization, by=admin, issuer=idp.issuer, client_id=idp.client_id,
                                  email_domain="example.com", active=False)
