@@ -41,7 +41,7 @@ def test_the_provider_is_asked_with_pkce_a_nonce_and_the_email_as_hint(client, s
     query = parse_qs(urlsplit(start["Location"]).query)
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
     assert len(query["nonce"][0]) >= 32 and query["login_hint"] == ["fran@example.com"]
-    assert query["scope"][0].split() == ["openid", "profile", "email"]
+    assert sorted(query["scope"][0].split()) == ["email", "openid", "profile"]
 
 
 def test_once_linked_the_providers_account_signs_in_the_same_person(client, sign_on, idp, frontline):
