@@ -112,9 +112,6 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
     # Fail fast when PostgreSQL is away (restarting, unreachable) instead of hanging a web worker;
     # with health checks on, the next request reconnects by itself once it is back.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", int(os.environ.get("DB_CONNECT_TIMEOUT", "3")))
-# The few statements every incident create runs are prepared once per connection (`incidents.sql`).
-# Turn off behind a proxy that pools by transaction (PgBouncer's transaction mode), which cannot keep them.
-DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web, worker and beat share one SQLite file in `make run`: wait for the write lock
     # instead of failing at once.
@@ -184,11 +181,9 @@ SOCIALACCOUNT_PROVIDERS = {"organization_sso": {"OAUTH_PKCE_ENABLED": True}}
 SINGLE_SIGN_ON_ALLOW_HTTP = env_bool("SINGLE_SIGN_ON_ALLOW_HTTP", DEBUG)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Recovery"
-# Setting up two-factor right after signing in asks for nothing more: people signed in through their
-# organization's identity provider have no password here to enter again, and an organization that
-# requires two-factor sends its managers to set it up at once. Turning it off, where it is required,
-# is refused (signing_in.adapters.TwoFactorAdapter).
-MFA_REAUTHENTICATION_REQUIRED = False
+# Changing two-factor asks for the password again (except for people who have none here:
+# signing_in.adapters.AccountAdapter); turning it off, where it is required, is refused (TwoFactorAdapter).
+MFA_REAUTHENTICATION_REQUIRED = True
 MFA_FORMS = {"authenticate": "signing_in.forms.TwoFactorCodeForm"}
 MFA_ADAPTER = "signing_in.adapters.TwoFactorAdapter"
 

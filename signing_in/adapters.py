@@ -14,6 +14,15 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request):
         return False  # people join by invitation, in Settings
 
+    def is_reauthentication_required(self, *, app, **kwargs):
+        """Changing two-factor or seeing recovery codes asks for the password (or a code) again, so nobody
+        at an unattended, signed-in device can take them. Someone signed in through their organization's
+        identity provider has neither here: asking would only lock them out of setting up two-factor."""
+        user = getattr(self.request, "user", None)
+        if user is not None and user.is_authenticated and not self.get_reauthentication_methods(user):
+            return False
+        return super().is_reauthentication_required(app=app, **kwargs)
+
 
 def refused(request, reason, status=403):
     return render(request, "signing_in/refused.html", {"reason": reason}, status=status)

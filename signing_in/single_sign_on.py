@@ -53,10 +53,10 @@ def member_for(sign_on, *, linked_user, email, email_verified):
         matches = list(User.objects.annotate(email_lower=Lower("email"))
                        .filter(organization=organization, email_lower=email.strip().lower())[:2])
         if len(matches) != 1:
-            raise Refused(f"{email} is not on {organization.name}'s staff in Recovery. Ask your manager to invite you.")
+            raise Refused(f"{email} is not on the staff of {organization.name} in Recovery. Ask your manager to invite you.")
         member = matches[0]
     if member.organization_id != organization.id:
-        raise Refused(f"This account is not on {organization.name}'s staff in Recovery.")
+        raise Refused(f"This account is not on the staff of {organization.name} in Recovery.")
     if not member.is_active:
         raise Refused("Your account has been deactivated. Ask your manager if this is a mistake.")
     return member

@@ -27,8 +27,12 @@ def start(request):
             if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
                 next_url = None
             try:
-                return provider.redirect(request, "login", next_url=next_url or None,
-                                         auth_params={"login_hint": form.cleaned_data["email"]})
+                to_provider = provider.redirect(request, "login", next_url=next_url or None,
+                                                auth_params={"login_hint": form.cleaned_data["email"]})
+                # A page of ours moves on to the provider: browsers hold a form's redirect to the
+                # page's Content-Security-Policy (form-action 'self'), which a provider is outside of.
+                return render(request, "signing_in/to_provider.html",
+                              {"url": to_provider["Location"], "organization": sign_on.organization})
             except requests.RequestException:  # its configuration is read from the provider
                 form.add_error("email", "Your organization's sign-in page cannot be reached just now. Please try "
                                         "again in a minute, or sign in with your username and password.")

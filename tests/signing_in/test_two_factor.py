@@ -97,9 +97,17 @@ def test_a_recovery_code_signs_in_once(frontline, with_authenticator):
     assert not signed_in(again)
 
 
+def confirm_password(client, then):
+    """Changing two-factor asks for the password again first; answer it and come back to `then`."""
+    asked = client.get(then)
+    assert asked.status_code == 302 and asked["Location"].startswith("/accounts/reauthenticate/")
+    client.post(asked["Location"], {"password": PASSWORD})
+    return client.get(then)
+
+
 def test_a_person_turns_it_on_from_their_account(client, frontline):
     assert password_step(client)["Location"] == "/"
-    page = client.get("/accounts/2fa/totp/activate/")
+    page = confirm_password(client, "/accounts/2fa/totp/activate/")
     assert page.status_code == 200
     secret = page.context["form"].secret
 
@@ -125,7 +133,7 @@ def test_a_manager_without_two_factor_is_sent_to_set_it_up(client, manager, requ
     for path in ["/", "/manage/", "/settings/"]:
         answer = client.get(path)
         assert answer.status_code == 302 and answer["Location"] == "/accounts/2fa/totp/activate/", path
-    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
+    assert confirm_password(client, "/accounts/2fa/totp/activate/").status_code == 200
 
 
 def test_frontline_staff_are_not_asked_to(client, frontline, required):
@@ -140,11 +148,20 @@ def test_once_set_up_the_manager_goes_on_and_cannot_turn_it_off(client, manager,
     client.post("/login/", {"login": "mona", "password": PASSWORD})
     client.post("/accounts/2fa/authenticate/", {"code": code_now(secret)})
     assert client.get("/manage/").status_code == 200
+    confirm_password(client, "/accounts/2fa/totp/deactivate/")
 
     answer = client.post("/accounts/2fa/totp/deactivate/")
 
     assert Authenticator.objects.filter(user=manager, type=Authenticator.Type.TOTP).exists()
     assert answer.status_code == 200 and "cannot be turned off" in answer.content.decode()
+
+
+def test_someone_signed_in_without_a_password_here_sets_it_up_without_being_asked_for_one(client, frontline):
+    frontline.set_unusable_password()  # signs in through the organization's identity provider
+    frontline.save()
+    client.force_login(frontline)
+
+    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
 
 
 def test_only_an_admin_may_require_it(organization, manager):
