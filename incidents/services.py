@@ -7,7 +7,6 @@ A broken rule raises `RecoveryError` (or a subclass) and nothing is written.
 """
 
 import datetime
-import functools
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -15,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from . import clock, coach, selectors, sql
+from . import clock, coach, selectors
 from .events import changes, new_event, record_event
 from .models import (
     Apology,
@@ -120,14 +119,11 @@ _LOOK_UP = object()
 
 def customer_from_details(organization, *, name, email="", phone="", external_id="", found=_LOOK_UP):
     """The customer with this external id or email, or a new one, checked but not yet saved:
-    `log_incident` saves a new customer together with its care flag, in one write.
+    `log_incident` saves a new customer together with its care flag.
     Contact details of a known customer fill gaps only, and are saved at once.
-    `found` is what a caller already read with `customer_match_sql` (None: nobody matched)."""
+    `found` is what a caller already looked up by the rule of `known_customer` (None: nobody matched)."""
     if found is _LOOK_UP:
-        found = None
-        if external_id or email:
-            row = sql.fetch_one(_customer_sql(), {"organization": organization.pk, "external_id": external_id, "email": email}, [Customer])
-            found = row[0] if row else None
+        found = known_customer(organization, external_id=external_id, email=email)
     if found is not None:
         updates = {"email": email, "phone": phone, "external_id": external_id}
         changed = [field for field, value in updates.items() if value and not getattr(found, field)]
@@ -141,45 +137,54 @@ def customer_from_details(organization, *, name, email="", phone="", external_id
     return customer
 
 
-def customer_match_sql(organization):
-    """SQL for the id of the customer that contact details name: by external id first, else by email
-    (case aside, as `email__iexact` compares). `organization` is SQL for the organization's id; the
-    parameters are %(external_id)s and %(email)s. Hand-written (see `incidents.sql`): every create
-    from the API runs it. Each half reads one index whatever the values, so the statement, prepared
-    once, keeps one plan: `NOT (external_id = '')` is the condition of the partial unique index."""
-    return f"""
-        COALESCE(
-            (SELECT c.id FROM {sql.table(Customer)} c WHERE c.organization_id = {organization}
-                AND c.external_id = %(external_id)s AND NOT (c.external_id = '')),
-            (SELECT c.id FROM {sql.table(Customer)} c WHERE c.organization_id = {organization}
-                AND UPPER(c.email) = UPPER(%(email)s) AND %(email)s <> '' ORDER BY c.id LIMIT 1))
-    """
+def known_customer(organization, *, external_id="", email=""):
+    """The customer that contact details name: by external id first, else by email (case aside; the
+    first saved, if several share it). None when neither matches. The API's create reads the same
+    rule in its names query (`incidents.api.fast_reads`); a test holds the two together."""
+    customers = Customer.objects.filter(organization=organization)
+    if external_id:
+        found = customers.filter(external_id=external_id).first()
+        if found is not None:
+            return found
+    if email:
+        return customers.filter(email__iexact=email).order_by("pk").first()
+    return None
 
 
-@functools.cache
-def _customer_sql():
-    match = customer_match_sql("%(organization)s")
-    return f"SELECT {sql.columns(Customer, 'cu')} FROM {sql.table(Customer)} cu WHERE cu.id = {match}"
+_CARE_FLAG = ["care_flag", "care_note", "care_flagged_at"]
 
 
-_CARE_FLAG = ("care_flag", "care_note", "care_flagged_at")
-
-
-def _flagged(customer, *, note, now):
-    """The write that sets the care flag: an UPDATE of the flag, or the INSERT of a new customer.
-    If another request created a customer with the same external id a moment ago, that one is
-    flagged instead and `customer` becomes it."""
+def _save_flagged(customer, *, note, now):
+    """Set the care flag and save it: an UPDATE of the flag, or the INSERT of a new customer.
+    If another request saved a customer with the same external id since this one was looked up,
+    that one is flagged instead and `customer` becomes it. Returns `customer`."""
     customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
-    if customer._state.adding:
-        return sql.insert(customer, on_conflict=sql.unique_index(Customer, "customer_external_id_unique"), update=_CARE_FLAG)
-    return sql.update(customer, _CARE_FLAG)
+    if customer.pk is not None:
+        customer.save(update_fields=_CARE_FLAG)
+        return customer
+    if not customer.external_id:
+        customer.save()  # no unique constraint it could meet
+        return customer
+    try:
+        # The race: two creates for one new customer at once. The external id's unique constraint
+        # decides; the savepoint keeps the loser's transaction alive so it can flag the winner's row
+        # (its INSERT waited for the winner to commit, so that row is there to read).
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        customer.pk = Customer.objects.values_list("pk", flat=True).get(
+            organization_id=customer.organization_id, external_id=customer.external_id
+        )
+        customer.refresh_from_db()  # the stored row, not the details offered
+        customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
+        customer.save(update_fields=_CARE_FLAG)
+    return customer
 
 
 @transaction.atomic
 def flag_customer(customer, *, note, by=None, now=None):
     """Flag the customer's file so the next person who serves them takes special care."""
-    sql.write_together(_flagged(customer, note=note, now=now or timezone.now()))
-    return customer
+    return _save_flagged(customer, note=note, now=now or timezone.now())
 
 
 @transaction.atomic
@@ -212,8 +217,8 @@ def log_incident(
 
     `customer` may be new and unsaved (`customer_from_details`); it is saved here with its care flag.
     `category` is a label or a `Category` already looked up. Every rule is checked before the first
-    write. The writes take no savepoint of their own (two statements fewer an incident), so a clash
-    there, such as a ticket id used before (Conflict: the unique constraint decides, so two requests at
+    write. The incident's INSERT takes no savepoint of its own (two statements fewer an incident), so a
+    clash there, a ticket id used before (Conflict: the unique constraint decides, so two requests at
     once cannot both log it), rolls back the caller's whole transaction.
     """
     now = now or timezone.now()
@@ -266,17 +271,17 @@ def log_incident(
     )
     with transaction.atomic(savepoint=False):
         incident.category = category_named(organization, category)
-        incident.customer = customer
+        # Internal follow-up: flag the customer's file so the next person who serves them knows.
+        incident.customer = _save_flagged(customer, note=summary, now=now)
         try:
-            # Internal follow-up: flag the customer's file so the next person who serves them knows.
-            # Customer, incident and its first entry go in one statement on PostgreSQL.
-            sql.write_together(_flagged(customer, note=summary, now=now), sql.insert(incident), sql.insert(logged))
+            incident.save()
         except IntegrityError as error:
             if not external_id:
                 raise
             raise Conflict(
                 f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
             ) from error
+        logged.save()
     return incident
 
 

@@ -4,7 +4,6 @@ The recovery itself is written by `incidents.services`; these functions only res
 names (a location code, a username, a customer's contact details) and call it.
 """
 
-import functools
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -13,10 +12,11 @@ from django.db import transaction
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
-from incidents import services, sql
+from incidents import services
 from incidents.models import Category, Customer, Incident, Location, Organization, User
 from incidents.selectors import visible_customers, visible_incidents, visible_locations
 
+from . import fast_reads
 from .errors import AlreadyExists
 from .models import ApiClient, WebhookEndpoint
 from .throttling import client_of
@@ -139,19 +139,18 @@ class Resolved:
 
 def _resolved_location(by, code, *, customer, category, external_id):
     """The caller's location with this code and its organization, read in one query with what the
-    other names point at (the customer, the category, the ticket). Hand-written (see `incidents.sql`):
-    it runs on every create. None when the caller cannot see a location with this code."""
+    other names point at (the customer, the category, the ticket): hand-written in
+    `fast_reads.names_for_create`, since it runs on every create. None when the caller cannot see a
+    location with this code."""
     if by.organization_id is None:
         return None
-    params = {
-        "organization": by.organization_id, "code": code, "label": (category or "").strip(), "ticket": external_id,
-        "external_id": customer.get("external_id", ""), "email": customer.get("email", ""),
-    }
-    found = sql.fetch_one(_resolve_sql(), params, [Location, Organization, Customer], extra=4)
+    found = fast_reads.names_for_create(
+        organization_id=by.organization_id, code=code, label=(category or "").strip(), ticket=external_id,
+        external_id=customer.get("external_id", ""), email=customer.get("email", ""),
+    )
     if found is None:
         return None
     location, organization, known_customer, category_id, category_name, ticket_id, ticket_reference = found
-    location.organization = organization
     if client_of(by) is None and not locations_for(by).filter(pk=location.pk).exists():
         return None  # a member of staff logs only at their own locations
     return Resolved(
@@ -161,22 +160,6 @@ def _resolved_location(by, code, *, customer, category, external_id):
         if category_id is not None else None,
         ticket=(ticket_id, ticket_reference) if ticket_id is not None else None,
     )
-
-
-@functools.cache
-def _resolve_sql():
-    # The category matches its label case aside, as `services.category_named` does. The ticket is
-    # looked up only when there is one (an empty external id means "no ticket"); `NOT (external_id = '')`
-    # is the condition of its partial unique index, so the prepared statement's one plan reads that index.
-    category = f"FROM {sql.table(Category)} c WHERE c.organization_id = l.organization_id AND UPPER(c.name) = UPPER(%(label)s) ORDER BY c.id LIMIT 1"
-    ticket = f"FROM {sql.table(Incident)} i WHERE i.organization_id = l.organization_id AND i.external_id = %(ticket)s AND NOT (i.external_id = '')"
-    return f"""
-        SELECT {sql.columns(Location, "l")}, {sql.columns(Organization, "o")}, {sql.columns(Customer, "cu")},
-            (SELECT c.id {category}), (SELECT c.name {category}), (SELECT i.id {ticket}), (SELECT i.reference {ticket})
-        FROM {sql.table(Location)} l JOIN {sql.table(Organization)} o ON o.id = l.organization_id
-        LEFT JOIN {sql.table(Customer)} cu ON cu.id = {services.customer_match_sql("l.organization_id")}
-        WHERE l.organization_id = %(organization)s AND l.code = %(code)s
-    """
 
 
 def _already_exists(external_id, *, pk=None, reference=None):
