@@ -129,9 +129,7 @@ class IncidentAdmin(OrganizationScopedAdmin):
 
     @admin.display(description="Twenty-minute clock")
     def clock(self, incident):
-        if incident.responded_at:
-            return "met" if incident.responded_at <= incident.follow_up_due_at else "missed"
-        return "missed" if timezone.now() > incident.follow_up_due_at else "pending"
+        return incident.window_state(timezone.now())
 
     @admin.action(description="Take ownership of the selected open recoveries")
     def take_ownership(self, request, queryset):

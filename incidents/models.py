@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
+from incidents import clock
+
 
 class Channel(models.TextChoices):
     IN_PERSON = "in_person", "In person"
@@ -254,8 +256,21 @@ class ReferenceOf(models.Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
+def late_condition(now):
+    """Late, as a query: open, the twenty-minute window passed, and still no fix or follow-up (whether or
+    not the sweep has noted the breach yet). The same rule as clock.clock_state's LATE."""
+    return Q(closed_at__isnull=True, responded_at__isnull=True, follow_up_due_at__lt=now)
+
+
+class IncidentQuerySet(models.QuerySet):
+    def late(self, now):
+        return self.filter(late_condition(now))
+
+
 class Incident(models.Model):
     """One service failure suffered by one customer, and the state of its recovery."""
+
+    objects = IncidentQuerySet.as_manager()
 
     # Three foreign keys skip their own index: the composite indexes below start with the same column
     # (organization, location, owner), and every index is one more write per incident logged.
@@ -337,6 +352,10 @@ class Incident(models.Model):
     @property
     def is_open(self):
         return self.closed_at is None
+
+    def window_state(self, now):
+        """The twenty-minute clock: met, missed (answered after it), late (passed, nothing yet) or running."""
+        return clock.clock_state(self.follow_up_due_at, self.responded_at, now)
 
 
 class StepRecord(models.Model):

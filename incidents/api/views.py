@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import services
-from incidents.models import Customer, Gesture, Incident, Stage
+from incidents.models import Customer, Gesture, Incident, Stage, late_condition
 from incidents.selectors import timeline
 from incidents.validators import validate_in_range
 
@@ -124,8 +124,8 @@ class IncidentFilter(filters.FilterSet):
         return queryset.filter(closed_at__isnull=value)
 
     def filter_overdue(self, queryset, name, value):
-        late = {"closed_at__isnull": True, "responded_at__isnull": True, "follow_up_due_at__lt": timezone.now()}
-        return queryset.filter(**late) if value else queryset.exclude(**late)
+        late = late_condition(timezone.now())
+        return queryset.filter(late) if value else queryset.exclude(late)
 
 
 class Cursor(CursorPagination):

@@ -153,16 +153,10 @@ def filter_incidents(incidents, values, scope, *, now=None):
             value = "" if key == "region" and values[key] == NO_REGION else values[key]
             incidents = incidents.filter(**{lookup: value})
     if values.get("overdue"):
-        incidents = incidents.filter(late_q(now or timezone.now()))
+        incidents = incidents.late(now or timezone.now())
     if values.get("weekday") is not None or values.get("hour") is not None:
         incidents = at_local_time(incidents, scope, values.get("weekday"), values.get("hour"))
     return incidents
-
-
-def late_q(now):
-    """Late: the twenty-minute window passed and still no fix or follow-up (whether or not the sweep has
-    noted the breach yet). Answered late is history for the scorecard, not urgent any more."""
-    return Q(responded_at__isnull=True, follow_up_due_at__lt=now)
 
 
 def at_local_time(incidents, scope, weekday, hour):

@@ -15,9 +15,10 @@ from django.db.models import Case, Count, DecimalField, F, IntegerField, Prefetc
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay
 
-from incidents.models import Gesture, Incident, Outcome
+from incidents import clock
+from incidents.models import Gesture, Incident, Outcome, late_condition
 
-from .scope import filter_incidents, late_q
+from .scope import filter_incidents
 
 DAY = datetime.timedelta(days=1)
 DURATIONS = ("seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix")
@@ -40,7 +41,7 @@ def open_recoveries(scope, values, *, now, limit=50):
     # First rank the open incidents by id alone (an index-only scan of incident_open_by_location), then
     # read the few rows shown with their joins: joining every open incident before the sort is what costs.
     # The counts ride along as window aggregates over the same scan (computed before the LIMIT).
-    late_rank = Case(When(late_q(now), then=Value(0)), default=Value(1), output_field=IntegerField())
+    late_rank = Case(When(late_condition(now), then=Value(0)), default=Value(1), output_field=IntegerField())
     ranking = list(
         incidents.annotate(late_rank=late_rank, total=Window(Count("id")), late=Window(Sum(1 - late_rank)))
         .order_by("late_rank", F("next_due_at").asc(nulls_last=True), "logged_at", "pk")
@@ -95,14 +96,14 @@ def clock_of(incident, now):
             next_label = f"next due in {_duration(incident.next_due_at - now)}"
         else:
             next_label = f"next step overdue by {_duration(now - incident.next_due_at)}"
-    if incident.responded_at is not None:
-        met = incident.responded_at <= incident.follow_up_due_at
+    state = incident.window_state(now)
+    if state in (clock.MET, clock.MISSED):
         minutes = _minutes(incident.responded_at - incident.logged_at)
-        return RowClock("met" if met else "missed", f"Answered after {minutes} min" + ("" if met else " (late)"),
+        return RowClock(state, f"Answered after {minutes} min" + (" (late)" if state == clock.MISSED else ""),
                         next_label)
-    if now > incident.follow_up_due_at:
-        return RowClock("late", f"Late by {_duration(now - incident.follow_up_due_at)}", next_label)
-    return RowClock("running", f"{_duration(incident.follow_up_due_at - now)} left", next_label)
+    if state == clock.LATE:
+        return RowClock(state, f"Late by {_duration(now - incident.follow_up_due_at)}", next_label)
+    return RowClock(state, f"{_duration(incident.follow_up_due_at - now)} left", next_label)
 
 
 def _minutes(delta):

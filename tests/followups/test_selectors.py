@@ -15,8 +15,8 @@ def test_running_clocks_show_every_clock_with_its_state_and_last_reminder(incide
     assert list(clocks) == ["twenty_minute", "check_back", "wrap_up"]
     assert clocks["twenty_minute"].state == "missed"  # fixed at minute 30, after the window
     assert clocks["twenty_minute"].last_reminded_at == START + 21 * MINUTE
-    assert clocks["check_back"].state == "missed" and clocks["check_back"].last_reminded_at == START + DAY + 31 * MINUTE
-    assert clocks["wrap_up"].state == "pending" and clocks["wrap_up"].seconds_left == int((DAY - MINUTE).total_seconds())
+    assert clocks["check_back"].state == "late" and clocks["check_back"].last_reminded_at == START + DAY + 31 * MINUTE
+    assert clocks["wrap_up"].state == "running" and clocks["wrap_up"].seconds_left == int((DAY - MINUTE).total_seconds())
     assert clocks["wrap_up"].last_reminded_at is None
 
 

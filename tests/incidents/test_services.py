@@ -237,7 +237,7 @@ def test_an_internal_note_does_not_meet_the_clock(incident, frontline, clock_at_
     incident.refresh_from_db()
     assert incident.responded_at is None
     clock_at_start.shift(16 * MINUTE)
-    assert services.clocks_of(incident)[0].state(timezone.now()) == "missed"
+    assert services.clocks_of(incident)[0].state(timezone.now()) == "late"
 
 
 def test_a_fix_inside_the_window_meets_the_clock(incident, frontline, clock_at_start):
@@ -247,13 +247,13 @@ def test_a_fix_inside_the_window_meets_the_clock(incident, frontline, clock_at_s
     assert services.clocks_of(incident)[0].state(timezone.now()) == "met"
 
 
-def test_the_clock_is_pending_at_19_59_and_missed_at_20_01_with_nothing_recorded(incident, clock_at_start):
+def test_the_clock_is_running_at_19_59_and_late_at_20_01_with_nothing_recorded(incident, clock_at_start):
     clock_at_start.shift(19 * MINUTE + datetime.timedelta(seconds=59))
-    assert services.clocks_of(incident)[0].state(timezone.now()) == "pending"
+    assert services.clocks_of(incident)[0].state(timezone.now()) == "running"
     clock_at_start.shift(datetime.timedelta(seconds=1))
-    assert services.clocks_of(incident)[0].state(timezone.now()) == "pending"
+    assert services.clocks_of(incident)[0].state(timezone.now()) == "running"
     clock_at_start.shift(datetime.timedelta(minutes=1))
-    assert services.clocks_of(incident)[0].state(timezone.now()) == "missed"
+    assert services.clocks_of(incident)[0].state(timezone.now()) == "late"
 
 
 def test_a_fix_moves_the_next_due_time_to_the_check_back(incident, frontline, clock_at_start):
