@@ -292,6 +292,8 @@ class Incident(models.Model):
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_owned", db_index=False)
     helpers = models.ManyToManyField(User, related_name="incidents_helping", blank=True)
     external_id = models.CharField(max_length=100, blank=True, help_text="The helpdesk ticket id.")
+    form_token = models.UUIDField(null=True, blank=True, editable=False,
+                                  help_text="The one-time token of the Log a failure form it was logged from.")
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.APOLOGY)
 
     # The twenty-minute clock: written when the incident is logged and when a step meets it.
@@ -322,6 +324,10 @@ class Incident(models.Model):
                 fields=["organization", "external_id"],
                 condition=~Q(external_id=""),
                 name="incident_external_id_unique",
+            ),
+            # The Log a failure form's one-time token: the same form sent twice logs one incident.
+            models.UniqueConstraint(
+                fields=["logged_by", "form_token"], condition=Q(form_token__isnull=False), name="incident_form_token_unique"
             ),
             models.CheckConstraint(condition=Q(logged_at__gte=models.F("occurred_at")), name="incident_occurred_before_logged"),
         ]

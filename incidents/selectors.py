@@ -49,8 +49,13 @@ def open_incidents_for(user):
     )
 
 
+# Entries the timeline is append-only about but shows nobody: incidents logged from the page before the
+# form's token moved onto the incident (migration 0011) carry it in one of these.
+HIDDEN_EVENT_KINDS = ["logged_from_page"]
+
+
 def timeline(incident):
-    return incident.events.select_related("actor").order_by("at", "id")
+    return incident.events.exclude(kind__in=HIDDEN_EVENT_KINDS).select_related("actor").order_by("at", "id")
 
 
 def search_customers(user, query, *, limit=8):

@@ -210,6 +210,7 @@ def log_incident(
     occurred_at=None,
     external_id="",
     owner=None,
+    form_token=None,
     now=None,
 ):
     """Log a service failure. Whoever logs it owns it at once (unless an owner is named) and the
@@ -255,6 +256,7 @@ def log_incident(
         logged_by=logged_by,
         owner=owner,
         external_id=external_id,
+        form_token=form_token,
         stage=Stage.APOLOGY,
         follow_up_due_at=clock.follow_up_due_at(now, policy),
     )
@@ -754,36 +756,31 @@ def _event_for_step(incident, step, summary, by, now, old, values):
 
 # --- Pages: logging from the form, the coach's phrase list ----------------------------------------
 
-from .models import Event  # noqa: E402  (kept next to the one service that reads it)
-
 
 @transaction.atomic
 def log_incident_once(*, form_token, logged_by, customer=None, new_customer=None, location, **values):
     """Log an incident from the page's form, at most once per form.
 
-    The form carries a one-time token. A double click, a reload of the POST or a retry after a slow
-    network sends the same token again; that must not make a second incident. Two such requests can
-    arrive at the same moment, so the check and the write are serialized on the logger's own user row
-    (`SELECT … FOR UPDATE`): the second request waits until the first has committed, then finds the
-    token on the first incident's timeline and returns that incident. Returns (incident, created).
+    The form carries a one-time token, kept on the incident. A double click, a reload of the POST or a
+    retry after a slow network sends the same token again; that must not make a second incident. Two
+    such requests can arrive at the same moment: the unique constraint on (logged_by, form_token) lets
+    one write, and the other, inside its savepoint, finds the first one's incident instead.
+    Returns (incident, created).
     """
-    form_token = str(form_token)
-    User.objects.select_for_update(no_key=True).filter(pk=logged_by.pk).first()
-    earlier = (
-        Event.objects.filter(kind="logged_from_page", actor=logged_by, after__form_token=form_token)
-        .select_related("incident")
-        .first()
-    )
+    earlier = Incident.objects.filter(logged_by=logged_by, form_token=form_token).first()
     if earlier is not None:
-        return earlier.incident, False
-    organization = location.organization
-    if customer is None:
-        customer = customer_from_details(organization, **(new_customer or {}))
-    incident = log_incident(logged_by=logged_by, customer=customer, location=location, **values)
-    record_event(
-        incident, "logged_from_page", "Logged on the Log a failure page", at=incident.logged_at, actor=logged_by,
-        after={"form_token": form_token},
-    )
+        return earlier, False
+    try:
+        with transaction.atomic():
+            if customer is None:
+                customer = customer_from_details(location.organization, **(new_customer or {}))
+            incident = log_incident(logged_by=logged_by, customer=customer, location=location, form_token=form_token,
+                                    **values)
+    except IntegrityError:
+        earlier = Incident.objects.filter(logged_by=logged_by, form_token=form_token).first()
+        if earlier is None:
+            raise
+        return earlier, False
     return incident, True
 
 

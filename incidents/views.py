@@ -244,7 +244,7 @@ def _incident_page(request, incident, *, step=None, bound=None):
         "window": window,
         "window_words": clock_words(window.seconds_left) if window.done_at is None else "",
         # The form token's event only guards against double submits; it says nothing to a person.
-        "timeline": selectors.timeline(incident).exclude(kind="logged_from_page"),
+        "timeline": selectors.timeline(incident),
         "apology": _record(incident, "apology"),
         "review": _record(incident, "review"),
         "fix": _record(incident, "fix"),
