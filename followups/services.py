@@ -19,7 +19,7 @@ from incidents import clock
 from incidents import services as incident_services
 from incidents.customer_data import REDACTED
 from incidents.events import record_event
-from incidents.models import Incident
+from incidents.models import EventKind, Incident
 
 from . import notify, selectors
 from .models import Delivery, EngineHeartbeat, Notification, Reminder, SweepFailure
@@ -224,7 +224,7 @@ def _record_escalation(incident, people, level, now):
     else:
         summary = "Escalation found no manager or admin to tell"
     record_event(
-        incident, "escalated", summary, at=now, actor_label=ENGINE,
+        incident, EventKind.ESCALATED, summary, at=now, actor_label=ENGINE,
         after={"level": level, "to": [person.username for person in people]},
     )
 

@@ -3,7 +3,7 @@
 Events are append-only; `Event.save` refuses to overwrite one and nothing here edits or deletes.
 """
 
-from .models import Event
+from .models import Event, EventKind
 
 
 def record_event(incident, kind, summary, **details):
@@ -19,7 +19,7 @@ def new_event(incident, kind, summary, *, at, actor=None, actor_label="", before
         at=at,
         actor=actor,
         actor_label=actor_label,
-        kind=kind,
+        kind=EventKind(kind),  # an unknown kind is a mistake in the code: refused here, not stored
         summary=summary[:300],
         before=before or {},
         after=after or {},

@@ -501,6 +501,34 @@ class Resolution(models.Model):
         ]
 
 
+class EventKind(models.TextChoices):
+    """What a timeline entry records. Every one is either sent to webhooks (incidents.api.webhooks) or
+    listed in INTERNAL_EVENT_KINDS."""
+
+    LOGGED = "logged", "Logged"
+    APOLOGY = "apology", "Apology"
+    REVIEW = "review", "Review"
+    FIX = "fix", "Fix"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    DEPOSITION = "deposition", "Deposition"
+    GESTURE_GIVEN = "gesture_given", "Gesture given"
+    GESTURE_AWAITS_APPROVAL = "gesture_awaits_approval", "Gesture waits for approval"
+    GESTURE_APPROVED = "gesture_approved", "Gesture approved"
+    GESTURE_REFUSED = "gesture_refused", "Gesture refused"
+    REASSIGNED = "reassigned", "Reassigned"
+    HELPER_ADDED = "helper_added", "Helper added"
+    BREACHED = "breached", "Twenty-minute window missed"
+    ESCALATED = "escalated", "Escalated"
+    CLOSED = "closed", "Closed"
+    # Written by the Log a failure page until its one-time token moved onto the incident; shown to nobody.
+    LOGGED_FROM_PAGE = "logged_from_page", "Logged from the page"
+
+
+# Kept on the timeline and never sent to a helpdesk: escalations name staff and managers, and the
+# page's old token entries are internal.
+INTERNAL_EVENT_KINDS = frozenset({EventKind.ESCALATED, EventKind.LOGGED_FROM_PAGE})
+
+
 class Event(models.Model):
     """One entry of an incident's timeline. Append-only: written by `incidents.events`, never edited."""
 
@@ -509,7 +537,7 @@ class Event(models.Model):
     at = models.DateTimeField()
     actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     actor_label = models.CharField(max_length=100, blank=True, help_text="Who acted when not a person.")
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=EventKind.choices)
     summary = models.CharField(max_length=300)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)

@@ -2,7 +2,7 @@
 
 from django.db.models import F, Q
 
-from .models import Customer, Incident, Location, User
+from .models import Customer, EventKind, Incident, Location, User
 
 
 def visible_locations(user):
@@ -51,7 +51,7 @@ def open_incidents_for(user):
 
 # Entries the timeline is append-only about but shows nobody: incidents logged from the page before the
 # form's token moved onto the incident (migration 0011) carry it in one of these.
-HIDDEN_EVENT_KINDS = ["logged_from_page"]
+HIDDEN_EVENT_KINDS = [EventKind.LOGGED_FROM_PAGE]
 
 
 def timeline(incident):

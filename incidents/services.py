@@ -22,6 +22,7 @@ from .models import (
     CoachPhrase,
     Customer,
     Deposition,
+    EventKind,
     Fix,
     FollowUp,
     Gesture,
@@ -265,7 +266,7 @@ def log_incident(
     incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=now)
     logged = new_event(
         incident,
-        "logged",
+        EventKind.LOGGED,
         f"Logged by {logged_by.display_name()}, owned by {owner.display_name()}",
         at=now,
         actor=logged_by,
@@ -350,7 +351,7 @@ def record_apology(incident, *, by, channel, text, customer_accepted=False, at=N
     summary = "Apology recorded" if not old else "Apology updated"
     if flags:
         summary += f"; the coach flagged {', '.join(repr(flag['text']) for flag in flags)}"
-    _event_for_step(incident, "apology", summary, by, now, old, values)
+    _event_for_step(incident, EventKind.APOLOGY, summary, by, now, old, values)
     _refresh(incident, now)
     return apology
 
@@ -365,7 +366,7 @@ def record_review(incident, *, by, customer_account, customer_needs, customer_lo
     review, old = _upsert(
         Review, incident, values, defaults={"reviewed_by": by, "reviewed_at": now}, expected_version=expected_version
     )
-    _event_for_step(incident, "review", "Review recorded" if not old else "Review updated", by, now, old, values)
+    _event_for_step(incident, EventKind.REVIEW, "Review recorded" if not old else "Review updated", by, now, old, values)
     _refresh(incident, now)
     return review
 
@@ -390,7 +391,7 @@ def record_fix(incident, *, by, description, fixed, gesture=None, expected_versi
         incident.responded_at = incident.responded_at or now
         incident.seconds_to_fix = _seconds_between(incident.logged_at, now)
     summary = "Fixed" if fixed else "Fix in progress"
-    _event_for_step(incident, "fix", f"{summary}: {description}", by, now, old, values)
+    _event_for_step(incident, EventKind.FIX, f"{summary}: {description}", by, now, old, values)
     if gesture:
         give_gesture(incident, by=by, now=now, **gesture)
     _refresh(incident, now)
@@ -429,7 +430,7 @@ def give_gesture(incident, *, by, kind, description, cost, currency="", now=None
         summary += ", over budget: waiting for a manager's approval"
     record_event(
         incident,
-        "gesture_given" if within_budget else "gesture_awaits_approval",
+        EventKind.GESTURE_GIVEN if within_budget else EventKind.GESTURE_AWAITS_APPROVAL,
         summary,
         at=now,
         actor=by,
@@ -457,7 +458,7 @@ def decide_gesture(gesture, *, by, approve, now=None):
         _count_gesture(gesture)
     verb = "approved" if approve else "refused"
     record_event(
-        gesture.incident, f"gesture_{verb}", f"Gesture {verb}: {gesture.description}", at=now, actor=by,
+        gesture.incident, EventKind(f"gesture_{verb}"), f"Gesture {verb}: {gesture.description}", at=now, actor=by,
         before=before, after={"approval": gesture.approval},
     )
     return gesture
@@ -483,7 +484,7 @@ def record_follow_up(incident, *, by, kind, channel, note, now=None):
     if kind == FollowUp.Kind.WRAP_UP and incident.wrapped_up_at is None:
         incident.wrapped_up_at = now
     record_event(
-        incident, "follow_up", f"{follow_up.get_kind_display()} ({follow_up.get_channel_display()}): {note}",
+        incident, EventKind.FOLLOW_UP, f"{follow_up.get_kind_display()} ({follow_up.get_channel_display()}): {note}",
         at=now, actor=by, after={"kind": kind, "channel": channel, "note": note},
     )
     _refresh(incident, now)
@@ -502,7 +503,7 @@ def record_deposition(
     deposition, old = _upsert(
         Deposition, incident, values, defaults={"recorded_by": by, "recorded_at": now}, expected_version=expected_version
     )
-    _event_for_step(incident, "deposition", "Deposition recorded" if not old else "Deposition updated", by, now, old, values)
+    _event_for_step(incident, EventKind.DEPOSITION, "Deposition recorded" if not old else "Deposition updated", by, now, old, values)
     # The trends group incidents by how busy it was: the considered answer here replaces the guess
     # made (or left blank) while logging.
     incident.busyness = busyness
@@ -527,7 +528,7 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
     incident.closed_at = now
     incident.outcome = outcome
     record_event(
-        incident, "closed", f"Closed: {resolution.get_outcome_display()}", at=now, actor=by,
+        incident, EventKind.CLOSED, f"Closed: {resolution.get_outcome_display()}", at=now, actor=by,
         after={"outcome": outcome, "satisfaction": satisfaction},
     )
     _refresh(incident, now)
@@ -546,7 +547,7 @@ def reassign(incident, *, by, owner, now=None):
     before = incident.owner.username
     incident.owner = owner
     incident.save(update_fields=["owner", "updated_at"])
-    record_event(incident, "reassigned", f"Reassigned to {owner.display_name()}", at=now, actor=by,
+    record_event(incident, EventKind.REASSIGNED, f"Reassigned to {owner.display_name()}", at=now, actor=by,
                  before={"owner": before}, after={"owner": owner.username})
     return incident
 
@@ -561,7 +562,7 @@ def add_helper(incident, *, by, helper, now=None):
     if incident.helpers.filter(pk=helper.pk).exists() or helper.pk == incident.owner_id:
         return incident
     incident.helpers.add(helper)
-    record_event(incident, "helper_added", f"{helper.display_name()} joined the recovery", at=now, actor=by,
+    record_event(incident, EventKind.HELPER_ADDED, f"{helper.display_name()} joined the recovery", at=now, actor=by,
                  after={"helper": helper.username})
     return incident
 
@@ -576,7 +577,7 @@ def mark_breached(incident, *, now=None):
         return False
     incident.breached_at = now
     incident.save(update_fields=["breached_at", "updated_at"])
-    record_event(incident, "breached", "The twenty-minute window passed with no fix or follow-up",
+    record_event(incident, EventKind.BREACHED, "The twenty-minute window passed with no fix or follow-up",
                  at=now, actor_label="Follow-up engine", after={"follow_up_due_at": incident.follow_up_due_at.isoformat()})
     return True
 

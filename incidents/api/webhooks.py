@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from incidents.models import Event
+from incidents.models import Event, EventKind
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox
 
@@ -37,10 +37,17 @@ EVENT_ID_HEADER = "Recovery-Event-Id"
 EVENT_TYPE_HEADER = "Recovery-Event-Type"
 TIMESTAMP_HEADER = "Recovery-Timestamp"
 
-STEP_KINDS = {"apology", "review", "fix", "follow_up", "deposition", "gesture_given", "gesture_awaits_approval",
-              "gesture_approved", "gesture_refused", "reassigned", "helper_added"}
-EVENT_TYPES = {"logged": "incident.created", "breached": "followup.breached", "closed": "incident.closed",
-               **{kind: "step.recorded" for kind in STEP_KINDS}}
+# Each timeline kind is sent as one of these, or is internal (incidents.models.INTERNAL_EVENT_KINDS).
+EVENT_TYPES = {
+    EventKind.LOGGED: "incident.created",
+    EventKind.BREACHED: "followup.breached",
+    EventKind.CLOSED: "incident.closed",
+    **{kind: "step.recorded" for kind in (
+        EventKind.APOLOGY, EventKind.REVIEW, EventKind.FIX, EventKind.FOLLOW_UP, EventKind.DEPOSITION,
+        EventKind.GESTURE_GIVEN, EventKind.GESTURE_AWAITS_APPROVAL, EventKind.GESTURE_APPROVED,
+        EventKind.GESTURE_REFUSED, EventKind.REASSIGNED, EventKind.HELPER_ADDED,
+    )},
+}
 # Reminders of the follow-up engine that mean "something is due now" (the missed window is `breached`).
 DUE_REMINDER_KINDS = {"heads_up", "progress_report", "check_back", "wrap_up"}
 
