@@ -99,7 +99,7 @@ def log_failure(request):
             form_token=data["form_token"], logged_by=request.user, customer=data["customer"],
             new_customer=None if data["customer"] else form.new_customer(), location=data["location"],
             summary=data["summary"], channel=data["channel"], category=data["category"],
-            severity=data["severity"] or "medium", busyness=data["busyness"],
+            severity=data["severity"], busyness=data["busyness"],
         ))
         if result:
             incident, created = result

@@ -78,10 +78,12 @@ class IncidentCreateInput(StrictSerializer):
     customer = CustomerInput()
     summary = line(TEXT)
     channel = serializers.ChoiceField(choices=Channel.choices)
-    category = line(100, help_text="A short free label; new labels are accepted.")
+    category = line(100, required=False, allow_blank=True, default="",
+                    help_text="Optional, as on the Log a failure page: a short free label; new labels are accepted.")
     location = serializers.SlugField(max_length=50, help_text="The location's code.")
     occurred_at = moment_field(required=False, help_text="Defaults to now; not before 2000, not in the future.")
-    severity = serializers.ChoiceField(choices=Severity.choices, required=False, default=Severity.MEDIUM)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False, allow_blank=True, default="",
+                                       help_text="Defaults to medium.")
     busyness = serializers.ChoiceField(choices=Busyness.choices, required=False, allow_blank=True, default="")
     external_id = line(100, required=False, allow_blank=True, default="",
                        help_text="The helpdesk ticket id; unique per organization.")
