@@ -96,6 +96,7 @@ def _fill(route, incident, world, nonexistent=False):
         "step": "apology",
         "pk": None,
         "provider_id": "rival",  # a single sign-on that is not set up
+        "rest": "anything",  # the tail of an allauth page that is not offered
     }
     if route.startswith("settings/"):
         # Settings name the foreign incident's location, its owner, or the rival's API client.
@@ -117,7 +118,7 @@ def _fill(route, incident, world, nonexistent=False):
         values["webhook_pk"] = 987654321
     path = route
     for name, value in values.items():
-        for converter in ("int", "str", "slug", ""):
+        for converter in ("int", "str", "slug", "path", ""):
             token = f"<{converter}:{name}>" if converter else f"<{name}>"
             if token in path:
                 if value is None:
