@@ -7,7 +7,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from organization_settings import services as settings_services
 from tests import factories
+from tests.oidc_provider import OIDCProvider
 
 START = datetime.datetime(2026, 3, 4, 14, 0, tzinfo=datetime.timezone.utc)  # a Wednesday afternoon
 
@@ -103,3 +105,27 @@ def pytest_collection_modifyitems(config, items):
     config.pluginmanager.get_plugin("terminalreporter").write_line(
         f"NOTE: {len(browser_items)} browser tests skipped: Chromium is not installed.", yellow=True
     )
+
+
+# --- Single sign-on: a real OpenID Connect provider on 127.0.0.1 (tests/oidc_provider.py) -------------
+
+
+@pytest.fixture(scope="session")
+def running_idp():
+    with OIDCProvider() as idp:
+        yield idp
+
+
+@pytest.fixture
+def idp(running_idp):
+    running_idp.reset()
+    yield running_idp
+    running_idp.reset()
+
+
+@pytest.fixture
+def sign_on(settings, organization, admin, idp):
+    """Harbour Hotels signs its staff in through the local provider; their emails end in @example.com."""
+    settings.SINGLE_SIGN_ON_ALLOW_HTTP = True
+    return settings_services.save_single_sign_on(organization, by=admin, issuer=idp.issuer, client_id=idp.client_id,
+                                                 client_secret=idp.client_secret, email_domain="example.com")

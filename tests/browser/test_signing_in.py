@@ -12,37 +12,14 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from playwright.sync_api import expect
 
-from organization_settings import services
 from tests import factories
 from tests.browser.conftest import PHONE
-from tests.oidc_provider import OIDCProvider
 from tests.smtp_server import SMTPServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DESKTOP = {"width": 1280, "height": 800}
 TOTP_PERIOD = 30
-
-
-@pytest.fixture(scope="module")
-def running_idp():
-    with OIDCProvider() as idp:
-        yield idp
-
-
-@pytest.fixture
-def idp(running_idp):
-    running_idp.reset()
-    yield running_idp
-    running_idp.reset()
-
-
-@pytest.fixture
-def sign_on(settings, organization, admin, idp):
-    """Harbour Hotels signs its staff in through the local provider; their emails end in @example.com."""
-    settings.SINGLE_SIGN_ON_ALLOW_HTTP = True
-    return services.save_single_sign_on(organization, by=admin, issuer=idp.issuer, client_id=idp.client_id,
-                                        client_secret=idp.client_secret, email_domain="example.com")
 
 
 @pytest.fixture

@@ -1,31 +1,6 @@
 from urllib.parse import urlsplit
 
-import pytest
 import requests
-
-from organization_settings import services
-from tests.oidc_provider import OIDCProvider
-
-
-@pytest.fixture(scope="session")
-def running_idp():
-    with OIDCProvider() as idp:
-        yield idp
-
-
-@pytest.fixture
-def idp(running_idp):
-    running_idp.reset()
-    yield running_idp
-    running_idp.reset()
-
-
-@pytest.fixture
-def sign_on(settings, organization, admin, idp):
-    """Harbour Hotels signs its staff in through the local provider; their emails end in @example.com."""
-    settings.SINGLE_SIGN_ON_ALLOW_HTTP = True
-    return services.save_single_sign_on(organization, by=admin, issuer=idp.issuer, client_id=idp.client_id,
-                                        client_secret=idp.client_secret, email_domain="example.com")
 
 
 def provider_address(start):
