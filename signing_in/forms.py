@@ -16,10 +16,11 @@ class TwoFactorCodeForm(AuthenticateForm):
         try:
             return super().clean_code()
         except RedisError:
-            # A used code is remembered in the shared cache so it cannot be replayed; while that cache
-            # is away no code can be checked for reuse, so none is accepted.
-            raise forms.ValidationError("Codes cannot be checked just now. Please try again in a minute.",
-                                        code="unavailable")
+            # A used app code is remembered in the shared cache so it cannot be replayed; while that
+            # cache is away no app code can be checked for reuse, so none is accepted. Recovery codes
+            # are kept in the database and still work.
+            raise forms.ValidationError("Codes from your app cannot be checked just now. Please try again in a "
+                                        "minute, or use one of your recovery codes.", code="unavailable")
 
 
 class SingleSignOnForm(forms.Form):

@@ -171,3 +171,23 @@ def test_only_an_admin_may_require_it(organization, manager):
         services.update_organization(organization, by=manager, two_factor_required=True)
     organization.refresh_from_db()
     assert not organization.two_factor_required
+
+
+def test_while_the_shared_cache_is_away_app_codes_wait_and_recovery_codes_work(frontline, with_authenticator,
+                                                                                 monkeypatch):
+    from allauth.mfa.totp.internal import auth as totp_auth
+    from redis.exceptions import ConnectionError as RedisAway
+
+    def away(*args, **kwargs):
+        raise RedisAway("Redis is away")
+
+    monkeypatch.setattr(totp_auth.cache, "add", away)
+    codes = RecoveryCodes.activate(frontline).generate_codes()
+    browser = Client()
+    password_step(browser)
+
+    answer = browser.post("/accounts/2fa/authenticate/", {"code": code_now(with_authenticator)}, REMOTE_ADDR=SHOP)
+    assert answer.status_code == 200 and "cannot be checked just now" in answer.content.decode()
+    assert not signed_in(browser)
+    browser.post("/accounts/2fa/authenticate/", {"code": codes[0]}, REMOTE_ADDR=SHOP)
+    assert signed_in(browser)
