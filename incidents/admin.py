@@ -10,6 +10,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import JsonResponse
 from django.utils import timezone
 
+from organization_settings import services as organization_settings
+
 from . import customer_data, selectors, services
 from .models import (
     Apology,
@@ -229,9 +231,19 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "currency", "follow_up_window", "default_discretion_budget"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def get_readonly_fields(self, request, obj=None):
+        # The slug names the organization's single sign-on callback address, which its provider keeps.
+        return ["slug"] if obj is not None else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            # The same service, and rules, as Settings → Organization.
+            changed = {field: form.cleaned_data[field] for field in form.changed_data}
+            organization_settings.update_organization(obj, by=request.user, **changed)
+            return
         # A new organization gets the default coach phrases, whichever door made it.
         values = {field: form.cleaned_data[field] for field in form.cleaned_data if field not in ("name", "slug")}
         created = services.create_organization(name=obj.name, slug=obj.slug, **values)

@@ -1,0 +1,32 @@
+"""The operators' admin changes an organization through the same service as Settings."""
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from incidents.models import Organization
+
+
+def test_an_operator_changes_an_organizations_clock_through_the_service(client, organization, monkeypatch):
+    from organization_settings import services
+
+    operator = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456", organization=None)
+    client.force_login(operator)
+    called = []
+    real = services.update_organization
+    monkeypatch.setattr(services, "update_organization", lambda *a, **k: called.append(k) or real(*a, **k))
+    url = reverse("admin:incidents_organization_change", args=[organization.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="slug"' not in page.content.decode()  # the slug stays
+
+    answer = client.post(url, {
+        "name": organization.name, "currency": "EUR", "follow_up_window": "00:15:00", "heads_up_before": "00:05:00",
+        "escalate_after": "00:15:00", "progress_report_every": "1 00:00:00", "check_back_after": "1 00:00:00",
+        "wrap_up_after": "2 00:00:00", "default_discretion_budget": "50.00",
+    })
+
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    organization = Organization.objects.get(pk=organization.pk)
+    assert organization.follow_up_window == datetime.timedelta(minutes=15) and organization.currency == "EUR"
+    assert called and called[0]["by"] == operator and set(called[0]) == {"by", "currency", "follow_up_window"}
