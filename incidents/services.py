@@ -680,6 +680,14 @@ def _require(condition, message):
         raise StepOutOfOrder(message)
 
 
+def staff_named(organization_id, username, *, field="owner"):
+    """The active member of staff with this username, as a helpdesk names people; or RecoveryError."""
+    member = User.objects.filter(organization_id=organization_id, username=username, is_active=True).first()
+    if member is None:
+        raise RecoveryError("Unknown member of staff.", field_errors={field: [f"No active staff '{username}'."]})
+    return member
+
+
 def _require_staff_of(user, incident, field):
     if user.organization_id != incident.organization_id or not user.is_active:
         raise RecoveryError("Choose active staff of this organization.", field_errors={field: ["Unknown member of staff."]})

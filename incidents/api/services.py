@@ -17,7 +17,7 @@ from incidents.models import Category, Customer, Incident, Location, Organizatio
 from incidents.selectors import visible_customers, visible_incidents, visible_locations
 
 from . import fast_reads
-from .errors import AlreadyExists
+from .errors import AlreadyExists, PreconditionFailed
 from .models import ApiClient, WebhookEndpoint
 from .throttling import client_of
 from .webhooks import SCHEMES, private_address_of
@@ -94,6 +94,27 @@ def locations_for(user):
 
 
 @transaction.atomic(savepoint=False)
+def incident_rows():
+    """Incidents with what their representation shows."""
+    return Incident.objects.select_related("customer", "location", "category", "owner")
+
+
+def reassign_if_as_seen(incident, *, by, owner, as_seen):
+    """PATCH: hand the incident to the staff member named `owner`, if `as_seen(row)` says the row is still
+    the version the caller saw (If-Match); PreconditionFailed otherwise.
+
+    The incident's row alone is locked, then read with its joins, so the version compared is the one the
+    change applies to. Locking through the joins lost the row instead: a concurrent reassignment changes
+    owner_id, PostgreSQL re-checks the locked row against the owner row it had already joined, the join
+    no longer matches and the SELECT finds nothing (a 500)."""
+    with transaction.atomic():
+        Incident.objects.select_for_update(no_key=True).filter(pk=incident.pk).values_list("pk").get()
+        locked = incident_rows().get(pk=incident.pk)
+        if not as_seen(locked):
+            raise PreconditionFailed()
+        return services.reassign(locked, by=by, owner=services.staff_named(locked.organization_id, owner))
+
+
 def create_incident(*, by, customer, location, owner=None, category="", external_id="", now=None, **values):
     """Resolve what a helpdesk names, then log the incident through `incidents.services.log_incident`.
 
@@ -108,11 +129,7 @@ def create_incident(*, by, customer, location, owner=None, category="", external
     if names.ticket is not None:
         raise _already_exists(external_id, pk=names.ticket[0], reference=names.ticket[1])
     place = names.location
-    owner_user = None
-    if owner:
-        owner_user = User.objects.filter(organization_id=place.organization_id, username=owner, is_active=True).first()
-        if owner_user is None:
-            raise services.RecoveryError("Unknown owner.", field_errors={"owner": [f"No active staff '{owner}'."]})
+    owner_user = services.staff_named(place.organization_id, owner) if owner else None
     found = services.customer_from_details(place.organization, found=names.customer, **customer)
     try:
         return services.log_incident(

@@ -9,7 +9,6 @@ import json
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -32,8 +31,15 @@ from . import idempotency, serializers as s
 from rest_framework.authentication import SessionAuthentication
 
 from .authentication import ClientTokenAuthentication
-from .errors import InvalidCursor, PayloadTooLarge, PreconditionFailed
-from .services import create_incident, customers_for, incidents_for, register_webhook
+from .errors import InvalidCursor, PayloadTooLarge
+from .services import (
+    create_incident,
+    customers_for,
+    incident_rows,
+    incidents_for,
+    reassign_if_as_seen,
+    register_webhook,
+)
 from .throttling import client_of
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
@@ -96,10 +102,6 @@ def etag_of(data):
 def render_incident(incident, **kwargs):
     data = s.IncidentSerializer(incident).data
     return with_etag(Response(data, **kwargs), data)
-
-
-def incident_rows():
-    return Incident.objects.select_related("customer", "location", "category", "owner")
 
 
 # --- Incidents -----------------------------------------------------------------------------------
@@ -212,25 +214,14 @@ class IncidentDetail(ApiView):
                                      description="The ETag you read; a stale one answers 412 and changes nothing.")],
     )
     def patch(self, request, pk):
-        incident = self.incident(pk)
         data = self.parse(s.IncidentPatchInput)
-        with transaction.atomic():
-            # Lock the incident's row alone, then read it with its joins, so the ETag compared is the one
-            # the change applies to. Locking through the joins lost the row instead: a concurrent
-            # reassignment changes owner_id, PostgreSQL re-checks the locked row against the owner row
-            # it had already joined, the join no longer matches and the SELECT finds nothing (a 500).
-            Incident.objects.select_for_update(no_key=True).filter(pk=incident.pk).values_list("pk").get()
-            locked = incident_rows().get(pk=incident.pk)
-            if_match = request.headers.get("If-Match")
-            if if_match and if_match != "*" and etag_of(s.IncidentSerializer(locked).data) not in _etags(if_match):
-                raise PreconditionFailed()
-            owner = services.User.objects.filter(
-                organization_id=locked.organization_id, username=data["owner"], is_active=True
-            ).first()
-            if owner is None:
-                raise services.RecoveryError("Unknown owner.", field_errors={"owner": [f"No active staff '{data['owner']}'."]})
-            services.reassign(locked, by=request.user, owner=owner)
-        return render_incident(incident_rows().get(pk=incident.pk))
+        if_match = request.headers.get("If-Match")
+
+        def as_seen(row):  # If-Match: the change applies only to the version the caller saw
+            return not if_match or if_match == "*" or etag_of(s.IncidentSerializer(row).data) in _etags(if_match)
+
+        reassign_if_as_seen(self.incident(pk), by=request.user, owner=data["owner"], as_seen=as_seen)
+        return render_incident(incident_rows().get(pk=pk))
 
 
 def _etags(header):
