@@ -147,8 +147,6 @@ class User(AbstractUser):
         validators=[MinValueValidator(Decimal("0"))],
         help_text="Per customer; empty means the organization's default.",
     )
-    # The Monday of the last weekly digest sent: the digest claims the week by updating this first.
-    weekly_digest_sent_on = models.DateField(null=True, blank=True, editable=False)
 
     @property
     def is_manager(self):
@@ -308,7 +306,7 @@ class Incident(models.Model):
     # Recomputed by every step; the follow-up sweep asks only "which open incidents are past this?".
     next_due_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Copies of step facts for the managers' trends (incidents.insights), written by the services with
+    # Copies of step facts for the managers' trends (insights), written by the services with
     # the step itself, so the scorecard is one GROUP BY over this table instead of joins over four.
     seconds_to_apology = models.PositiveIntegerField(null=True, blank=True)
     seconds_to_follow_up = models.PositiveIntegerField(null=True, blank=True, help_text="First customer-facing follow-up.")

@@ -39,7 +39,7 @@ def _beat_schedule():
         # The managers' weekly digest: each manager's Monday morning in their location's time zone is
         # decided by the task, so a quarter-hourly beat reaches every zone and catches up a missed run.
         "weekly-digest": {
-            "task": "incidents.tasks.send_weekly_digest",
+            "task": "insights.tasks.send_weekly_digest",
             "schedule": 15 * 60,
             "options": {"expires": 15 * 60},
         },

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "incidents",
     "followups",
+    "insights",
     "organization_settings",
     "signing_in",
 ]

@@ -23,7 +23,7 @@ urlpatterns = [
     path("logout/", account_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("followups.urls")),
     path("api/v1/", include("incidents.api.urls")),
-    path("manage/", include("incidents.insights.urls")),
+    path("manage/", include("insights.urls")),
     path("settings/", include("organization_settings.urls")),
     path("accounts/password/reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from incidents import clock, services
-from incidents.insights import scope as console_scope
+from insights import scope as console_scope
 from incidents.models import Incident
 from tests import factories
 

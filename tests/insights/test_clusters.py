@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from incidents import demo
-from incidents.insights import clusters, selectors
-from incidents.insights.scope import scope_for
+from insights import clusters, selectors
+from insights.scope import scope_for
 from incidents.models import User
 
 NOW = datetime.datetime(2026, 11, 23, 19, 0, tzinfo=datetime.timezone.utc)

@@ -4,9 +4,10 @@ import pytest
 import time_machine
 from django.core import mail
 
-from incidents import tasks
-from incidents.insights.digest import send_weekly_digests
 from incidents.models import User
+from insights import tasks
+from insights.digest import claim_week, send_weekly_digests
+from insights.models import WeeklyDigest
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,7 @@ def test_a_missed_run_is_caught_up_later_on_monday_but_not_on_tuesday(london_man
     with time_machine.travel(datetime.datetime(2026, 3, 2, 16, 0, tzinfo=UTC), tick=False):
         assert send_weekly_digests() == 1
     manager, _ = london_manager
-    User.objects.filter(pk=manager.pk).update(weekly_digest_sent_on=None)
+    WeeklyDigest.objects.filter(user=manager).delete()
     assert send_weekly_digests(now=datetime.datetime(2026, 3, 3, 7, 0, tzinfo=UTC)) == 0
 
 
@@ -64,6 +65,39 @@ def test_running_twice_with_the_same_clock_sends_one_digest(london_manager):
     assert send_weekly_digests(now=now) == 1
     assert send_weekly_digests(now=now) == 0
     assert len(mail.outbox) == 1
+
+
+def test_the_sent_week_is_kept_on_the_managers_own_row_not_on_the_user(london_manager):
+    manager, _ = london_manager
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 2, 7, 30, tzinfo=UTC)) == 1
+    assert WeeklyDigest.objects.get(user=manager).sent_on == datetime.date(2026, 3, 2)
+    assert not any(field.name == "weekly_digest_sent_on" for field in User._meta.get_fields())
+
+
+def test_a_week_is_claimed_once_whether_it_is_the_managers_first_digest_or_a_later_one(london_manager):
+    manager, _ = london_manager
+    monday = datetime.date(2026, 3, 2)
+    assert claim_week(manager, monday) is True  # first digest: the row is inserted
+    assert claim_week(manager, monday) is False  # the row exists with this Monday
+    assert claim_week(manager, monday - datetime.timedelta(days=7)) is False  # an older week is not sent again
+    assert claim_week(manager, monday + datetime.timedelta(days=7)) is True  # next week: the row moves on
+    assert claim_week(manager, monday + datetime.timedelta(days=7)) is False
+    assert WeeklyDigest.objects.get(user=manager).sent_on == monday + datetime.timedelta(days=7)
+
+
+def test_a_failed_mail_gives_the_week_back_for_the_next_run(london_manager, monkeypatch):
+    manager, _ = london_manager
+    now = datetime.datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr("insights.digest.send_digest", refuse)
+    with pytest.raises(ConnectionRefusedError):
+        send_weekly_digests(now=now)
+    assert not WeeklyDigest.objects.filter(user=manager).exists()
+    monkeypatch.undo()
+    assert send_weekly_digests(now=now) == 1
 
 
 def test_the_digest_holds_last_weeks_scorecard_clusters_and_open_recoveries(london_manager, build):
@@ -102,4 +136,21 @@ def test_the_beat_schedule_has_the_digest():
     from recovery.celery import app
 
     entry = app.conf.beat_schedule["weekly-digest"]
-    assert entry["task"] == tasks.send_weekly_digest.name
+    assert entry["task"] == tasks.send_weekly_digest.name == "insights.tasks.send_weekly_digest"
+
+
+def test_the_worker_finds_the_digest_under_its_new_name_and_its_old_one():
+    from recovery.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery over INSTALLED_APPS
+    assert "insights.tasks.send_weekly_digest" in app.tasks
+    # Messages queued before the console became its own app still have a task to run them.
+    assert "incidents.tasks.send_weekly_digest" in app.tasks
+
+
+def test_the_old_task_name_sends_the_digest_too(london_manager):
+    from recovery.celery import app
+
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False):
+        app.tasks["incidents.tasks.send_weekly_digest"].apply()
+    assert len(mail.outbox) == 1

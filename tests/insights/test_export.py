@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.http import StreamingHttpResponse
 
-from incidents.insights import export
+from insights import export
 from tests import factories
 
 pytestmark = pytest.mark.django_db

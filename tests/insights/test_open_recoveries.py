@@ -5,8 +5,8 @@ import pytest
 from django.utils import timezone
 
 from incidents import services
-from incidents.insights import selectors
-from incidents.insights.scope import scope_for
+from insights import selectors
+from insights.scope import scope_for
 from incidents.models import Gesture, Incident
 from tests import factories
 

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from incidents.insights import selectors
-from incidents.insights.scope import scope_for
+from insights import selectors
+from insights.scope import scope_for
 from tests import factories
 
 pytestmark = pytest.mark.django_db

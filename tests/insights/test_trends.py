@@ -4,8 +4,8 @@ import re
 import pytest
 
 from incidents import services
-from incidents.insights import selectors
-from incidents.insights.scope import scope_for
+from insights import selectors
+from insights.scope import scope_for
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,9 @@ scorecard, the clusters that stood out and the recoveries still open.
 
 Beat calls `send_weekly_digests` every quarter of an hour; the function decides who is due, so every time
 zone gets its Monday morning and a missed run is caught up by the next one. Each manager's week is claimed
-by an `UPDATE … WHERE weekly_digest_sent_on < this Monday` that must change exactly one row, so two runs
-at once (or a run repeated with the same clock) send one digest.
+by `claim_week` (an `UPDATE … WHERE sent_on < this Monday` on the manager's `WeeklyDigest` row, or the
+row's first INSERT) that must change exactly one row, so two runs at once (or a run repeated with the same
+clock) send one digest.
 """
 
 import datetime
@@ -13,8 +14,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from django.utils import timezone
 from incidents.models import Category, User
 
 from . import charts, clusters, selectors
+from .models import WeeklyDigest
 from .scope import scope_for
 
 logger = logging.getLogger(__name__)
@@ -56,16 +57,29 @@ def send_weekly_digests(*, now=None):
         # The claim and the mail share a transaction: if the mail fails, the claim is undone and the
         # next run tries again.
         with transaction.atomic():
-            claimed = (
-                User.objects.filter(pk=manager.pk)
-                .filter(Q(weekly_digest_sent_on__isnull=True) | Q(weekly_digest_sent_on__lt=monday))
-                .update(weekly_digest_sent_on=monday)
-            )
-            if claimed != 1:
+            if not claim_week(manager, monday):
                 continue
             send_digest(manager, scope, monday, now)
         sent += 1
     return sent
+
+
+def claim_week(manager, monday):
+    """Claim the week of `monday` for `manager`'s digest; True if this caller got it and must send.
+
+    Call inside the transaction that sends. A manager who has had a digest has a row: it is claimed by an
+    UPDATE that changes it only while its week is older, and a concurrent run waits on the row lock, then
+    finds the new Monday and changes nothing. A manager's first digest is claimed by inserting the row: of
+    two runs, the second waits on the primary key and gets an IntegrityError once the first commits (or
+    inserts after all, if the first rolled back)."""
+    if WeeklyDigest.objects.filter(user=manager, sent_on__lt=monday).update(sent_on=monday) == 1:
+        return True
+    try:
+        with transaction.atomic():  # a savepoint: a lost race must not break the caller's transaction
+            WeeklyDigest.objects.create(user=manager, sent_on=monday)
+    except IntegrityError:
+        return False  # the row exists: this week's digest is sent, or being sent by another run
+    return True
 
 
 def digest_context(scope, monday, now):
