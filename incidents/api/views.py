@@ -214,13 +214,14 @@ class IncidentDetail(ApiView):
                                      description="The ETag you read; a stale one answers 412 and changes nothing.")],
     )
     def patch(self, request, pk):
+        incident = self.incident(pk)  # someone else's incident is not found, whatever the body says
         data = self.parse(s.IncidentPatchInput)
         if_match = request.headers.get("If-Match")
 
         def as_seen(row):  # If-Match: the change applies only to the version the caller saw
             return not if_match or if_match == "*" or etag_of(s.IncidentSerializer(row).data) in _etags(if_match)
 
-        reassign_if_as_seen(self.incident(pk), by=request.user, owner=data["owner"], as_seen=as_seen)
+        reassign_if_as_seen(incident, by=request.user, owner=data["owner"], as_seen=as_seen)
         return render_incident(incident_rows().get(pk=pk))
 
 
