@@ -1,0 +1,89 @@
+"""Clocks and stage: an incident's policy, clock facts, the next step the method asks for."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import clock
+from ..events import record_event
+from ..models import EventKind, FollowUp, Incident, Stage
+from .base import TREND_FIELDS, _has
+
+
+@transaction.atomic
+def mark_breached(incident, *, now=None):
+    """Note on the incident that its twenty-minute window passed with nothing recorded.
+    Returns False when it was already noted or met, so a repeated sweep notes it once."""
+    now = now or timezone.now()
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
+    if incident.breached_at or incident.responded_at or incident.closed_at or now <= incident.follow_up_due_at:
+        return False
+    incident.breached_at = now
+    incident.save(update_fields=["breached_at", "updated_at"])
+    record_event(incident, EventKind.BREACHED, "The twenty-minute window passed with no fix or follow-up",
+                 at=now, actor_label="Follow-up engine", after={"follow_up_due_at": incident.follow_up_due_at.isoformat()})
+    return True
+
+
+def policy_for(organization, location):
+    return clock.Policy(
+        follow_up_window=organization.follow_up_window,
+        heads_up_before=organization.heads_up_before,
+        escalate_after=organization.escalate_after,
+        progress_report_every=organization.progress_report_every,
+        check_back_after=organization.check_back_after,
+        wrap_up_after=organization.wrap_up_after,
+        timezone=location.timezone,
+        opens_at=location.opens_at,
+        closes_at=location.closes_at,
+    )
+
+
+def facts_for(incident):
+    """The clock facts of an incident, read from its row and its follow-ups."""
+    last = {}
+    if incident.pk:
+        for kind, done_at in incident.follow_ups.order_by("done_at").values_list("kind", "done_at"):
+            last[kind] = done_at
+    after_fix = lambda moment: moment if moment and incident.fixed_at and moment >= incident.fixed_at else None  # noqa: E731
+    return clock.Facts(
+        logged_at=incident.logged_at,
+        follow_up_due_at=incident.follow_up_due_at,
+        responded_at=incident.responded_at,
+        fixed_at=incident.fixed_at,
+        closed_at=incident.closed_at,
+        last_progress_at=last.get(FollowUp.Kind.PROGRESS),
+        checked_back_at=after_fix(last.get(FollowUp.Kind.POST_FIX)),
+        wrapped_up_at=after_fix(last.get(FollowUp.Kind.WRAP_UP)),
+    )
+
+
+def clocks_of(incident):
+    """Every clock of an incident, for pages and the API."""
+    return clock.clocks(facts_for(incident), policy_for(incident.organization, incident.location))
+
+
+def stage_of(incident):
+    """The next step the method asks for, given what is recorded."""
+    if incident.closed_at:
+        return Stage.CLOSED
+    if not _has(incident, "apology"):
+        return Stage.APOLOGY
+    if not _has(incident, "review"):
+        return Stage.REVIEW
+    if incident.fixed_at is None:
+        return Stage.FIX
+    if not _has(incident, "deposition"):
+        return Stage.DOCUMENT
+    if not incident.follow_ups.filter(kind=FollowUp.Kind.WRAP_UP).exists():
+        return Stage.WRAP_UP
+    return Stage.OUTCOME
+
+
+def _refresh(incident, now):
+    """Recompute the stage and the next due moment after a step, and store them."""
+    policy = policy_for(incident.organization, incident.location)
+    # Moments before the stored next_due_at were already handled by a sweep (see clock.next_due_at).
+    not_before = min(incident.next_due_at or now, now)
+    incident.stage = stage_of(incident)
+    incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=not_before)
+    incident.save(update_fields=["stage", "next_due_at", "responded_at", "fixed_at", "closed_at", "updated_at", *TREND_FIELDS])

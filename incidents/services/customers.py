@@ -1,0 +1,87 @@
+"""Customers: found or made from what a person or a helpdesk knows, and their care flag."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import Customer
+from .base import validate
+
+
+_LOOK_UP = object()
+
+
+def customer_from_details(organization, *, name, email="", phone="", external_id="", found=_LOOK_UP):
+    """The customer with this external id or email, or a new one, checked but not yet saved:
+    `log_incident` saves a new customer together with its care flag.
+    Contact details of a known customer fill gaps only, and are saved at once.
+    `found` is what a caller already looked up by the rule of `known_customer` (None: nobody matched)."""
+    if found is _LOOK_UP:
+        found = known_customer(organization, external_id=external_id, email=email)
+    if found is not None:
+        updates = {"email": email, "phone": phone, "external_id": external_id}
+        changed = [field for field, value in updates.items() if value and not getattr(found, field)]
+        for field in changed:
+            setattr(found, field, updates[field])
+        if changed:
+            found.save(update_fields=changed)
+        return found
+    customer = Customer(organization=organization, name=name, email=email, phone=phone, external_id=external_id)
+    validate(customer, exclude=["organization"])
+    return customer
+
+
+def known_customer(organization, *, external_id="", email=""):
+    """The customer that contact details name: by external id first, else by email (case aside; the
+    first saved, if several share it). None when neither matches. The API's create reads the same
+    rule in its names query (`incidents.api.fast_reads`); a test holds the two together."""
+    customers = Customer.objects.filter(organization=organization)
+    if external_id:
+        found = customers.filter(external_id=external_id).first()
+        if found is not None:
+            return found
+    if email:
+        return customers.filter(email__iexact=email).order_by("pk").first()
+    return None
+
+
+_CARE_FLAG = ["care_flag", "care_note", "care_flagged_at"]
+
+
+def _save_flagged(customer, *, note, now):
+    """Set the care flag and save it: an UPDATE of the flag, or the INSERT of a new customer.
+    If another request saved a customer with the same external id since this one was looked up,
+    that one is flagged instead and `customer` becomes it. Returns `customer`."""
+    customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
+    if customer.pk is not None:
+        customer.save(update_fields=_CARE_FLAG)
+        return customer
+    if not customer.external_id:
+        customer.save()  # no unique constraint it could meet
+        return customer
+    try:
+        # The race: two creates for one new customer at once. The external id's unique constraint
+        # decides; the savepoint keeps the loser's transaction alive so it can flag the winner's row
+        # (its INSERT waited for the winner to commit, so that row is there to read).
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        customer.pk = Customer.objects.values_list("pk", flat=True).get(
+            organization_id=customer.organization_id, external_id=customer.external_id
+        )
+        customer.refresh_from_db()  # the stored row, not the details offered
+        customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
+        customer.save(update_fields=_CARE_FLAG)
+    return customer
+
+
+@transaction.atomic
+def flag_customer(customer, *, note, by=None, now=None):
+    """Flag the customer's file so the next person who serves them takes special care."""
+    return _save_flagged(customer, note=note, now=now or timezone.now())
+
+
+@transaction.atomic
+def clear_care_flag(customer, *, by):
+    customer.care_flag = False
+    customer.save(update_fields=["care_flag"])
+    return customer

@@ -1,0 +1,146 @@
+"""Logging an incident: from any door, and from the Log a failure page at most once per form."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import clock
+from ..events import new_event
+from ..models import Category, EventKind, Incident, Severity, Stage
+from .base import Conflict, NotAllowed, RecoveryError, _not_in_future, validate
+from .clocks import facts_for, policy_for
+from .customers import _save_flagged, customer_from_details
+from .team import may_direct
+
+
+def log_incident(
+    *,
+    logged_by,
+    customer,
+    location,
+    summary,
+    channel,
+    category="",
+    severity="",
+    busyness="",
+    occurred_at=None,
+    external_id="",
+    owner=None,
+    form_token=None,
+    now=None,
+):
+    """Log a service failure. Whoever logs it owns it at once (unless an owner is named) and the
+    twenty-minute clock starts now.
+
+    `customer` may be new and unsaved (`customer_from_details`); it is saved here with its care flag.
+    `category` is a label or a `Category` already looked up. Every rule is checked before the first
+    write. The incident's INSERT takes no savepoint of its own (two statements fewer an incident), so a
+    clash there, a ticket id used before (Conflict: the unique constraint decides, so two requests at
+    once cannot both log it), rolls back the caller's whole transaction.
+    """
+    now = now or timezone.now()
+    organization = location.organization
+    if logged_by.organization_id != organization.id:
+        raise NotAllowed("You can only log incidents for your own organization.", field_errors={"location": ["Unknown location."]})
+    if customer.organization_id != organization.id:
+        raise RecoveryError("That customer belongs to another organization.", field_errors={"customer": ["Unknown customer."]})
+    owner = owner or logged_by
+    if owner != logged_by and not may_direct(logged_by):
+        # Whoever is on the spot owns the recovery; handing it to someone else is a manager's call.
+        raise NotAllowed(
+            "You own the failures you log; a manager can reassign it afterwards.",
+            field_errors={"owner": ["Only managers and helpdesk integrations can name another owner."]},
+        )
+    if owner.organization_id != organization.id or not owner.is_active:
+        raise RecoveryError("The owner must be active staff of this organization.", field_errors={"owner": ["Unknown member of staff."]})
+    occurred_at = occurred_at or now
+    _not_in_future(occurred_at, now, "occurred_at", "The failure cannot have happened in the future.")
+    # Within the skew it is the sender's clock running ahead: it happened now. (The row requires
+    # occurred_at <= logged_at; a moment a minute ahead failed that check with a server error.)
+    occurred_at = min(occurred_at, now)
+
+    policy = policy_for(organization, location)
+    incident = Incident(
+        organization=organization,
+        location=location,
+        summary=summary,
+        channel=channel,
+        severity=severity or Severity.MEDIUM,  # how bad, when nobody said: the one default of every door
+        busyness=busyness,
+        occurred_at=occurred_at,
+        logged_at=now,
+        logged_by=logged_by,
+        owner=owner,
+        external_id=external_id,
+        form_token=form_token,
+        stage=Stage.APOLOGY,
+        follow_up_due_at=clock.follow_up_due_at(now, policy),
+    )
+    # The related rows were just read or are made below, so skip full_clean's SELECT per foreign key.
+    validate(incident, exclude=["reference", "organization", "customer", "location", "category", "logged_by", "owner"])
+    incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=now)
+    logged = new_event(
+        incident,
+        EventKind.LOGGED,
+        f"Logged by {logged_by.display_name()}, owned by {owner.display_name()}",
+        at=now,
+        actor=logged_by,
+        after={"summary": summary, "owner": owner.username, "follow_up_due_at": incident.follow_up_due_at.isoformat()},
+    )
+    with transaction.atomic(savepoint=False):
+        incident.category = category_named(organization, category)
+        # Internal follow-up: flag the customer's file so the next person who serves them knows.
+        incident.customer = _save_flagged(customer, note=summary, now=now)
+        try:
+            incident.save()
+        except IntegrityError as error:
+            if not external_id:
+                raise
+            raise Conflict(
+                f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
+            ) from error
+        logged.save()
+    return incident
+
+
+def category_named(organization, name):
+    """Categories are free labels: a new label is accepted and kept for managers to merge later."""
+    if isinstance(name, Category):
+        return name
+    name = (name or "").strip()
+    if not name:
+        return None
+    existing = Category.objects.filter(organization=organization, name__iexact=name).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            return Category.objects.create(organization=organization, name=name[:100])
+    except IntegrityError:  # two requests brought the same new label at once: use the one that won
+        return Category.objects.get(organization=organization, name=name[:100])
+
+
+@transaction.atomic
+def log_incident_once(*, form_token, logged_by, customer=None, new_customer=None, location, **values):
+    """Log an incident from the page's form, at most once per form.
+
+    The form carries a one-time token, kept on the incident. A double click, a reload of the POST or a
+    retry after a slow network sends the same token again; that must not make a second incident. Two
+    such requests can arrive at the same moment: the unique constraint on (logged_by, form_token) lets
+    one write, and the other, inside its savepoint, finds the first one's incident instead.
+    Returns (incident, created).
+    """
+    earlier = Incident.objects.filter(logged_by=logged_by, form_token=form_token).first()
+    if earlier is not None:
+        return earlier, False
+    try:
+        with transaction.atomic():
+            if customer is None:
+                customer = customer_from_details(location.organization, **(new_customer or {}))
+            incident = log_incident(logged_by=logged_by, customer=customer, location=location, form_token=form_token,
+                                    **values)
+    except IntegrityError:
+        earlier = Incident.objects.filter(logged_by=logged_by, form_token=form_token).first()
+        if earlier is None:
+            raise
+        return earlier, False
+    return incident, True

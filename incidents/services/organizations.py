@@ -1,0 +1,67 @@
+"""Organizations, discretion budgets and the apology coach's phrase list."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+
+from .. import coach
+from ..models import CoachPhrase, Gesture, Organization
+from .base import Conflict, NotAllowed, validate
+
+
+@transaction.atomic
+def create_organization(*, name, slug, **settings):
+    """A new organization, with the default apology-coach phrase list to edit."""
+    organization = Organization(name=name, slug=slug, **settings)
+    validate(organization)
+    organization.save()
+    CoachPhrase.objects.bulk_create(
+        CoachPhrase(organization=organization, phrase=phrase, kind=kind, suggestion=suggestion)
+        for phrase, kind, suggestion in coach.DEFAULT_PHRASES
+    )
+    return organization
+
+
+def discretion_budget(user):
+    if user.discretion_budget is not None:
+        return user.discretion_budget
+    return user.organization.default_discretion_budget
+
+
+def remaining_budget(user, customer):
+    """What `user` may still give `customer` without a manager: the budget is per person per customer."""
+    spent = (
+        Gesture.objects.filter(
+            given_by=user,
+            incident__customer=customer,
+            currency=customer.organization.currency,
+        )
+        .exclude(approval=Gesture.Approval.REFUSED)
+        .aggregate(total=Sum("cost"))["total"]
+    )
+    return max(discretion_budget(user) - (spent or Decimal("0")), Decimal("0"))
+
+
+def coach_phrases(organization):
+    return list(organization.coach_phrases.filter(active=True).values_list("phrase", "kind", "suggestion"))
+
+
+@transaction.atomic
+def save_coach_phrase(organization, *, by, phrase, kind, suggestion, active=True, coach_phrase=None):
+    """Add or edit one phrase of the organization's apology-coach list. Managers only."""
+    if not by.is_manager or by.organization_id != organization.id:
+        raise NotAllowed("Only a manager can change the apology coach's phrases.")
+    phrase = (phrase or "").strip()
+    clash = CoachPhrase.objects.filter(organization=organization, phrase__iexact=phrase)
+    if coach_phrase is not None:
+        clash = clash.exclude(pk=coach_phrase.pk)
+    if clash.exists():
+        raise Conflict("That phrase is already on the list.", field_errors={"phrase": ["Already on the list."]})
+    record = coach_phrase or CoachPhrase(organization=organization)
+    if record.organization_id != organization.id:
+        raise NotAllowed("That phrase belongs to another organization.")
+    record.phrase, record.kind, record.suggestion, record.active = phrase, kind, suggestion, active
+    validate(record)
+    record.save()
+    return record
