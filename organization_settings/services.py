@@ -267,6 +267,11 @@ def set_webhook_active(endpoint, *, by, active):
 # --- Single sign-on -------------------------------------------------------------------------------
 
 
+def single_sign_on_id(organization):
+    """The name of the organization's sign-on in its callback address (the provider keeps it registered)."""
+    return organization.slug
+
+
 def single_sign_on_of(organization):
     return SingleSignOn.objects.select_related("app").filter(organization=organization).first()
 
@@ -303,7 +308,7 @@ def save_single_sign_on(organization, *, by, issuer, client_id, client_secret=""
                             field_errors={"email_domain": ["Already used by another organization."]})
     _read_provider_configuration(issuer)
     with transaction.atomic():
-        app = existing.app if existing else SocialApp(provider=OrganizationSignOn.id, provider_id=organization.slug)
+        app = existing.app if existing else SocialApp(provider=OrganizationSignOn.id, provider_id=single_sign_on_id(organization))
         app.name = organization.name
         app.client_id = client_id.strip()
         if client_secret:

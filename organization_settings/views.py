@@ -5,10 +5,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from incidents.services import NotAllowed
+from signing_in.provider import callback_url
 from incidents.views import run_service
 
 from . import forms, services
@@ -187,7 +187,7 @@ def single_sign_on(request):
             organization, by=request.user, **form.cleaned_data)):
         messages.success(request, "Single sign-on is saved.")
         return redirect("settings:single_sign_on")
-    callback = request.build_absolute_uri(reverse("organization_sso_callback", kwargs={"provider_id": organization.slug}))
+    callback = callback_url(request, sign_on.app.provider_id if sign_on else services.single_sign_on_id(organization))
     return _page(request, "single_sign_on.html", {"form": form, "sign_on": sign_on, "callback_url": callback}, form)
 
 

@@ -17,10 +17,15 @@ from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOA
 SIGNING_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"}
 
 
+def callback_url(request, provider_id, protocol=None):
+    """The redirect address sent to the provider, which its admin registers (Settings shows this one)."""
+    callback = reverse(f"{OrganizationSignOn.id}_callback", kwargs={"provider_id": provider_id})
+    return build_absolute_uri(request, callback, protocol)
+
+
 class OrganizationSignOnAdapter(OpenIDConnectOAuth2Adapter):
     def get_callback_url(self, request, app):
-        callback = reverse(f"{OrganizationSignOn.id}_callback", kwargs={"provider_id": self.provider_id})
-        return build_absolute_uri(request, callback, self.redirect_uri_protocol)
+        return callback_url(request, self.provider_id, self.redirect_uri_protocol)
 
     def complete_login(self, request, app, token, **kwargs):
         if not kwargs["response"].get("id_token"):

@@ -4,6 +4,7 @@ who it signs in, and every answer it refuses."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from allauth.socialaccount.models import SocialAccount
 from axes.models import AccessAttempt
 from django.db.models import Sum
@@ -109,9 +110,6 @@ def test_a_forged_or_misaddressed_answer_is_refused_and_counted(client, sign_on,
 
 
 def test_an_answer_cannot_be_replayed(client, sign_on, idp, frontline):
-    import requests
-    from urllib.parse import urlsplit
-
     idp.sign_in_as("idp-fran", "fran@example.com")
     start = client.post("/accounts/sso/", {"email": "fran@example.com"})
     back = urlsplit(requests.get(provider_address(start), allow_redirects=False, timeout=5).headers["Location"])
