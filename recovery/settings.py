@@ -133,8 +133,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Signing in: throttling (django-axes, counted in the database) and password reset -----------
-# Every form that calls authenticate() (the app's /login/, the admin's) goes through AxesStandaloneBackend
-# first, which refuses while the name is locked from this address. See recovery/sign_in.py.
+# Every sign-in that calls authenticate() (/login/, where the admin's operators sign in too) goes through
+# AxesStandaloneBackend first, which refuses while the name is locked from this address; two-factor codes,
+# single sign-on answers and reset links are counted alike. See recovery/sign_in.py.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_HANDLER = "recovery.sign_in.SignInAttempts"
 # A name tried from one address is locked after five failures: a stranger typing a colleague's name (or

@@ -6,7 +6,9 @@ holds the few pieces axes leaves to the project:
 - the normalised username, so "Fran" and "fran " are one name to the counter;
 - the backoff: each failure after a lockout doubles the next one (`lockout_for`);
 - the slower ceiling per address, for spraying passwords over many names (`SignInAttempts`);
-- the locked-out page, in the product's look.
+- the locked-out page, in the product's look;
+- counting, and checking, sign-ins that do not go through a password form (two-factor codes, single
+  sign-on answers, password-reset links): `count_failed_sign_in`, `is_locked_out`.
 """
 
 import datetime

@@ -24,8 +24,8 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().is_reauthentication_required(app=app, **kwargs)
 
 
-def refused(request, reason, status=403):
-    return render(request, "signing_in/refused.html", {"reason": reason}, status=status)
+def refused(request, reason):
+    return render(request, "signing_in/refused.html", {"reason": reason}, status=403)
 
 
 class SingleSignOnAdapter(DefaultSocialAccountAdapter):

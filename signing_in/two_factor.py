@@ -7,6 +7,7 @@ A wrong or replayed code counts with the sign-in throttle like a wrong password 
 so codes cannot be guessed at leisure once the password is known."""
 
 from allauth.mfa import signals
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.dispatch import receiver
@@ -25,14 +26,10 @@ def is_required_for(user):
                 and user.organization.two_factor_required)
 
 
-def has_two_factor(user):
-    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-
-
 def require_two_factor(get_response):
     def middleware(request):
         if (not request.path.startswith(OPEN_WHILE_REQUIRED) and is_required_for(request.user)
-                and not has_two_factor(request.user)):
+                and not get_mfa_adapter().is_mfa_enabled(request.user, [Authenticator.Type.TOTP])):
             messages.warning(request, "Your organization asks managers and admins to use two-factor sign-in. "
                                       "Set up an authenticator app to go on.")
             return redirect(reverse("mfa_activate_totp"))
