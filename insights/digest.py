@@ -74,6 +74,8 @@ def claim_week(manager, monday):
     inserts after all, if the first rolled back)."""
     if WeeklyDigest.objects.filter(user=manager, sent_on__lt=monday).update(sent_on=monday) == 1:
         return True
+    if WeeklyDigest.objects.filter(user=manager).exists():
+        return False  # this week's is sent; every later pass on Monday ends here, with no failed INSERT
     try:
         with transaction.atomic():  # a savepoint: a lost race must not break the caller's transaction
             WeeklyDigest.objects.create(user=manager, sent_on=monday)
