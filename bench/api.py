@@ -52,7 +52,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from incidents import services  # noqa: E402
-from incidents.api import services as api_services  # noqa: E402
+from helpdesk import services as api_services  # noqa: E402
 from incidents.models import Incident, Location, Organization  # noqa: E402
 
 SLUG = "bench-api"

@@ -47,7 +47,7 @@ SETUP = """
 import datetime, json
 from django.core.management import call_command
 from incidents import services
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from incidents.models import Location, User
 organization = services.create_organization(
     name="Load Hotels", slug="load",

@@ -283,7 +283,3 @@ class EventAdmin(IncidentScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-
-from .api import admin as api_admin  # noqa: E402,F401  (API clients, webhooks, deliveries)

@@ -6,7 +6,6 @@ removes what identifies the person: contact details and the free text staff wrot
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from .models import Apology, Customer, Deposition, Event, Fix, FollowUp, Gesture, Review
@@ -96,7 +95,6 @@ def anonymize_customer(customer, *, by=None):
     FollowUp.objects.filter(incident__in=incidents).update(note=REDACTED)
     Deposition.objects.filter(incident__in=incidents).update(circumstances=REDACTED)
     Gesture.objects.filter(incident__in=incidents).update(description=REDACTED)
-    _redact_api_copies(incidents)
     for redact in _redactors:
         redact(incidents)
     # The timeline is append-only; this is its one sanctioned exception (see migration 0002).
@@ -105,17 +103,6 @@ def anonymize_customer(customer, *, by=None):
             cursor.execute("SET LOCAL recovery.redacting = 'on'")
     Event.objects.filter(incident__in=incidents).update(summary=REDACTED, before={}, after={})
     return Customer.objects.get(pk=customer.pk)
-
-
-def _redact_api_copies(incidents):
-    """Webhook payloads not yet sent or kept for the record, and remembered answers to retried
-    requests, hold the customer's details too. A forgotten answer only means a retry of that
-    request, past its day, is treated as new."""
-    from .api.models import IdempotencyKey, WebhookDelivery
-
-    ids = list(incidents.values_list("pk", flat=True))
-    WebhookDelivery.objects.filter(incident_id__in=ids).update(payload={"redacted": REDACTED})
-    IdempotencyKey.objects.filter(Q(response_body__id__in=ids) | Q(response_body__incident__id__in=ids)).delete()
 
 
 def _step_record(incident, step):

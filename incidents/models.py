@@ -500,7 +500,7 @@ class Resolution(models.Model):
 
 
 class EventKind(models.TextChoices):
-    """What a timeline entry records. Every one is either sent to webhooks (incidents.api.webhooks) or
+    """What a timeline entry records. Every one is either sent to webhooks (helpdesk.webhooks) or
     listed in INTERNAL_EVENT_KINDS."""
 
     LOGGED = "logged", "Logged"
@@ -551,14 +551,3 @@ class Event(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Timeline events are append-only.")
-
-
-# The helpdesk API's records (clients, idempotency keys, webhooks) live beside the API code.
-from .api.models import (  # noqa: E402,F401
-    ApiClient,
-    IdempotencyKey,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookOutbox,
-)

@@ -4,7 +4,7 @@ import zoneinfo
 
 from django import forms
 
-from incidents.api.models import WebhookEndpoint
+from helpdesk.models import WebhookEndpoint
 from incidents.forms import Form
 from incidents.models import Location, Organization
 

@@ -23,8 +23,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from incidents import selectors
-from incidents.api import services as api_services
-from incidents.api.models import ApiClient, WebhookEndpoint
+from helpdesk import services as api_services
+from helpdesk.models import ApiClient, WebhookEndpoint
 from incidents.models import Location, Organization, User
 from incidents.services import Conflict, NotAllowed, RecoveryError, validate
 from signing_in.models import SingleSignOn

@@ -32,7 +32,7 @@ def _beat_schedule():
         },
         # Webhooks: new timeline events become signed deliveries; due retries are queued again.
         "pump-webhooks": {
-            "task": "incidents.api.tasks.pump_webhooks",
+            "task": "helpdesk.tasks.pump_webhooks",
             "schedule": interval,
             "options": {"expires": interval},
         },

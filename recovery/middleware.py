@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 
-from incidents.api.errors import error_body
+from helpdesk.errors import error_body
 
 
 def security_headers(get_response):

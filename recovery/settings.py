@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "incidents",
     "followups",
+    "helpdesk",
     "insights",
     "organization_settings",
     "signing_in",
@@ -236,7 +237,7 @@ CELERY_TASK_QUEUES = (Queue("engine", routing_key="engine"), Queue("celery", rou
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "followups.tasks.sweep_followups": {"queue": "engine"},
-    "incidents.api.tasks.pump_webhooks": {"queue": "engine"},
+    "helpdesk.tasks.pump_webhooks": {"queue": "engine"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
@@ -332,10 +333,10 @@ LOGGING = {
 INSTALLED_APPS += ["drf_spectacular_sidecar"]  # Swagger UI served from our own static files (no CDN)
 REST_FRAMEWORK.update(
     {
-        "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
-        "DEFAULT_PARSER_CLASSES": ["incidents.api.parsers.JSONParser"],
+        "EXCEPTION_HANDLER": "helpdesk.errors.exception_handler",
+        "DEFAULT_PARSER_CLASSES": ["helpdesk.parsers.JSONParser"],
         "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-        "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.ClientRateThrottle"],
+        "DEFAULT_THROTTLE_CLASSES": ["helpdesk.throttling.ClientRateThrottle"],
         "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     }
 )
@@ -392,4 +393,3 @@ WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
 # Webhooks may not call into the app's own network (loopback, private ranges) unless this is set,
 # e.g. for a helpdesk on the same private network.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
-CELERY_IMPORTS = ["incidents.api.tasks"]

@@ -22,7 +22,7 @@ urlpatterns = [
     path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", account_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("followups.urls")),
-    path("api/v1/", include("incidents.api.urls")),
+    path("api/v1/", include("helpdesk.urls")),
     path("manage/", include("insights.urls")),
     path("settings/", include("organization_settings.urls")),
     path("accounts/password/reset/", PasswordResetView.as_view(), name="password_reset"),

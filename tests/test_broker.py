@@ -58,10 +58,10 @@ def test_each_task_lands_in_exactly_one_queue():
     from recovery.celery import app
 
     routes = {name: app.amqp.router.route({}, name)["queue"] for name in (
-        "followups.tasks.sweep_followups", "incidents.api.tasks.pump_webhooks", "followups.tasks.deliver_notification")}
+        "followups.tasks.sweep_followups", "helpdesk.tasks.pump_webhooks", "followups.tasks.deliver_notification")}
     assert {name: queue.name for name, queue in routes.items()} == {
         "followups.tasks.sweep_followups": "engine",
-        "incidents.api.tasks.pump_webhooks": "engine",
+        "helpdesk.tasks.pump_webhooks": "engine",
         "followups.tasks.deliver_notification": "celery",
     }
     keys = [queue.routing_key for queue in app.amqp.queues.values()]

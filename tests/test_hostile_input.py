@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from incidents.models import Incident, Location
 from tests import factories
 
@@ -339,7 +339,7 @@ def test_an_incident_stored_with_an_occurred_at_of_year_one_still_has_pages(worl
 
 
 def test_an_occurred_at_before_2000_or_in_the_future_is_refused(as_api, world):
-    from tests.api.conftest import new_incident_body
+    from tests.helpdesk.conftest import new_incident_body
 
     for moment in ("0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z", "2026-03-04T15:00:00Z", "9999-12-31T23:59:59Z"):
         response = as_api.post("/api/v1/incidents/", new_incident_body(occurred_at=moment), format="json")
@@ -365,7 +365,7 @@ def test_a_nul_in_the_address_the_query_or_a_form_is_refused_before_any_view(as_
 @pytest.mark.parametrize("name", ["Ada\nBcc: all@example.com", "Ada\rLovelace", "Ada\tLovelace", "Ada\x1b[31m",
                                   "Ada\u2028Lovelace", "Ada\x85Lovelace"])
 def test_a_name_or_label_with_a_line_break_or_control_is_refused_by_the_api(as_api, world, name):
-    from tests.api.conftest import new_incident_body
+    from tests.helpdesk.conftest import new_incident_body
 
     for body in (new_incident_body(customer={"name": name}), new_incident_body(category=name),
                  new_incident_body(summary=name)):

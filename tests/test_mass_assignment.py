@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from incidents.models import Apology, Incident
 from tests import factories
 

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from followups.models import Notification
 from incidents import services
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -227,7 +227,7 @@ def test_the_django_admin_opens_for_nobody_of_an_organization_whatever_they_were
     from django.contrib.auth.models import Permission
     from django.urls import reverse
 
-    from incidents.api.models import ApiClient
+    from helpdesk.models import ApiClient
     from incidents.models import Location
 
     user = world["people"][role]
@@ -243,7 +243,7 @@ def test_the_django_admin_opens_for_nobody_of_an_organization_whatever_they_were
     for url in urls:
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
-    client.post(reverse("admin:incidents_apiclient_add"), {"name": "Sneaky", "organization": rival.pk, "rate_limit_per_minute": 60})
+    client.post(reverse("admin:helpdesk_apiclient_add"), {"name": "Sneaky", "organization": rival.pk, "rate_limit_per_minute": 60})
     client.post(reverse("admin:incidents_location_add"), {"name": "Sneaky", "code": "sneaky", "organization": rival.pk,
                                                           "timezone": "UTC", "opens_at": "09:00", "closes_at": "17:00"})
     client.post(reverse("admin:incidents_user_change", args=[user.pk]), {"is_superuser": "on", "role": "admin"})

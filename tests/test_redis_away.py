@@ -17,11 +17,11 @@ from rest_framework.test import APIClient
 
 from followups import services as followups
 from followups.models import EngineHeartbeat
-from incidents.api import services as api_services
-from incidents.api import tasks, webhooks
+from helpdesk import services as api_services
+from helpdesk import tasks, webhooks
 from incidents.models import Incident
 from recovery import shared_cache
-from tests.api.conftest import new_incident_body
+from tests.helpdesk.conftest import new_incident_body
 from tests.factories import PASSWORD
 from tests.support.processes import PrivateRedis, free_port
 
@@ -196,7 +196,7 @@ def test_queueing_webhooks_with_the_broker_away_logs_and_leaves_them_to_the_next
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(tasks.deliver_webhook, "delay", unreachable)
-    caplog.set_level(logging.WARNING, logger="incidents.api.webhooks")
+    caplog.set_level(logging.WARNING, logger="helpdesk.webhooks")
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         webhooks.queue([1, 2, 3])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def test_the_web_process_loads_its_urls_and_keeps_them_out_of_garbage_collection():
-    probe = "import gc, sys, recovery.wsgi; print(gc.get_freeze_count(), 'incidents.api.views' in sys.modules)"
+    probe = "import gc, sys, recovery.wsgi; print(gc.get_freeze_count(), 'helpdesk.views' in sys.modules)"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "recovery.settings"}
     result = subprocess.run([sys.executable, "-c", probe], env=env, cwd=Path(__file__).parent.parent,
                             capture_output=True, text=True, timeout=60, check=True)

@@ -33,7 +33,7 @@ def customer_from_details(organization, *, name, email="", phone="", external_id
 def known_customer(organization, *, external_id="", email=""):
     """The customer that contact details name: by external id first, else by email (case aside; the
     first saved, if several share it). None when neither matches. The API's create reads the same
-    rule in its names query (`incidents.api.fast_reads`); a test holds the two together."""
+    rule in its names query (`helpdesk.fast_reads`); a test holds the two together."""
     customers = Customer.objects.filter(organization=organization)
     if external_id:
         found = customers.filter(external_id=external_id).first()

@@ -131,7 +131,7 @@ print(json.dumps(sorted(due)))
 
 def test_postgresql_restarted_under_load_fails_fast_and_recovers_by_itself(cluster, database, redis_server, processes, tmp_path):
     token = django_run(database, TEAM + """
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 print(api_services.create_api_client(organization=organization, name="Desk", rate_limit_per_minute=100000)[1])
 """, folder=tmp_path).strip().splitlines()[-1]
     environment = app_environment(database, redis_server.url, folder=tmp_path, DB_CONNECT_TIMEOUT=2)

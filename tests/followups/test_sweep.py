@@ -304,7 +304,7 @@ def test_the_wrap_up_reminder_carries_an_honest_draft(incident, frontline, manag
 
 
 def test_an_incident_owned_by_a_helpdesk_integration_reminds_the_locations_managers(organization, location, manager, sweep_at):
-    from incidents.api import services as api_services
+    from helpdesk import services as api_services
 
     client, _ = api_services.create_api_client(organization=organization, name="Helpdesk")
     factories.log_incident(user=client.user, location=location, now=timezone.now())  # the ticket named no agent

@@ -83,8 +83,8 @@ def test_anonymizing_also_scrubs_the_copies_in_notifications_webhooks_and_rememb
 
     from followups import services as followups
     from followups.models import Notification
-    from incidents.api import services as api_services, webhooks
-    from incidents.api.models import IdempotencyKey, WebhookDelivery
+    from helpdesk import services as api_services, webhooks
+    from helpdesk.models import IdempotencyKey, WebhookDelivery
 
     settings.API_RATE_LIMIT_PREFIX = "anonymize"
     factories.UserFactory(username="cole", organization=organization, locations=[location])  # gets the alert

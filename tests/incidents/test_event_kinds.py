@@ -3,7 +3,7 @@
 import pytest
 
 from incidents import events
-from incidents.api.webhooks import EVENT_TYPES
+from helpdesk.webhooks import EVENT_TYPES
 from incidents.models import INTERNAL_EVENT_KINDS, EventKind
 
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from incidents import services
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from tests import factories
 
 

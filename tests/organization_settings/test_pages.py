@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents.api.models import ApiClient
+from helpdesk.models import ApiClient
 from incidents.models import Location, User
 
 
@@ -83,7 +83,7 @@ def test_a_new_api_clients_token_is_shown_once(client, admin):
 
 
 def test_a_webhook_inside_this_network_is_refused_from_the_settings_page(client, admin, organization):
-    from incidents.api import services as api_services
+    from helpdesk import services as api_services
 
     created, _ = api_services.create_api_client(organization=organization, name="Helpdesk")
     answer = _as(client, admin).post(f"/settings/api-clients/{created.pk}/", {"url": "http://127.0.0.1:8000/hook"})

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from tests import factories
 
 

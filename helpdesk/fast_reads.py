@@ -19,7 +19,7 @@ Before a Django (or DRF) upgrade, check that:
 - a reverse one-to-one is still cached with `related.set_cached_value` (`User.api_client.related`), as
   `select_related` caches it, so `user.api_client` asks no query;
 - `rest_framework.authtoken.models.Token` and `AbstractUser` keep their tables.
-tests/api/test_fast_reads.py holds each read to the instances the ORM builds, and fails when a selected
+tests/helpdesk/test_fast_reads.py holds each read to the instances the ORM builds, and fails when a selected
 column list and its table differ.
 """
 

@@ -5,10 +5,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from incidents.api import idempotency
-from incidents.api.models import IdempotencyKey
+from helpdesk import idempotency
+from helpdesk.models import IdempotencyKey
 from incidents.models import Event, Incident
-from tests.api.conftest import new_incident_body
+from tests.helpdesk.conftest import new_incident_body
 
 pytestmark = pytest.mark.django_db
 

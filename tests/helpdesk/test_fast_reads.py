@@ -8,8 +8,8 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from incidents import services
-from incidents.api import fast_reads
-from incidents.api.models import ApiClient
+from helpdesk import fast_reads
+from helpdesk.models import ApiClient
 from incidents.models import Category, Customer, Incident, Location, Organization, User
 from tests import factories
 

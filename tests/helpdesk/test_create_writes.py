@@ -8,10 +8,10 @@ from django.db import connection, connections
 from django.db.models.signals import post_save
 from rest_framework.test import APIClient
 
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from incidents.models import Customer, Event, Incident, User
 from tests import factories
-from tests.api.conftest import new_incident_body
+from tests.helpdesk.conftest import new_incident_body
 
 pytestmark = pytest.mark.django_db
 

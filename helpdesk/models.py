@@ -1,6 +1,7 @@
 """The helpdesk API's own records: clients, idempotency keys, webhook endpoints and their deliveries.
 
-Imported at the end of `incidents.models`, so they belong to the `incidents` app and its migrations.
+They were created by the `incidents` app's migrations and keep those tables (`db_table`): the move to
+this app changed only where Django looks for them (helpdesk's migration 0001), not a row.
 """
 
 import secrets
@@ -32,6 +33,7 @@ class ApiClient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "incidents_apiclient"
         constraints = [models.UniqueConstraint(fields=["organization", "name"], name="api_client_name_unique")]
         ordering = ["name"]
         verbose_name = "API client"
@@ -56,6 +58,7 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        db_table = "incidents_idempotencykey"
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
 
 
@@ -75,6 +78,7 @@ class WebhookEndpoint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "incidents_webhookendpoint"
         ordering = ["id"]
 
     def __str__(self):
@@ -106,6 +110,7 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "incidents_webhookdelivery"
         constraints = [
             # The outbox pass may look at an event twice; the endpoint gets it once.
             models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once_per_event")
@@ -131,6 +136,7 @@ class WebhookAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:
+        db_table = "incidents_webhookattempt"
         ordering = ["at", "id"]
 
 
@@ -143,4 +149,5 @@ class WebhookOutbox(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "incidents_webhookoutbox"
         verbose_name_plural = "webhook outbox"

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
-from incidents.api import services as api_services
+from helpdesk import services as api_services
 from incidents.models import Event, Incident
 from tests import factories
-from tests.api.conftest import new_incident_body
+from tests.helpdesk.conftest import new_incident_body
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from incidents.models import Customer, Event, Incident
 from tests import factories
-from tests.api.conftest import new_incident_body
+from tests.helpdesk.conftest import new_incident_body
 from tests.conftest import START
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_the_written_out_incident_answer_matches_the_declared_fields(frontline, 
     from rest_framework.serializers import ModelSerializer
 
     from incidents import services
-    from incidents.api.serializers import IncidentSerializer
+    from helpdesk.serializers import IncidentSerializer
 
     bare = factories.log_incident(user=frontline, location=location, category="")
     walked = factories.log_incident(user=frontline, location=location, category="Kitchen", busyness="peak")
@@ -352,7 +352,7 @@ def test_session_writes_need_the_csrf_token(frontline, location):
 def test_a_database_outage_answers_503_in_the_same_shape_and_saves_nothing(api, location, monkeypatch):
     from django.db import OperationalError
 
-    from incidents.api import services as api_services
+    from helpdesk import services as api_services
 
     def unreachable(**kwargs):
         raise OperationalError("could not connect to server: Connection refused")

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from incidents.api import webhooks
-from incidents.api.models import ApiClient
+from helpdesk import webhooks
+from helpdesk.models import ApiClient
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def admin_browser(organization):
 
 def test_the_admin_adds_a_client_and_shows_its_token_once(admin_browser, organization):
     response = admin_browser.post(
-        "/admin/incidents/apiclient/add/",
+        "/admin/helpdesk/apiclient/add/",
         {"name": "Helpdesk", "organization": organization.pk, "rate_limit_per_minute": 600, "active": "on",
          "webhooks-TOTAL_FORMS": 0, "webhooks-INITIAL_FORMS": 0},
         follow=True,
@@ -65,7 +65,7 @@ def client_change_form(client, **webhook):
 
 def test_the_admin_adds_a_webhook_with_ticked_events_and_https_by_default(admin_browser, helpdesk):
     response = admin_browser.post(
-        f"/admin/incidents/apiclient/{helpdesk.pk}/change/",
+        f"/admin/helpdesk/apiclient/{helpdesk.pk}/change/",
         client_change_form(helpdesk, url="helpdesk.example.com/hooks", events=["incident.closed", "followup.breached"],
                            active="on"),
     )
@@ -81,7 +81,7 @@ def test_the_admin_refuses_a_webhook_inside_this_network_and_keeps_what_was_type
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
 
     response = admin_browser.post(
-        f"/admin/incidents/apiclient/{helpdesk.pk}/change/",
+        f"/admin/helpdesk/apiclient/{helpdesk.pk}/change/",
         client_change_form(helpdesk, url="http://127.0.0.1:8000/hook", events=["incident.created"], active="on"),
     )
 
@@ -93,15 +93,15 @@ def test_the_admin_refuses_a_webhook_inside_this_network_and_keeps_what_was_type
 
 
 def test_the_admin_lists_deliveries_with_their_attempts(admin_browser, helpdesk, frontline, location, customer):
-    from incidents.api import services as api_services
+    from helpdesk import services as api_services
 
     api_services.register_webhook(client=helpdesk, url="http://127.0.0.1:9/closed-port")
     factories.log_incident(user=frontline, location=location, customer=customer)
     delivery_id = webhooks.pump()[0]
     webhooks.deliver(delivery_id)
 
-    listing = admin_browser.get("/admin/incidents/webhookdelivery/")
-    detail = admin_browser.get(f"/admin/incidents/webhookdelivery/{delivery_id}/change/")
+    listing = admin_browser.get("/admin/helpdesk/webhookdelivery/")
+    detail = admin_browser.get(f"/admin/helpdesk/webhookdelivery/{delivery_id}/change/")
 
     assert listing.status_code == detail.status_code == 200
     assert "incident.created" in listing.content.decode()

@@ -20,12 +20,12 @@ import ssl
 import time
 import urllib.parse
 
-from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from followups.models import Reminder
 from incidents.models import Event, EventKind
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox
@@ -119,9 +119,7 @@ def pump(*, now=None):
 
 
 def _due_reminders(after_id):
-    # The follow-up engine's reminders are read, never written, here: a lazy lookup keeps the
-    # `incidents` app free of imports from `followups`.
-    Reminder = apps.get_model("followups", "Reminder")
+    # The follow-up engine's reminders are read, never written, here.
     return Reminder.objects.filter(id__gt=after_id).select_related("incident", "incident__owner").order_by("id")[:BATCH]
 
 

@@ -61,7 +61,7 @@ schema = schemathesis.pytest.from_fixture("wsgi_schema")
 
 @pytest.fixture
 def token(organization, location, frontline, customer):
-    from incidents.api import services as api_services
+    from helpdesk import services as api_services
 
     client, key = api_services.create_api_client(organization=organization, name="Fuzzer", rate_limit_per_minute=100_000)
     # Something to find: an incident with the smallest ids, so some generated ids hit real rows.

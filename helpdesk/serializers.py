@@ -6,7 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
-from incidents.api.models import WebhookEndpoint
+from helpdesk.models import WebhookEndpoint
 from incidents.validators import validate_in_range, validate_single_line, validate_text
 from incidents.models import (
     Busyness,
@@ -190,7 +190,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     def to_representation(self, incident):
         # Written out because every answer about an incident runs it: DRF's field-by-field walk (and
         # building the fields from the model first) took longer than the create's SQL. The fields
-        # above still define the schema; tests/api/test_incidents.py checks the two agree.
+        # above still define the schema; tests/helpdesk/test_incidents.py checks the two agree.
         moment = _MOMENT.to_representation
         customer = incident.customer
         data = {

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents.api import services
+from helpdesk import services
 from incidents.models import Organization
 
 

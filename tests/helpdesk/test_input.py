@@ -2,7 +2,7 @@
 
 import threading
 
-from incidents.api.serializers import FixInput, IncidentCreateInput
+from helpdesk.serializers import FixInput, IncidentCreateInput
 
 GOOD = {"customer": {"name": "Ada", "email": "ada@example.com"}, "summary": "Soup arrived cold",
         "channel": "in_person", "category": "Kitchen", "location": "riverside"}

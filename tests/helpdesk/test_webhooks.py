@@ -9,11 +9,11 @@ import pytest
 from django.utils import timezone
 
 from incidents import services
-from incidents.api import services as api_services
-from incidents.api import tasks, webhooks
-from incidents.api.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from helpdesk import services as api_services
+from helpdesk import tasks, webhooks
+from helpdesk.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests import factories
-from tests.api.conftest import new_incident_body
+from tests.helpdesk.conftest import new_incident_body
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +171,22 @@ def test_the_periodic_task_pumps_queues_and_prunes(endpoint, frontline, location
     assert tasks.pump_webhooks.run() == 1
 
     assert queued == list(WebhookDelivery.objects.values_list("id", flat=True))
+
+
+def test_tasks_queued_under_their_names_from_before_the_move_still_run(endpoint, frontline, location, customer, monkeypatch, clock_at_start):
+    from recovery.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery over INSTALLED_APPS
+    queued = []
+    monkeypatch.setattr(webhooks, "queue", queued.extend)
+    factories.log_incident(user=frontline, location=location, customer=customer)
+
+    assert app.tasks["incidents.api.tasks.pump_webhooks"].run() == 1
+
+    resent = []
+    monkeypatch.setattr(tasks.deliver_webhook, "delay", resent.append)
+    app.tasks["incidents.api.tasks.deliver_webhook"].run(queued[0])
+    assert resent == queued
 
 
 def test_a_client_registers_lists_and_removes_its_webhook_urls(api, helpdesk):

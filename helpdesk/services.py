@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
 from incidents import services
+from incidents.customer_data import REDACTED
 from incidents.models import Category, Customer, Incident, Location, Organization, User
 from incidents.selectors import visible_customers, visible_incidents, visible_locations
 
 from . import fast_reads
 from .errors import AlreadyExists, PreconditionFailed
-from .models import ApiClient, WebhookEndpoint
+from .models import ApiClient, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from .throttling import client_of
 from .webhooks import SCHEMES, private_address_of
 
@@ -191,3 +193,12 @@ def _already_exists(external_id, *, pk=None, reference=None):
 
 def organization_named(slug):
     return Organization.objects.get(slug=slug)
+
+
+def redact_api_copies(incidents):
+    """Registered with `incidents.customer_data.also_redact`: webhook payloads not yet sent or kept for
+    the record, and remembered answers to retried requests, hold the customer's details too. A
+    forgotten answer only means a retry of that request, past its day, is treated as new."""
+    ids = list(incidents.values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(incident_id__in=ids).update(payload={"redacted": REDACTED})
+    IdempotencyKey.objects.filter(Q(response_body__id__in=ids) | Q(response_body__incident__id__in=ids)).delete()

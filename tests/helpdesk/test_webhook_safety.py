@@ -12,12 +12,12 @@ import time
 import pytest
 from django.utils import timezone
 
-from incidents.api import services as api_services
-from incidents.api import webhooks
-from incidents.api.models import WebhookDelivery, WebhookEndpoint
+from helpdesk import services as api_services
+from helpdesk import webhooks
+from helpdesk.models import WebhookDelivery, WebhookEndpoint
 from incidents.services import RecoveryError
 from tests import factories
-from tests.api.conftest import Receiver
+from tests.helpdesk.conftest import Receiver
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,17 @@
+"""The helpdesk's door: the REST API at /api/v1/, its clients, idempotency, throttling and the webhook
+outbox. It stands on the recovery record (`incidents`) and on `followups`; neither imports it."""
+
+from django.apps import AppConfig
+
+
+class HelpdeskConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "helpdesk"
+    verbose_name = "Helpdesk API"
+
+    def ready(self):
+        from incidents.customer_data import also_redact
+
+        from .services import redact_api_copies
+
+        also_redact(redact_api_copies)
