@@ -5,6 +5,7 @@ Steps are shown, never edited here: a step changed in the admin would skip the r
 so every change to a recovery goes through `incidents.services` (the admin actions below included).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.http import JsonResponse
@@ -212,12 +213,41 @@ class LocationAdmin(OrganizationScopedAdmin):
     search_fields = ["name", "code", "region"]
 
 
+class CoachPhraseForm(forms.ModelForm):
+    class Meta:
+        model = CoachPhrase
+        fields = ["organization", "phrase", "kind", "suggestion", "active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        if organization is not None and "phrase" in cleaned:
+            try:
+                services.check_coach_phrase(organization, cleaned["phrase"], coach_phrase=self.instance)
+            except services.RecoveryError as problem:
+                for field, field_messages in problem.field_errors.items():
+                    self.add_error(field, field_messages)
+        return cleaned
+
+
 @admin.register(CoachPhrase)
 class CoachPhraseAdmin(OrganizationScopedAdmin):
-    list_display = ["phrase", "kind", "suggestion", "active"]
+    form = CoachPhraseForm
+    list_display = ["phrase", "organization", "kind", "suggestion", "active"]
     list_editable = ["active"]
-    list_filter = ["kind", "active"]
+    list_filter = ["kind", "active", "organization"]
     search_fields = ["phrase", "suggestion"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A phrase stays with the organization whose list it is on.
+        return ["organization"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        # The same service, and rules, as the managers' Coach phrases page. The list's "active" boxes
+        # come here too.
+        values = {field: getattr(obj, field) for field in ("phrase", "kind", "suggestion", "active")}
+        saved = services.save_coach_phrase(obj.organization, by=request.user, coach_phrase=obj if change else None, **values)
+        obj.pk = saved.pk
 
 
 @admin.register(Category)

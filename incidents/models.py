@@ -152,6 +152,11 @@ class User(AbstractUser):
     def is_manager(self):
         return self.role in (self.Role.MANAGER, self.Role.ADMIN)
 
+    @property
+    def is_operator(self):
+        """One of the service's operators (the admin's users): a superuser of no organization."""
+        return self.is_superuser and self.organization_id is None
+
     def display_name(self):
         return self.get_full_name() or self.username
 

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
 
-from incidents.models import Busyness, Category, Channel, Stage, User
+from incidents.models import Busyness, Category, Channel, Incident, Stage, User
 from incidents.selectors import visible_locations
 from incidents.validators import validate_in_range
 
@@ -142,6 +142,11 @@ def period_of(values, scope, now=None):
 def previous_period(start, end):
     length = end - start
     return start - length, start
+
+
+def logged_in(scope, start, end):
+    """The incidents logged at the scope's locations in [start, end): every figure's starting set."""
+    return Incident.objects.filter(location_id__in=scope.location_ids, logged_at__gte=start, logged_at__lt=end)
 
 
 def filter_incidents(incidents, values, scope, *, now=None):

@@ -39,7 +39,8 @@ ORGANIZATION_FIELDS = ["name", "currency", "follow_up_window", "heads_up_before"
 
 
 def _is_operator(user):
-    return user is None or (user.is_superuser and user.organization_id is None)
+    # None: a command run by an operator at the server.
+    return user is None or user.is_operator
 
 
 def rank(user):

@@ -30,3 +30,49 @@ def test_an_operator_changes_an_organizations_clock_through_the_service(client, 
     organization = Organization.objects.get(pk=organization.pk)
     assert organization.follow_up_window == datetime.timedelta(minutes=15) and organization.currency == "EUR"
     assert called and called[0]["by"] == operator and set(called[0]) == {"by", "currency", "follow_up_window"}
+
+
+def operator_in(client):
+    operator = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456", organization=None)
+    client.force_login(operator)
+    return operator
+
+
+def test_an_operator_adds_a_coach_phrase_by_the_managers_rules(client, organization):
+    operator_in(client)
+    existing = organization.coach_phrases.first()
+    add = reverse("admin:incidents_coachphrase_add")
+    typed = {"organization": organization.pk, "phrase": f"  {existing.phrase.upper()} ", "kind": "policy",
+             "suggestion": "Say what you will do.", "active": "on"}
+
+    refused = client.post(add, typed)
+
+    # The same phrase in other letters is already on the list: the form says so and keeps what was typed.
+    assert refused.status_code == 200 and "Already on the list." in refused.content.decode()
+    assert "Say what you will do." in refused.content.decode()
+    assert organization.coach_phrases.filter(phrase__iexact=existing.phrase).count() == 1
+
+    added = client.post(add, {**typed, "phrase": "  Calm down  "})
+    assert added.status_code == 302
+    # Trimmed, as the managers' page saves it.
+    assert organization.coach_phrases.get(phrase="Calm down").suggestion == "Say what you will do."
+
+
+def test_an_operator_edits_a_phrase_through_the_service(client, organization, monkeypatch):
+    from incidents import services
+
+    operator = operator_in(client)
+    called = []
+    real = services.save_coach_phrase
+    monkeypatch.setattr(services, "save_coach_phrase", lambda *a, **k: called.append(k) or real(*a, **k))
+    phrase = organization.coach_phrases.first()
+    url = reverse("admin:incidents_coachphrase_change", args=[phrase.pk])
+    assert 'name="organization"' not in client.get(url).content.decode()  # a phrase stays with its list
+
+    answer = client.post(url, {"phrase": phrase.phrase, "kind": phrase.kind, "suggestion": "Something warmer.",
+                               "active": ""})
+
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    phrase.refresh_from_db()
+    assert phrase.suggestion == "Something warmer." and not phrase.active
+    assert called and called[0]["by"] == operator and called[0]["coach_phrase"].pk == phrase.pk

@@ -24,6 +24,7 @@ from .organizations import (  # noqa: F401
     create_organization,
     discretion_budget,
     remaining_budget,
+    check_coach_phrase,
     save_coach_phrase,
 )
 from .customers import (  # noqa: F401

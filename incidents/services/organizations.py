@@ -47,17 +47,23 @@ def coach_phrases(organization):
     return list(organization.coach_phrases.filter(active=True).values_list("phrase", "kind", "suggestion"))
 
 
-@transaction.atomic
-def save_coach_phrase(organization, *, by, phrase, kind, suggestion, active=True, coach_phrase=None):
-    """Add or edit one phrase of the organization's apology-coach list. Managers only."""
-    if not by.is_manager or by.organization_id != organization.id:
-        raise NotAllowed("Only a manager can change the apology coach's phrases.")
-    phrase = (phrase or "").strip()
-    clash = CoachPhrase.objects.filter(organization=organization, phrase__iexact=phrase)
-    if coach_phrase is not None:
+def check_coach_phrase(organization, phrase, *, coach_phrase=None):
+    """Raise Conflict if the list already has `phrase` (in any case). Forms call it to show the error
+    beside the field; `save_coach_phrase` calls it again."""
+    clash = CoachPhrase.objects.filter(organization=organization, phrase__iexact=(phrase or "").strip())
+    if coach_phrase is not None and coach_phrase.pk is not None:
         clash = clash.exclude(pk=coach_phrase.pk)
     if clash.exists():
         raise Conflict("That phrase is already on the list.", field_errors={"phrase": ["Already on the list."]})
+
+
+@transaction.atomic
+def save_coach_phrase(organization, *, by, phrase, kind, suggestion, active=True, coach_phrase=None):
+    """Add or edit one phrase of the organization's apology-coach list. Its managers, or an operator."""
+    if not (by.is_operator or (by.is_manager and by.organization_id == organization.id)):
+        raise NotAllowed("Only a manager can change the apology coach's phrases.")
+    phrase = (phrase or "").strip()
+    check_coach_phrase(organization, phrase, coach_phrase=coach_phrase)
     record = coach_phrase or CoachPhrase(organization=organization)
     if record.organization_id != organization.id:
         raise NotAllowed("That phrase belongs to another organization.")

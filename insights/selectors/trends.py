@@ -1,0 +1,150 @@
+"""Trends: when and where failures happen (the heatmap), what they share (breakdowns), and the
+incidents behind any cell or bar."""
+
+import zoneinfo
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Count
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+
+from ..scope import filter_incidents, logged_in
+
+
+def local_cells(scope, incidents):
+    """{(location id, ISO weekday, hour): count} in each location's own time zone: one GROUP BY per
+    time zone among the scope's locations (usually one), whatever the number of incidents."""
+    cells = {}
+    for zone_name, location_ids in scope.by_timezone().items():
+        zone = zoneinfo.ZoneInfo(zone_name)
+        grouped = (
+            incidents.filter(location_id__in=location_ids)
+            .annotate(weekday=ExtractIsoWeekDay("logged_at", tzinfo=zone), hour=ExtractHour("logged_at", tzinfo=zone))
+            .values("location_id", "weekday", "hour")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in grouped:
+            cells[(row["location_id"], row["weekday"], row["hour"])] = row["n"]
+    return cells
+
+
+def heatmap(cells):
+    """Sum the per-location cells into the weekday × hour grid the page draws (7 × 24 numbers)."""
+    grid = {(weekday, hour): 0 for weekday in range(1, 8) for hour in range(24)}
+    for (_, weekday, hour), n in cells.items():
+        grid[(weekday, hour)] += n
+    return grid
+
+
+BREAKDOWNS = {
+    # name: (title, group-by field, label field, filter key for the drill-down link)
+    "location": ("By location", "location_id", "location__name", "location"),
+    "region": ("By region", "location__region", "location__region", "region"),
+    "category": ("By category / product", "category_id", "category__name", "category"),
+    "staff": ("By staff member on the spot", "logged_by_id", None, "logged_by"),
+    "busyness": ("By how busy it was", "busyness", None, "busyness"),
+    "channel": ("By channel", "channel", None, "channel"),
+}
+
+
+@dataclass
+class TrendCounts:
+    """Every count the trends page draws, from grouped rows: heatmap cells per location, the breakdowns,
+    who owned how many, and the region × category table for the product clusters."""
+
+    cells: dict
+    breakdowns: dict
+    handled: dict
+    region_category: dict
+
+
+# The breakdowns and the column each is grouped by (region comes from the location rows).
+TREND_COLUMNS = {"location": "location_id", "category": "category_id", "staff": "logged_by_id",
+                 "busyness": "busyness", "channel": "channel"}
+
+
+def trend_counts(scope, incidents):
+    """All the trends' counts: one scan with GROUPING SETS on PostgreSQL (each location's time zone
+    applied per row), one GROUP BY per breakdown elsewhere. Either way the number of queries is fixed."""
+    if connection.vendor == "postgresql":
+        grouped = _grouping_sets(incidents)
+    else:
+        grouped = _group_by_each(scope, incidents)
+    region_of = {location.pk: location.region or "(none)" for location in scope.locations}
+    regions = {}
+    for location_id, n in grouped["location"].items():
+        regions[region_of.get(location_id, "(none)")] = regions.get(region_of.get(location_id, "(none)"), 0) + n
+    grouped["region"] = regions
+    return TrendCounts(cells=grouped.pop("cells"), handled=grouped.pop("owner"),
+                       region_category=grouped.pop("region_category"), breakdowns=grouped)
+
+
+def _group_by_each(scope, incidents):
+    grouped = {"cells": local_cells(scope, incidents)}
+    for name, column in {**TREND_COLUMNS, "owner": "owner_id"}.items():
+        grouped[name] = {row[column]: row["n"] for row in incidents.values(column).annotate(n=Count("id")).order_by()}
+    grouped["region_category"] = {
+        (row["location__region"] or "(none)", row["category_id"]): row["n"]
+        for row in incidents.values("location__region", "category_id").annotate(n=Count("id")).order_by()
+    }
+    return grouped
+
+
+_SETS = {
+    "cells": ("location_id", "weekday", "hour"),
+    "location": ("location_id",), "category": ("category_id",), "staff": ("logged_by_id",),
+    "busyness": ("busyness",), "channel": ("channel",), "owner": ("owner_id",),
+    "region_category": ("region", "category_id"),
+}
+_GROUPED = ("location_id", "weekday", "hour", "category_id", "logged_by_id", "busyness", "channel", "owner_id", "region")
+
+
+def _grouping_sets(incidents):
+    """One pass over the period's incidents that yields every breakdown at once."""
+    inner_sql, params = incidents.values(
+        "location_id", "logged_at", "category_id", "logged_by_id", "owner_id", "busyness", "channel"
+    ).query.sql_with_params()
+    sets = ", ".join("(" + ", ".join(columns) + ")" for columns in _SETS.values())
+    sql = f"""
+        SELECT {", ".join(_GROUPED)}, COUNT(*) AS n, GROUPING({", ".join(_GROUPED)}) AS unused
+        FROM (
+            SELECT b.location_id, b.category_id, b.logged_by_id, b.owner_id, b.busyness, b.channel,
+                   COALESCE(NULLIF(l.region, ''), '(none)') AS region,
+                   EXTRACT(ISODOW FROM b.logged_at AT TIME ZONE l.timezone)::int AS weekday,
+                   EXTRACT(HOUR FROM b.logged_at AT TIME ZONE l.timezone)::int AS hour
+            FROM ({inner_sql}) AS b JOIN incidents_location AS l ON l.id = b.location_id
+        ) AS x
+        GROUP BY GROUPING SETS ({sets})
+    """
+    # GROUPING(...) has a bit set for every column the row is NOT grouped by (first column = top bit).
+    mask_of = {
+        sum(1 << (len(_GROUPED) - 1 - i) for i, column in enumerate(_GROUPED) if column not in columns): name
+        for name, columns in _SETS.items()
+    }
+    grouped = {name: {} for name in _SETS}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            values = dict(zip(_GROUPED, row))
+            name = mask_of[row[-1]]
+            key = tuple(values[column] for column in _SETS[name])
+            grouped[name][key if len(key) > 1 else key[0]] = row[-2]
+    return grouped
+
+
+def labelled(counts, labels=None):
+    """[(key, label, count)] largest first, for a bar chart."""
+    rows = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    return [(key, (labels or {}).get(key, key) if key not in (None, "") else "(none)", n) for key, n in rows]
+
+
+def period_incidents(scope, values, start, end, now):
+    return filter_incidents(logged_in(scope, start, end), values, scope, now=now)
+
+
+def incident_list(scope, values, start, end, now):
+    """The incidents behind a cell, a cluster or a bar: newest first, for a paginated page."""
+    return period_incidents(scope, values, start, end, now).select_related(
+        "customer", "location", "owner", "category"
+    ).order_by("-logged_at", "-id")
