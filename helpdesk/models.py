@@ -42,6 +42,30 @@ class ApiClient(models.Model):
         return self.name
 
 
+class ApiToken(models.Model):
+    """A secret an API client signs in with. Only its SHA-256 is kept: the token itself is shown once,
+    when it is made. Its first characters (`prefix`) name it in logs and on the settings page."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="tokens")
+    prefix = models.CharField(max_length=20, help_text="The token's first characters, to recognize it.")
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the whole token, hex.")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.WRITE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until revoked.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.prefix}…"
+
+
 class IdempotencyKey(models.Model):
     """The first answer to a POST sent with an `Idempotency-Key`, replayed to every repeat.
 
