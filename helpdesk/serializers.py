@@ -1,10 +1,7 @@
 """What the API reads and writes. Input serializers reject unknown fields; output serializers read rows."""
 
-from functools import cached_property
-
 from django.urls import reverse
 from rest_framework import serializers
-from rest_framework.utils.serializer_helpers import BindingDict
 
 from helpdesk.models import WebhookEndpoint
 from incidents.validators import validate_in_range, validate_single_line, validate_text
@@ -25,23 +22,7 @@ TEXT = 10_000
 
 
 class StrictSerializer(serializers.Serializer):
-    """A field the API does not know is an error, not silently dropped: a typo must not lose data.
-
-    Input only: every instance of a class validates with one set of fields, built and bound once per
-    process. DRF builds (deep-copies) them for each instance otherwise, which took three quarters of
-    the time a create spent validating its input. Sharing is safe because validation keeps nothing
-    on a field, and input serializers are given no context and are never partial.
-    """
-
-    @cached_property
-    def fields(self):
-        shared = type(self).__dict__.get("_shared_fields")
-        if shared is None:
-            shared = BindingDict(self)
-            for name, field in self.get_fields().items():
-                shared[name] = field
-            type(self)._shared_fields = shared  # two threads may both build it: either set serves
-        return shared
+    """A field the API does not know is an error, not silently dropped: a typo must not lose data."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

@@ -45,7 +45,8 @@ EVENT_TYPES = {
     **{kind: "step.recorded" for kind in (
         EventKind.APOLOGY, EventKind.REVIEW, EventKind.FIX, EventKind.FOLLOW_UP, EventKind.DEPOSITION,
         EventKind.GESTURE_GIVEN, EventKind.GESTURE_AWAITS_APPROVAL, EventKind.GESTURE_APPROVED,
-        EventKind.GESTURE_REFUSED, EventKind.REASSIGNED, EventKind.HELPER_ADDED,
+        EventKind.GESTURE_REFUSED, EventKind.REASSIGNED, EventKind.HELPER_ADDED, EventKind.HELPER_REMOVED,
+        EventKind.DETAILS_CHANGED,
     )},
 }
 # Reminders of the follow-up engine that mean "something is due now" (the missed window is `breached`).

@@ -520,6 +520,8 @@ class EventKind(models.TextChoices):
     GESTURE_REFUSED = "gesture_refused", "Gesture refused"
     REASSIGNED = "reassigned", "Reassigned"
     HELPER_ADDED = "helper_added", "Helper added"
+    HELPER_REMOVED = "helper_removed", "Helper removed"
+    DETAILS_CHANGED = "details_changed", "Details changed"
     BREACHED = "breached", "Twenty-minute window missed"
     ESCALATED = "escalated", "Escalated"
     CLOSED = "closed", "Closed"

@@ -6,7 +6,8 @@ order of the steps, writes the step, moves the clocks (`next_due_at`) and the st
 timeline. A broken rule raises `RecoveryError` (or a subclass) and nothing is written.
 
 The topics: base (errors and shared helpers), organizations, customers, team (owners, helpers, who may
-direct), clocks (policy, stage), incident_logging, gestures, steps.
+direct), clocks (policy, stage), incident_logging, incident_details (a logged incident's details changed),
+gestures, steps.
 """
 
 from .base import (  # noqa: F401
@@ -32,12 +33,14 @@ from .customers import (  # noqa: F401
     customer_from_details,
     flag_customer,
     known_customer,
+    set_lifetime_value,
 )
 from .team import (  # noqa: F401
     add_helper,
     is_integration,
     may_direct,
     reassign,
+    remove_helper,
     staff_named,
 )
 from .clocks import (  # noqa: F401
@@ -51,6 +54,11 @@ from .incident_logging import (  # noqa: F401
     category_named,
     log_incident,
     log_incident_once,
+)
+from .incident_details import (  # noqa: F401
+    DETAILS,
+    may_change_details,
+    update_details,
 )
 from .gestures import (  # noqa: F401
     decide_gesture,

@@ -4,7 +4,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import Customer
-from .base import validate
+from .base import NotAllowed, validate
+from .team import may_direct
 
 
 _LOOK_UP = object()
@@ -82,6 +83,25 @@ def flag_customer(customer, *, note, by=None, now=None):
 
 @transaction.atomic
 def clear_care_flag(customer, *, by):
+    _require_of_organization(by, customer)
     customer.care_flag = False
     customer.save(update_fields=["care_flag"])
     return customer
+
+
+@transaction.atomic
+def set_lifetime_value(customer, *, by, lifetime_value):
+    """What the customer is worth to the business over time (in the organization's currency): the
+    figure the managers' "value kept" adds up. Managers and the helpdesk integration set it."""
+    _require_of_organization(by, customer)
+    if not may_direct(by):
+        raise NotAllowed("Only a manager can set a customer's lifetime value.")
+    customer.lifetime_value = lifetime_value
+    validate(customer, exclude=["organization"])
+    customer.save(update_fields=["lifetime_value"])
+    return customer
+
+
+def _require_of_organization(by, customer):
+    if by is not None and by.organization_id != customer.organization_id:
+        raise NotAllowed("That customer belongs to another organization.")

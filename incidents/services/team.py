@@ -58,6 +58,20 @@ def add_helper(incident, *, by, helper, now=None):
     return incident
 
 
+@transaction.atomic
+def remove_helper(incident, *, by, helper, now=None):
+    """Let a helper go back to their own work; the owner stays."""
+    now = now or timezone.now()
+    incident = _lock_open(incident, by)
+    _require_directs(by, incident, "let a helper go")
+    if not incident.helpers.filter(pk=helper.pk).exists():
+        return incident
+    incident.helpers.remove(helper)
+    record_event(incident, EventKind.HELPER_REMOVED, f"{helper.display_name()} left the recovery", at=now, actor=by,
+                 before={"helper": helper.username})
+    return incident
+
+
 def staff_named(organization_id, username, *, field="owner"):
     """The active member of staff with this username, as a helpdesk names people; or RecoveryError."""
     member = User.objects.filter(organization_id=organization_id, username=username, is_active=True).first()
