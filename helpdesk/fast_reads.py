@@ -1,4 +1,5 @@
-"""The API's two hand-written reads: the token on every request, and what a helpdesk names on every create.
+"""The API's two hand-written reads: the token on every request (an API client's hashed token or a member of
+staff's personal one), and what a helpdesk names on every create.
 
 Why they are not ORM querysets: building these two queries costs the ORM about 1.1 ms and 3.4 ms of CPU per
 request; written out they cost 0.15 and 0.3 ms (in-process, PostgreSQL; docs/api.md, "Where the time
@@ -18,7 +19,9 @@ Before a Django (or DRF) upgrade, check that:
   as `convert(value, column, connection)` (see `SQLCompiler.get_converters` in django/db/models/sql/compiler.py);
 - a reverse one-to-one is still cached with `related.set_cached_value` (`User.api_client.related`), as
   `select_related` caches it, so `user.api_client` asks no query;
-- `rest_framework.authtoken.models.Token` and `AbstractUser` keep their tables.
+- `rest_framework.authtoken.models.Token` (members of staff's personal tokens) and `AbstractUser` keep their
+  tables, and `Token.key` stays the plain key (the token read compares it as it is; API clients' `ApiToken`s
+  are compared by `helpdesk.tokens.hash_of`).
 tests/helpdesk/test_fast_reads.py holds each read to the instances the ORM builds, and fails when a selected
 column list and its table differ.
 """
@@ -30,23 +33,29 @@ from rest_framework.authtoken.models import Token
 
 from incidents.models import Category, Customer, Incident, Location, Organization, User
 
-from .models import ApiClient
+from . import tokens
+from .models import ApiClient, ApiToken
 
 
 def token(key):
-    """(token, user, API client or None) for the key, or None when no token has it. `token.user` and
-    `user.api_client` are set as `select_related` sets them, so neither asks a query."""
-    found = _fetch_one(_token_sql(), [key], [Token, User, ApiClient])
+    """(token, user, API client or None) for the key, or None when no token has it.
+
+    An API client's token is an `ApiToken`, found by the key's SHA-256; a member of staff's personal token is
+    a `rest_framework.authtoken` Token, found by the key itself, and never one of an API client's user (a
+    client signs in with its ApiTokens only). `token.client`, `token.user`, `client.user` and
+    `user.api_client` are set as `select_related` sets them, so none of them asks a query."""
+    found = _fetch_one(_token_sql(), {"hash": tokens.hash_of(key), "key": key}, [ApiToken, ApiClient, Token, User])
     if found is None:
         return None
-    token, user, client = found
-    token.user = user
+    api_token, client, staff_token, user = found
     # Cached on the user as select_related would: `user.api_client` asks no query (and raises
     # DoesNotExist for a member of staff's token).
     User.api_client.related.set_cached_value(user, client)
-    if client is not None:
-        client.user = user
-    return token, user, client
+    if api_token is not None:
+        api_token.client, client.user = client, user
+        return api_token, user, client
+    staff_token.user = user
+    return staff_token, user, None
 
 
 def names_for_create(*, organization_id, code, label, ticket, external_id, email):
@@ -71,10 +80,17 @@ def selected_columns(model):
 
 @functools.cache
 def _token_sql():
+    # One row at most: the ApiToken with the hash (unique index), else the staff token with the key (its
+    # primary key), then the user either one names. The staff token is only looked for when no ApiToken
+    # matched, and never for a user an API client acts through.
     return (
-        f"SELECT {_columns(Token, 't')}, {_columns(User, 'u')}, {_columns(ApiClient, 'c')} "
-        f"FROM {_table(Token)} t JOIN {_table(User)} u ON u.id = t.user_id "
-        f"LEFT JOIN {_table(ApiClient)} c ON c.user_id = u.id WHERE t.key = %s"
+        f"SELECT {_columns(ApiToken, 'a')}, {_columns(ApiClient, 'c')}, {_columns(Token, 't')}, {_columns(User, 'u')} "
+        f"FROM (SELECT 1 AS one) k "
+        f"LEFT JOIN {_table(ApiToken)} a ON a.key_hash = %(hash)s "
+        f"LEFT JOIN {_table(ApiClient)} c ON c.id = a.client_id "
+        f"LEFT JOIN {_table(Token)} t ON a.id IS NULL AND t.key = %(key)s "
+        f"AND NOT EXISTS (SELECT 1 FROM {_table(ApiClient)} x WHERE x.user_id = t.user_id) "
+        f"JOIN {_table(User)} u ON u.id = COALESCE(c.user_id, t.user_id)"
     )
 
 

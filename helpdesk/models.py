@@ -19,8 +19,8 @@ class ApiClient(models.Model):
     """One integration (a helpdesk), belonging to one organization.
 
     It acts through its own member-of-staff row (`user`, no password, no locations), so every step it
-    records goes through `incidents.services` and the timeline names it like anyone else. Its token is
-    that user's `rest_framework.authtoken` token.
+    records goes through `incidents.services` and the timeline names it like anyone else. It signs in
+    with its `ApiToken`s (`helpdesk.tokens`).
     """
 
     organization = models.ForeignKey("incidents.Organization", on_delete=models.CASCADE, related_name="api_clients")

@@ -11,23 +11,23 @@ from urllib.parse import urlencode, urlsplit
 from django.db import transaction
 from django.db.models import Q
 from django.utils.text import slugify
-from rest_framework.authtoken.models import Token
 
 from incidents import services
 from incidents.customer_data import REDACTED
 from incidents.models import Category, Customer, Incident, Location, Organization, User
 from incidents.selectors import visible_customers, visible_incidents, visible_locations
 
-from . import fast_reads
+from . import fast_reads, tokens
 from .errors import AlreadyExists, PreconditionFailed
-from .models import ApiClient, IdempotencyKey, WebhookDelivery, WebhookEndpoint
+from .models import ApiClient, ApiToken, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from .throttling import client_of
 from .webhooks import SCHEMES, private_address_of
 
 
 @transaction.atomic
-def create_api_client(*, organization, name, rate_limit_per_minute=None):
-    """A new integration for `organization`. Returns (client, token key): show the key once."""
+def create_api_client(*, organization, name, rate_limit_per_minute=None, scope=ApiToken.Scope.WRITE, expires_at=None):
+    """A new integration for `organization` and its first token (`helpdesk.tokens`). Returns (client,
+    token): show the token once, only its hash is kept."""
     username = f"api-{slugify(name)[:80] or 'client'}-{secrets.token_hex(3)}"
     user = User(username=username, first_name=name[:150], organization=organization, role=User.Role.FRONTLINE)
     # No password: the client signs in with its token only, never on the log-in page or the admin.
@@ -38,8 +38,8 @@ def create_api_client(*, organization, name, rate_limit_per_minute=None):
         client.rate_limit_per_minute = rate_limit_per_minute
     client.full_clean(exclude=["user"])
     client.save()
-    token = Token.objects.create(user=user)
-    return client, token.key
+    _, key = tokens.issue(client, scope=scope, expires_at=expires_at)
+    return client, key
 
 
 def register_webhook(*, client, url, events=()):

@@ -30,7 +30,9 @@ from incidents.validators import validate_in_range
 from . import idempotency, serializers as s
 from rest_framework.authentication import SessionAuthentication
 
-from .authentication import ClientTokenAuthentication
+from rest_framework.permissions import IsAuthenticated
+
+from .authentication import ClientTokenAuthentication, TokenScope
 from .errors import InvalidCursor, PayloadTooLarge
 from .services import (
     create_incident,
@@ -40,7 +42,7 @@ from .services import (
     reassign_if_as_seen,
     register_webhook,
 )
-from .throttling import client_of
+from .throttling import client_of, headers_for
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
 
@@ -61,6 +63,13 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 class ApiView(APIView):
     authentication_classes = [ClientTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, TokenScope]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every answer to a counted caller says where it stands against its rate limit (`throttling`)."""
+        for header, value in headers_for(request).items():
+            response[header] = value
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         try:

@@ -4,7 +4,8 @@ import zoneinfo
 
 from django import forms
 
-from helpdesk.models import WebhookEndpoint
+from helpdesk import tokens as api_tokens
+from helpdesk.models import ApiToken, WebhookEndpoint
 from incidents.forms import Form
 from incidents.models import Location, Organization
 
@@ -66,9 +67,26 @@ class InviteForm(StaffForm):
     field_order = ["email", "first_name", "last_name", "role", "locations", "discretion_budget"]
 
 
-class ApiClientForm(Form):
+class ApiTokenForm(Form):
+    scope = forms.ChoiceField(label="Scope", choices=ApiToken.Scope.choices, initial=ApiToken.Scope.WRITE,
+                              help_text="A read-only token may read everything and change nothing.")
+    expires_at = forms.DateTimeField(label="Expires (optional)", required=False,
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+                                     help_text="Empty: until revoked.")
+
+
+class ApiClientForm(ApiTokenForm):
     name = forms.CharField(label="Name", max_length=100, help_text="The system it is for, e.g. Helpdesk.")
     rate_limit_per_minute = forms.IntegerField(label="Requests per minute", min_value=1, max_value=100000, initial=600)
+    field_order = ["name", "rate_limit_per_minute", "scope", "expires_at"]
+
+
+class RotateTokenForm(Form):
+    keep_old_for_hours = forms.IntegerField(
+        label="Keep the old token working for (hours)", min_value=0, max_value=720,
+        initial=int(api_tokens.DEFAULT_OVERLAP.total_seconds() // 3600),
+        help_text="Time to put the new token everywhere the old one is used; 0 stops the old one now.",
+    )
 
 
 class WebhookForm(Form):

@@ -24,7 +24,8 @@ from django.utils.http import urlsafe_base64_encode
 
 from incidents import selectors
 from helpdesk import services as api_services
-from helpdesk.models import ApiClient, WebhookEndpoint
+from helpdesk import tokens as api_tokens
+from helpdesk.models import ApiClient, ApiToken, WebhookEndpoint
 from incidents.models import Location, Organization, User
 from incidents.services import Conflict, NotAllowed, RecoveryError, validate
 from signing_in.models import SingleSignOn
@@ -228,13 +229,39 @@ def send_invitation_on_commit(member):
 # --- API clients and webhooks --------------------------------------------------------------------------
 
 
-def add_api_client(organization, *, by, name, rate_limit_per_minute=None):
-    """A new integration; returns (client, token key). Admins only: a client reads every incident."""
+def add_api_client(organization, *, by, name, rate_limit_per_minute=None, scope=ApiToken.Scope.WRITE, expires_at=None):
+    """A new integration and its first token; returns (client, token). Admins only: a client reads every
+    incident."""
     _require_admin(by, organization, "add API clients")
     name = (name or "").strip()
     if ApiClient.objects.filter(organization=organization, name__iexact=name).exists():
         raise Conflict("An API client of that name already exists.", field_errors={"name": ["Already used."]})
-    return api_services.create_api_client(organization=organization, name=name, rate_limit_per_minute=rate_limit_per_minute)
+    return api_services.create_api_client(organization=organization, name=name, rate_limit_per_minute=rate_limit_per_minute,
+                                          scope=scope, expires_at=expires_at)
+
+
+def api_client_named(organization, *, by, name):
+    """The organization's API client of that name (case aside), or None."""
+    _require_admin(by, organization, "see API clients")
+    return ApiClient.objects.filter(organization=organization, name__iexact=(name or "").strip()).first()
+
+
+def add_api_token(client, *, by, scope=ApiToken.Scope.WRITE, expires_at=None):
+    """One more token for a client (its others keep working); returns (ApiToken, token): show it once."""
+    _require_admin(by, client.organization, "issue API tokens")
+    return api_tokens.issue(client, scope=scope, expires_at=expires_at)
+
+
+def rotate_api_token(token, *, by, keep_old_for=api_tokens.DEFAULT_OVERLAP):
+    """A successor for the token, working at once; the old one stops after `keep_old_for`. Returns
+    (new ApiToken, new token)."""
+    _require_admin(by, token.client.organization, "rotate API tokens")
+    return api_tokens.rotate(token, keep_old_for=keep_old_for)
+
+
+def revoke_api_token(token, *, by):
+    _require_admin(by, token.client.organization, "revoke API tokens")
+    return api_tokens.revoke(token)
 
 
 def api_clients_of(by, organization):
@@ -244,7 +271,7 @@ def api_clients_of(by, organization):
 
 @transaction.atomic
 def set_api_client_active(client, *, by, active):
-    """A deactivated client's token stops working at once; its history stays."""
+    """A deactivated client's tokens stop working at once; its history stays."""
     _require_admin(by, client.organization, "change API clients")
     client.active = active
     client.save(update_fields=["active"])

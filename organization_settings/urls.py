@@ -15,6 +15,9 @@ urlpatterns = [
     path("api-clients/", views.api_clients, name="api_clients"),
     path("api-clients/<int:pk>/", views.api_client, name="api_client"),
     path("api-clients/<int:pk>/active/", views.api_client_active, name="api_client_active"),
+    path("api-clients/<int:pk>/tokens/", views.api_token_issue, name="api_tokens"),
+    path("api-clients/<int:pk>/tokens/<int:token_pk>/rotate/", views.api_token_rotate, name="api_token_rotate"),
+    path("api-clients/<int:pk>/tokens/<int:token_pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("single-sign-on/", views.single_sign_on, name="single_sign_on"),
     path("api-clients/<int:pk>/webhooks/<int:webhook_pk>/active/", views.webhook_active, name="webhook_active"),
 ]

@@ -1,12 +1,16 @@
 """The Settings pages: parse, call one service, render. Who may do what is decided in `services`;
 a NotAllowed it raises becomes 403 here, and objects beyond the person's reach are simply not found."""
 
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from helpdesk import tokens as api_tokens
 from incidents.services import NotAllowed
 from signing_in.provider import callback_url
 from incidents.views import run_service
@@ -149,7 +153,60 @@ def api_client(request, pk):
             client, by=request.user, **form.cleaned_data)):
         messages.success(request, "Webhook added. Its signing secret is shown below.")
         return redirect("settings:api_client", pk=client.pk)
-    return _page(request, "api_client.html", {"form": form, "client": client, "webhooks": client.webhooks.all()}, form)
+    return _client_page(request, client, form=form)
+
+
+@login_required
+@require_POST
+def api_token_issue(request, pk):
+    """A new token for the client, shown on this answer only; its other tokens keep working."""
+    organization = _admin_organization(request)
+    client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
+    token_form = forms.ApiTokenForm(request.POST)
+    issued = token_form.is_valid() and run_service(token_form, lambda: services.add_api_token(
+        client, by=request.user, **token_form.cleaned_data))
+    if issued:
+        return _client_page(request, client, new_token=issued[1])
+    return _client_page(request, client, token_form=token_form)
+
+
+@login_required
+@require_POST
+def api_token_rotate(request, pk, token_pk):
+    """The token's successor, shown on this answer only; the old one works for the hours chosen."""
+    organization = _admin_organization(request)
+    client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
+    old = get_object_or_404(client.tokens, pk=token_pk)
+    rotate_form = forms.RotateTokenForm(request.POST)
+    rotated = rotate_form.is_valid() and run_service(rotate_form, lambda: services.rotate_api_token(
+        old, by=request.user, keep_old_for=datetime.timedelta(hours=rotate_form.cleaned_data["keep_old_for_hours"])))
+    if rotated:
+        return _client_page(request, client, new_token=rotated[1], rotated=old)
+    return _client_page(request, client, rotate_form=rotate_form)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, pk, token_pk):
+    organization = _admin_organization(request)
+    client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
+    token = get_object_or_404(client.tokens, pk=token_pk)
+    _act(request, lambda: services.revoke_api_token(token, by=request.user),
+         f"Token {token.prefix}… is revoked: it no longer works.")
+    return redirect("settings:api_client", pk=client.pk)
+
+
+def _client_page(request, client, *, form=None, token_form=None, rotate_form=None, new_token=None, rotated=None):
+    """An API client's page: its tokens (a new one shown this once), their forms, and its webhooks."""
+    now = timezone.now()
+    listed = [(token, api_tokens.state(token, now)) for token in client.tokens.all()]
+    bound = next((each for each in (form, token_form, rotate_form) if each is not None and each.is_bound), None)
+    context = {
+        "client": client, "webhooks": client.webhooks.all(), "tokens": listed, "new_token": new_token, "rotated": rotated,
+        "form": form or forms.WebhookForm(), "token_form": token_form or forms.ApiTokenForm(),
+        "rotate_form": rotate_form or forms.RotateTokenForm(),
+    }
+    return _page(request, "api_client.html", context, bound)
 
 
 @login_required

@@ -28,7 +28,9 @@ def request_id_middleware(get_response):
                 "request",
                 extra={"request_id": request_id.get(), "method": request.method, "path": request.path, "status": response.status_code,
                        "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                       "user": getattr(getattr(request, "user", None), "username", "") or ""},
+                       "user": getattr(getattr(request, "user", None), "username", "") or "",
+                       # An API token is named by its public prefix (set by helpdesk.authentication), never logged whole.
+                       "token": getattr(request, "api_token_prefix", "")},
             )
             return response
         finally:

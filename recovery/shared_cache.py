@@ -13,8 +13,11 @@ import logging
 import threading
 import time
 
+import redis
 import redis.exceptions
+from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ WARN_EVERY_SECONDS = 60
 _lock = threading.Lock()
 _resting_until = {}  # alias -> time before which the cache is not asked
 _warned_at = {}  # alias -> when the last warning was logged
+_redis_clients = {}  # alias -> (server and options, redis-py client): see _redis_client
 
 
 def use(alias, operation, fallback, *, consequence):
@@ -52,6 +56,8 @@ def count(alias, key, window_seconds, *, consequence):
     `window_seconds`, and return its new value; 0 while the cache is unreachable (nothing counted)."""
 
     def increment(cache):
+        if isinstance(cache, RedisCache):
+            return _count_in_redis(alias, cache.make_and_validate_key(key), window_seconds)
         # add() starts the window's count only if no other process did; incr() is atomic in Redis.
         cache.add(key, 0, window_seconds)
         try:
@@ -61,6 +67,31 @@ def count(alias, key, window_seconds, *, consequence):
             return 1
 
     return use(alias, increment, lambda: 0, consequence=consequence)
+
+
+def _count_in_redis(alias, redis_key, window_seconds):
+    """The count in one round trip (Django's add() and incr() take three): start the window's key at 0 with
+    its expiry unless another process did, and add one, as one MULTI/EXEC, so no INCR ever meets a key
+    that expired in between and lives on without an expiry."""
+    pipe = _redis_client(alias).pipeline(transaction=True)
+    pipe.set(redis_key, 0, ex=window_seconds, nx=True)
+    pipe.incr(redis_key)
+    return pipe.execute()[1]
+
+
+def _redis_client(alias):
+    """A redis-py client on the cache's own server and OPTIONS (its timeouts), one pool per process and
+    configuration. Django's cache keeps its client private; this one shares its keys (`make_and_validate_key`)."""
+    config = settings.CACHES[alias]
+    location = config["LOCATION"]
+    server = (location.split(",") if isinstance(location, str) else location)[0]  # the first server takes writes
+    options = {name: value for name, value in config.get("OPTIONS", {}).items()
+               if name not in ("pool_class", "parser_class", "serializer")}
+    wanted = (server, tuple(sorted(options.items())))
+    with _lock:
+        if _redis_clients.get(alias, (None,))[0] != wanted:
+            _redis_clients[alias] = (wanted, redis.Redis(connection_pool=redis.ConnectionPool.from_url(server, **options)))
+        return _redis_clients[alias][1]
 
 
 def _note_unreachable(alias, error, now, consequence):

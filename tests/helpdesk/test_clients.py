@@ -1,12 +1,13 @@
 """API clients: the command that makes one, and the admin pages for clients and webhook deliveries."""
 
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from helpdesk import webhooks
+from helpdesk import tokens, webhooks
 from helpdesk.models import ApiClient
 from tests import factories
 
@@ -51,7 +52,11 @@ def test_the_admin_adds_a_client_and_shows_its_token_once(admin_browser, organiz
 
     assert response.status_code == 200
     client = ApiClient.objects.get()
-    assert client.user.auth_token.key in response.content.decode()
+    (token,) = client.tokens.all()
+    page = response.content.decode()
+    key = re.search(re.escape(token.prefix) + r"[A-Za-z0-9_-]+", page).group(0)
+    assert tokens.hash_of(key) == token.key_hash
+    assert key not in admin_browser.get(f"/admin/helpdesk/apiclient/{client.pk}/change/").content.decode()
 
 
 def client_change_form(client, **webhook):

@@ -8,14 +8,14 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from incidents import services
-from helpdesk import fast_reads
-from helpdesk.models import ApiClient
+from helpdesk import fast_reads, tokens
+from helpdesk.models import ApiClient, ApiToken
 from incidents.models import Category, Customer, Incident, Location, Organization, User
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-READ_MODELS = [Token, User, ApiClient, Location, Organization, Customer]
+READ_MODELS = [ApiToken, Token, User, ApiClient, Location, Organization, Customer]
 
 
 def field_values(instance):
@@ -30,26 +30,39 @@ def names(location, *, label="", ticket="", external_id="", email=""):
 
 
 def test_the_token_read_builds_what_select_related_builds_and_caches_the_client(helpdesk, django_assert_num_queries):
-    expected = Token.objects.select_related("user__api_client").get(key=helpdesk.key)
+    expected = ApiToken.objects.select_related("client__user").get(key_hash=tokens.hash_of(helpdesk.key))
 
-    token, user, client = fast_reads.token(helpdesk.key)
+    with django_assert_num_queries(1):
+        token, user, client = fast_reads.token(helpdesk.key)
 
     assert field_values(token) == field_values(expected)
-    assert field_values(user) == field_values(expected.user)
-    assert field_values(client) == field_values(expected.user.api_client)
+    assert field_values(client) == field_values(expected.client)
+    assert field_values(user) == field_values(expected.client.user)
     assert isinstance(user.date_joined, datetime.datetime) and user.date_joined.tzinfo is not None
     with django_assert_num_queries(0):
-        assert token.user is user and user.api_client is client and client.user is user
+        assert token.client is client and client.user is user and user.api_client is client
+
+
+def test_a_revoked_or_expired_token_is_still_read_so_the_answer_can_say_so(helpdesk):
+    token = helpdesk.tokens.get()
+    tokens.revoke(token)
+
+    found, _, _ = fast_reads.token(helpdesk.key)
+
+    assert found.pk == token.pk and found.revoked_at == ApiToken.objects.get().revoked_at
 
 
 def test_a_staff_token_has_no_client_and_asking_for_one_asks_no_query(frontline, django_assert_num_queries):
     key = Token.objects.create(user=frontline).key
 
-    token, user, client = fast_reads.token(key)
+    with django_assert_num_queries(1):
+        token, user, client = fast_reads.token(key)
 
     assert client is None and user.pk == frontline.pk
+    assert field_values(token) == field_values(Token.objects.get(key=key))
     with django_assert_num_queries(0), pytest.raises(User.api_client.RelatedObjectDoesNotExist):
         user.api_client
+    assert token.user is user
     assert fast_reads.token("no-such-key") is None
 
 

@@ -1,7 +1,12 @@
 """The Settings pages: what each role sees, and that a refused change keeps what was typed."""
 
-import pytest
+import re
 
+import pytest
+from django.utils import timezone
+
+from helpdesk import services as api_services
+from helpdesk import tokens
 from helpdesk.models import ApiClient
 from incidents.models import Location, User
 
@@ -72,14 +77,74 @@ def test_a_location_with_an_unknown_time_zone_is_refused_and_kept(client, admin)
     assert Location.objects.get(code="quay").timezone == "Europe/Lisbon"
 
 
+def shown_token(answer):
+    """The token a page shows once, in its read-only input."""
+    found = re.search(r'value="(rcv_[^"]+)" aria-label="The new token"', answer.content.decode())
+    return found and found.group(1)
+
+
 def test_a_new_api_clients_token_is_shown_once(client, admin):
-    answer = _as(client, admin).post("/settings/api-clients/", {"name": "Helpdesk", "rate_limit_per_minute": "300"})
+    answer = _as(client, admin).post("/settings/api-clients/", {
+        "name": "Helpdesk", "rate_limit_per_minute": "300", "scope": "read", "expires_at": "2099-01-01T09:00",
+    })
     assert answer.status_code == 200
     created = ApiClient.objects.get(name="Helpdesk")
-    token = created.user.auth_token.key
-    assert token in answer.content.decode()
+    token = shown_token(answer)
+    (kept,) = created.tokens.all()
+    assert tokens.hash_of(token) == kept.key_hash and kept.scope == "read" and kept.expires_at.year == 2099
     assert token not in client.get("/settings/api-clients/").content.decode()
     assert token not in client.get(f"/settings/api-clients/{created.pk}/").content.decode()
+
+
+def test_an_admin_issues_rotates_and_revokes_a_clients_tokens_on_its_page(client, admin, organization):
+    created, first = api_services.create_api_client(organization=organization, name="Helpdesk")
+    page = f"/settings/api-clients/{created.pk}/"
+    _as(client, admin)
+    assert created.tokens.get().prefix in client.get(page).content.decode()
+
+    issued = client.post(f"{page}tokens/", {"scope": "read", "expires_at": ""})
+    second = shown_token(issued)
+    assert issued.status_code == 200 and created.tokens.get(key_hash=tokens.hash_of(second)).scope == "read"
+    assert second not in client.get(page).content.decode()
+
+    old = created.tokens.get(key_hash=tokens.hash_of(first))
+    rotated = client.post(f"{page}tokens/{old.pk}/rotate/", {"keep_old_for_hours": "0"})
+    third = shown_token(rotated)
+    old.refresh_from_db()
+    assert rotated.status_code == 200 and third and "keeps working until" in rotated.content.decode()
+    assert tokens.refusal(old, timezone.now()) is not None
+    assert tokens.refusal(created.tokens.get(key_hash=tokens.hash_of(third)), timezone.now()) is None
+
+    second_token = created.tokens.get(key_hash=tokens.hash_of(second))
+    assert client.post(f"{page}tokens/{second_token.pk}/revoke/").status_code == 302
+    second_token.refresh_from_db()
+    assert second_token.revoked_at is not None
+
+
+def test_a_refused_token_form_says_why_and_issues_nothing(client, admin, organization):
+    created, _ = api_services.create_api_client(organization=organization, name="Helpdesk")
+    page = f"/settings/api-clients/{created.pk}/"
+    _as(client, admin)
+
+    past = client.post(f"{page}tokens/", {"scope": "write", "expires_at": "2001-01-01T09:00"})
+    too_long = client.post(f"{page}tokens/{created.tokens.get().pk}/rotate/", {"keep_old_for_hours": "9999"})
+
+    assert past.status_code == too_long.status_code == 400
+    assert "A token cannot expire in the past." in past.content.decode()
+    assert "less than or equal to 720" in too_long.content.decode()
+    assert created.tokens.count() == 1 and created.tokens.get().expires_at is None
+
+
+def test_a_manager_cannot_touch_api_tokens(client, manager, organization):
+    created, _ = api_services.create_api_client(organization=organization, name="Helpdesk")
+    token = created.tokens.get()
+    _as(client, manager)
+
+    assert client.post(f"/settings/api-clients/{created.pk}/tokens/", {"scope": "write"}).status_code == 403
+    assert client.post(f"/settings/api-clients/{created.pk}/tokens/{token.pk}/revoke/").status_code == 403
+    assert client.post(f"/settings/api-clients/{created.pk}/tokens/{token.pk}/rotate/", {"keep_old_for_hours": "1"}).status_code == 403
+    token.refresh_from_db()
+    assert created.tokens.count() == 1 and token.revoked_at is None and token.expires_at is None
 
 
 def test_a_webhook_inside_this_network_is_refused_from_the_settings_page(client, admin, organization):
