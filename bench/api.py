@@ -2,10 +2,13 @@
 
     DATABASE_URL=postgres://…/scratch python bench/api.py [--requests 400] [--workers 5] [--rounds 4]
     DATABASE_URL=postgres://…/scratch python bench/api.py --smoke    # a few seconds; the test suite runs this
+    DATABASE_URL=… python bench/api.py --redis redis://127.0.0.1:6379/0   # also the row with Redis (or REDIS_URL=…)
 
 Needs PostgreSQL. In one run it prints, at concurrency 1 and 8:
   * POST /api/v1/incidents/ served by gunicorn (DEBUG off, persistent connections as in production):
-    creates per second, p50 and p99 latency, and the SQL statements one create runs;
+    creates per second, p50 and p99 latency, and the SQL statements one create runs; without Redis (the
+    rate-limit counts in each worker's memory) and, with --redis or REDIS_URL, beside it as in production
+    (counted in Redis, one round trip per request);
   * the same incident row written by raw psycopg2 single-row INSERTs (autocommit): the ceiling;
   * django-helpdesk's ticket create, as a peer, when it can be set up: its own virtualenv
     (--helpdesk-venv, made with `pip install django-helpdesk` if missing), its own database on the
@@ -204,12 +207,16 @@ def statements_per_create(key):
     return counts
 
 
-def start_recovery(args, stack):
-    """Recovery's gunicorn, warmed up; returns (organization, measure, statements per create)."""
+def start_recovery(args, stack, redis_url=""):
+    """Recovery's gunicorn, warmed up; returns (organization, measure, statements per create). With
+    `redis_url` it runs as in production, REDIS_URL set: the rate limits are counted in Redis (and the
+    caches and broker are there); without, the counts stay in each worker's memory."""
     organization, client, key = bench_client()
     port = free_port()
-    env = {**os.environ, "DEBUG": "0", "LOG_LEVEL": "WARNING", "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-           "DB_CONN_MAX_AGE": "600"}
+    env = {**{name: value for name, value in os.environ.items() if name != "REDIS_URL"},
+           "DEBUG": "0", "LOG_LEVEL": "WARNING", "SECRET_KEY": "bench-" + uuid.uuid4().hex, "DB_CONN_MAX_AGE": "600"}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     process = start_gunicorn([gunicorn, "recovery.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)],
                              env, port, ROOT)
@@ -423,6 +430,9 @@ def main():
     parser.add_argument("--helpdesk-venv", default=str(ROOT / "var" / "bench-helpdesk-venv"))
     parser.add_argument("--skip-helpdesk", action="store_true")
     parser.add_argument("--rounds", type=int, default=4, help="turns the contenders take, each with its share of requests")
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", ""), metavar="URL",
+                        help="also run the create with REDIS_URL set to this, as in production (default: $REDIS_URL; "
+                             "empty: that row is not measured)")
     parser.add_argument("--smoke", action="store_true",
                         help="24 creates per row in 1 round, 2 workers, without django-helpdesk: a few seconds")
     args = parser.parse_args()
@@ -438,6 +448,8 @@ def main():
     with contextlib.ExitStack() as stack:
         organization, ours_measure, statements = start_recovery(args, stack)
         contenders = {"ours": (ours_measure, args.requests), "raw": (start_raw(organization, stack), args.requests * 5)}
+        if args.redis:
+            contenders["redis"] = (start_recovery(args, stack, args.redis)[1], args.requests)
         peer_statements, peer_note = None, ""
         if args.smoke:
             # The peer is installed from PyPI into a virtualenv of its own: minutes, and the network.
@@ -460,7 +472,7 @@ def main():
     remove_bench_rows(organization)
     results = {name: {concurrency: summary(rounds) for concurrency, rounds in by_concurrency.items()}
                for name, by_concurrency in samples.items()}
-    ours, raw, peer = results["ours"], results["raw"], results.get("peer")
+    ours, raw, peer, with_redis = results["ours"], results["raw"], results.get("peer"), results.get("redis")
 
     print(f"Incident create, PostgreSQL, gunicorn --workers {args.workers}, {args.requests} creates per row "
           f"in {args.rounds} rounds taken in turn, load generator on the same {os.cpu_count()}-CPU machine")
@@ -470,6 +482,13 @@ def main():
         rate, p50, p99, errors = ours[concurrency]
         print(f"{'Recovery POST /api/v1/incidents/':34} {concurrency:>4} {rate:>10.0f} {p50:>8.1f} {p99:>8.1f} "
               f"{len(errors):>7} {statements['without Idempotency-Key']:>5} ({with_key} with key)")
+    if with_redis:
+        for concurrency in CONCURRENCY:
+            rate, p50, p99, errors = with_redis[concurrency]
+            print(f"{'  the same with REDIS_URL set':34} {concurrency:>4} {rate:>10.0f} {p50:>8.1f} {p99:>8.1f} "
+                  f"{len(errors):>7} {statements['without Idempotency-Key']:>5} ({with_key} with key)")
+    else:
+        print(f"{'  the same with REDIS_URL set':34}    - not measured: no --redis URL and no REDIS_URL")
     for concurrency in CONCURRENCY:
         rate, p50, p99, errors = raw[concurrency]
         print(f"{'raw psycopg2 INSERT, same row':34} {concurrency:>4} {rate:>10.0f} {p50:>8.2f} {p99:>8.2f} {len(errors):>7} {1:>11}")
@@ -492,6 +511,10 @@ def main():
     else:
         print("  vs django-helpdesk: not measured")
     print(f"  p99: {p99_8:.1f} ms  -> {'met' if p99_8 < 50 else 'NOT met'}")
+    if with_redis:
+        # Production counts every request's rate limit in Redis: one round trip (recovery/shared_cache.py).
+        print(f"  with REDIS_URL: p99 {with_redis[8][2]:.1f} ms  -> {'met' if with_redis[8][2] < 50 else 'NOT met'}; "
+              f"{with_redis[8][0] / rate8:.0%} of the rate without")
     # The create measured above sends no Idempotency-Key; a key adds its own row, written first (so a
     # concurrent repeat waits for the answer) and completed with the answer at the end.
     plain = statements["without Idempotency-Key"]
