@@ -1,8 +1,11 @@
-"""One JSON shape for every error the API answers: {"type", "message", "errors"}.
+"""One shape for every error the API answers: an RFC 9457 problem document (`application/problem+json`).
 
-`type` is a stable machine word, `message` is written for a person, `errors` maps field names to
-lists of messages (empty when the error is not about a field). Domain errors raised by
-`incidents.services` become HTTP answers here and nowhere else.
+`type` is a stable URI naming the kind of problem (`/api/v1/problems/<code>`, listed in PROBLEMS and
+in docs/api.md; the address answers with its description), `title` its short name, `status` the HTTP
+status, `detail` what went wrong this time, for a person. Two members of our own: `code`, the last
+part of `type` as a word, and `errors`, field names mapped to lists of messages (empty when the
+problem is not about a field). `message` repeats `detail`, as the API answered before problem
+documents. Domain errors raised by `incidents.services` become HTTP answers here and nowhere else.
 """
 
 from django import db
@@ -83,8 +86,48 @@ DRF_TYPES = {
 }
 
 
-def error_body(type_, message, errors=None, **extra):
-    return {"type": type_, "message": message, "errors": errors or {}, **extra}
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_PATH = "/api/v1/problems/"
+
+# Every kind of problem the API answers with: code -> (title, what it means for an integrator).
+PROBLEMS = {
+    "validation_error": ("Invalid input", "A field is missing or not valid; `errors` names each field."),
+    "invalid": ("Breaks a rule of the recovery", "The request is well formed but a rule refused it; see `detail` and `errors`."),
+    "parse_error": ("Not JSON", "The body is not a JSON document."),
+    "bad_request": ("Bad request", "The request itself cannot be read (a NUL character, say)."),
+    "invalid_cursor": ("Unknown cursor", "The cursor is not one this API gave out; start from the first page."),
+    "not_authenticated": ("Not signed in", "No token, or a token that is unknown, expired or revoked."),
+    "permission_denied": ("Not allowed", "The token may not do this (its scope, say)."),
+    "not_allowed": ("Not allowed by the rules", "The rules of the recovery do not let this caller do this."),
+    "not_found": ("Not found", "No such resource for this caller (another organization's is not found either)."),
+    "method_not_allowed": ("Method not allowed", "This address does not take this HTTP method."),
+    "not_acceptable": ("Not acceptable", "The API answers in JSON only."),
+    "unsupported_media_type": ("Unsupported media type", "Send the body as application/json."),
+    "conflict": ("Conflict", "The request clashes with what exists (a ticket already logged, say); see `existing`."),
+    "out_of_order": ("Step out of order", "The method's steps go in order; `detail` says which comes first."),
+    "step_changed": ("Edited meanwhile", "Someone saved this step since you read it; `current` and `version` show what is saved."),
+    "precondition_failed": ("Changed since read", "If-Match does not match the current ETag; read again, then retry."),
+    "payload_too_large": ("Body too large", "The request body is larger than the API takes."),
+    "idempotency_key_reused": ("Idempotency-Key reused", "The key was used before with a different body."),
+    "rate_limited": ("Too many requests", "Over the client's rate limit; retry after `Retry-After` seconds."),
+    "unavailable": ("Unavailable", "The database is away for a moment; nothing was saved; retry shortly."),
+    "error": ("Error", "Something else went wrong."),
+}
+
+
+def problem_type(code):
+    return f"{PROBLEM_PATH}{code if code in PROBLEMS else 'error'}"
+
+
+def error_body(code, message, errors=None, *, status=400, **extra):
+    code = code if code in PROBLEMS else "error"
+    return {"type": problem_type(code), "title": PROBLEMS[code][0], "status": status, "detail": message,
+            "code": code, "message": message, "errors": errors or {}, **extra}
+
+
+def problem_response(code, message, errors=None, *, status, headers=None, **extra):
+    return Response(error_body(code, message, errors, status=status, **extra), status=status, headers=headers,
+                    content_type=PROBLEM_CONTENT_TYPE)
 
 
 def exception_handler(exc, context):
@@ -99,7 +142,7 @@ def exception_handler(exc, context):
         if isinstance(exc, services.StepChanged):
             extra = {"current": exc.current, "version": exc.version}
         set_rollback()
-        return Response(error_body(exc.code, exc.message, exc.field_errors, **extra), status=code)
+        return problem_response(exc.code, exc.message, exc.field_errors, status=code, **extra)
 
     if isinstance(exc, (db.OperationalError, db.InterfaceError)):
         exc = DatabaseUnavailable()
@@ -125,7 +168,7 @@ def exception_handler(exc, context):
         errors = getattr(exc, "field_errors", {}) or {}
         message = str(exc.detail)
     set_rollback()
-    return Response(error_body(type_, message, errors, **extra), status=exc.status_code, headers=headers)
+    return problem_response(type_, message, errors, status=exc.status_code, headers=headers, **extra)
 
 
 def _field_errors(detail, prefix=""):

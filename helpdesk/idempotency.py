@@ -80,6 +80,8 @@ def _keep(record, response):
     # PostgreSQL's jsonb refuses \u0000: should an answer ever echo one, keep it as U+FFFD.
     record.response_body = json.loads(rendered.replace(b"\\u0000", b"\\ufffd"))
     record.response_headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
+    if response.content_type:  # a problem document's application/problem+json
+        record.response_headers["Content-Type"] = response.content_type
     record.save()
 
 
@@ -87,7 +89,9 @@ def _replay(user, key, digest):
     record = IdempotencyKey.objects.get(user=user, key=key)
     if record.request_hash != digest:
         raise IdempotencyKeyReused()
-    response = Response(record.response_body, status=record.status_code, headers=record.response_headers)
+    headers = dict(record.response_headers)
+    content_type = headers.pop("Content-Type", None)
+    response = Response(record.response_body, status=record.status_code, headers=headers, content_type=content_type)
     response[REPLAYED_HEADER] = "true"
     return response
 

@@ -1,28 +1,33 @@
 """What the API reads and writes. Input serializers reject unknown fields; output serializers read rows."""
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.models import WebhookEndpoint
 from incidents.validators import validate_in_range, validate_single_line, validate_text
 from incidents.models import (
     Busyness,
+    Category,
     Channel,
     Customer,
     Event,
     FollowUp,
     Gesture,
     Incident,
+    Location,
     Outcome,
     Severity,
     Stage,
+    User,
 )
 
 TEXT = 10_000
 
 
 class StrictSerializer(serializers.Serializer):
-    """A field the API does not know is an error, not silently dropped: a typo must not lose data."""
+    # A field the API does not know is an error, not silently dropped: a typo must not lose data. (A
+    # comment, not a docstring: the schema would show a docstring as every input's description.)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -50,7 +55,7 @@ def moment_field(**kwargs):
 
 class CustomerInput(StrictSerializer):
     name = line(200)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True)
     phone = line(40, required=False, allow_blank=True, default="")
     external_id = line(100, required=False, allow_blank=True, default="")
 
@@ -72,7 +77,36 @@ class IncidentCreateInput(StrictSerializer):
 
 
 class IncidentPatchInput(StrictSerializer):
-    owner = serializers.CharField(max_length=150, help_text="Username of the new owner.")
+    summary = line(TEXT, required=False, help_text="What went wrong, in the customer's words or the ticket's title.")
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    category = line(100, required=False, allow_blank=True,
+                    help_text="A short free label; new labels are accepted; empty clears it.")
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    occurred_at = moment_field(required=False, help_text="When the failure happened: not after it was logged.")
+    external_id = line(100, required=False, allow_blank=True,
+                       help_text="The helpdesk ticket id; unique per organization; empty clears it.")
+    owner = serializers.CharField(max_length=150, required=False,
+                                  help_text="Username of the new owner (GET /api/v1/staff/); a manager's or the helpdesk's call.")
+
+
+class GestureDecisionInput(StrictSerializer):
+    manager = serializers.CharField(
+        max_length=150, required=False,
+        help_text="Username of the manager who decided. Required from a helpdesk's token; staff decide as themselves.")
+
+
+class HelperInput(StrictSerializer):
+    username = serializers.CharField(max_length=150, help_text="Username of the person to bring in (GET /api/v1/staff/).")
+
+
+class CustomerPatchInput(StrictSerializer):
+    lifetime_value = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, allow_null=True,
+        help_text="What the customer is worth over time, in the organization's currency; null when unknown.")
+
+
+class CareFlagInput(StrictSerializer):
+    note = line(300, help_text="What the next person serving this customer should know.")
 
 
 class VersionedStepInput(StrictSerializer):
@@ -102,7 +136,8 @@ class GestureInput(StrictSerializer):
     kind = serializers.ChoiceField(choices=Gesture.Kind.choices)
     description = line(300)
     cost = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, allow_blank=True, default="")
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, allow_blank=True,
+                                      help_text="ISO 4217 code; defaults to the organization's currency.")
 
 
 class FixInput(VersionedStepInput):
@@ -199,8 +234,8 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "name", "email", "phone", "external_id", "care_flag", "care_note", "care_flagged_at",
-                  "recent_incidents"]
+        fields = ["id", "name", "email", "phone", "external_id", "lifetime_value", "care_flag", "care_note",
+                  "care_flagged_at", "recent_incidents"]
         read_only_fields = fields
 
     def get_recent_incidents(self, customer) -> list[dict]:
@@ -213,6 +248,62 @@ class CustomerSerializer(serializers.ModelSerializer):
              "url": reverse("api:incident-detail", args=[incident.pk])}
             for incident in recent
         ]
+
+
+@extend_schema_field({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "example": "09:00"})
+class LocalTime(serializers.TimeField):
+    """A time of day on the location's own clock, as HH:MM."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", read_only=True, **kwargs)
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    opens_at = LocalTime(help_text="Opening time, on the location's clock (its `timezone`).")
+    closes_at = LocalTime(help_text="Closing time; the same as opens_at means always open.")
+
+    class Meta:
+        model = Location
+        fields = ["code", "name", "region", "timezone", "opens_at", "closes_at"]
+        read_only_fields = fields
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True)
+    locations = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True,
+                                             help_text="Codes of the locations they work at.")
+
+    class Meta:
+        model = User
+        fields = ["username", "name", "role", "locations"]
+        read_only_fields = fields
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["name"]
+        read_only_fields = fields
+
+
+class GestureSerializer(serializers.ModelSerializer):
+    given_by = serializers.CharField(source="given_by.username", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Gesture
+        fields = ["id", "kind", "description", "cost", "currency", "given_by", "given_at", "approval", "decided_by",
+                  "decided_at"]
+        read_only_fields = fields
+
+
+class HelperSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["username", "name"]
+        read_only_fields = fields
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -245,12 +336,17 @@ class StepAnswer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The one shape of every error answer."""
+    """An RFC 9457 problem document (application/problem+json), the one shape of every error answer."""
 
-    type = serializers.CharField(help_text="A stable word, e.g. validation_error, out_of_order, rate_limited.")
-    message = serializers.CharField(help_text="What went wrong, for a person to read.")
+    type = serializers.CharField(help_text="A stable URI naming the kind of problem, /api/v1/problems/<code>; "
+                                           "its address answers with a description.")
+    title = serializers.CharField(help_text="The kind of problem, in a few words; the same for every answer of one type.")
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    detail = serializers.CharField(help_text="What went wrong this time, for a person to read.")
+    code = serializers.CharField(help_text="The last part of `type` as a word, e.g. validation_error, out_of_order, rate_limited.")
+    message = serializers.CharField(help_text="The same as `detail`.")
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
-                                   help_text="Messages per field; empty when not about a field.")
+                                   help_text="Messages per field (nested fields as customer.email); empty when not about a field.")
 
 
 class WebhookInput(StrictSerializer):

@@ -85,6 +85,19 @@ def customers_for(user):
     return visible_customers(user)
 
 
+def staff_for(user, *, everyone=False):
+    """The organization's active people (not its integrations), for an integrator to name owners and
+    helpers; `everyone`: also former staff and the integrations, who may own older incidents."""
+    client = client_of(user)
+    members = User.objects.filter(organization_id=client.organization_id if client else user.organization_id)
+    return members if everyone else members.filter(is_active=True, api_client__isnull=True)
+
+
+def categories_for(user):
+    client = client_of(user)
+    return Category.objects.filter(organization_id=client.organization_id if client else user.organization_id)
+
+
 def locations_for(user):
     client = client_of(user)
     if client is not None:
@@ -101,9 +114,10 @@ def incident_rows():
     return Incident.objects.select_related("customer", "location", "category", "owner")
 
 
-def reassign_if_as_seen(incident, *, by, owner, as_seen):
-    """PATCH: hand the incident to the staff member named `owner`, if `as_seen(row)` says the row is still
-    the version the caller saw (If-Match); PreconditionFailed otherwise.
+def update_if_as_seen(incident, *, by, as_seen, owner=None, **details):
+    """PATCH: change the incident's details (`incidents.services.update_details`) and hand it to the
+    staff member named `owner`, if `as_seen(row)` says the row is still the version the caller saw
+    (If-Match); PreconditionFailed otherwise, and nothing changes.
 
     The incident's row alone is locked, then read with its joins, so the version compared is the one the
     change applies to. Locking through the joins lost the row instead: a concurrent reassignment changes
@@ -114,7 +128,28 @@ def reassign_if_as_seen(incident, *, by, owner, as_seen):
         locked = incident_rows().get(pk=incident.pk)
         if not as_seen(locked):
             raise PreconditionFailed()
-        return services.reassign(locked, by=by, owner=services.staff_named(locked.organization_id, owner))
+        if details:
+            locked = services.update_details(locked, by=by, **details)
+        if owner is not None:
+            new_owner = services.staff_named(locked.organization_id, owner)
+            if new_owner.pk != locked.owner_id:
+                locked = services.reassign(locked, by=by, owner=new_owner)
+        return locked
+
+
+def decide_gesture_as(gesture, *, by, approve, manager=None):
+    """Approve or refuse a gesture waiting for a manager, by the console's rule: the decider is a
+    manager over the incident's location. A member of staff decides as themself; a helpdesk syncs the
+    decision a manager made there, so it names that manager (`manager`, a username), who is recorded
+    as the decider."""
+    if services.is_integration(by):
+        if not manager:
+            raise services.RecoveryError(
+                "Name the manager who decided.", field_errors={"manager": ["Required when a helpdesk sends the decision."]})
+        by = services.staff_named(by.organization_id, manager, field="manager")
+    elif manager and manager != by.username:
+        raise services.NotAllowed("You decide as yourself.", field_errors={"manager": ["Leave it out, or give your own username."]})
+    return services.decide_gesture(gesture, by=by, approve=approve)
 
 
 def create_incident(*, by, customer, location, owner=None, category="", external_id="", now=None, **values):

@@ -3,12 +3,10 @@
 Domain errors become JSON in `errors.exception_handler`; safe retries live in `idempotency`.
 """
 
-import base64
 import hashlib
 import json
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -16,9 +14,8 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as fields
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,18 +30,27 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 
 from .authentication import ClientTokenAuthentication, TokenScope
-from .errors import InvalidCursor, PayloadTooLarge
+from .errors import PROBLEM_CONTENT_TYPE, PayloadTooLarge
+from .filtering import Cursor, cursor_ordered_by, filter_rows, list_parameters, yes_no_filter
 from .services import (
     create_incident,
     customers_for,
+    decide_gesture_as,
     incident_rows,
     incidents_for,
-    reassign_if_as_seen,
+    locations_for,
     register_webhook,
+    staff_for,
+    update_if_as_seen,
 )
 from .throttling import client_of, headers_for
 
-ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
+def problems(*codes):
+    """Error answers for the schema: problem documents, as application/problem+json."""
+    return {(code, PROBLEM_CONTENT_TYPE): s.ErrorSerializer for code in codes}
+
+
+ERRORS = problems(400, 401, 403, 404, 409, 413, 422, 429, 503)
 
 
 def page_of(item_serializer, name):
@@ -117,15 +123,15 @@ def render_incident(incident, **kwargs):
 
 
 class IncidentFilter(filters.FilterSet):
-    stage = filters.ChoiceFilter(choices=Stage.choices)
-    open = filters.BooleanFilter(method="filter_open", help_text="true: not closed; false: closed.")
-    overdue = filters.BooleanFilter(
-        method="filter_overdue", help_text="true: open, no fix or follow-up yet, and the twenty-minute window passed."
-    )
-    location = filters.CharFilter(field_name="location__code", help_text="Location code.")
-    owner = filters.CharFilter(field_name="owner__username", help_text="Owner's username.")
+    stage = filters.ChoiceFilter(choices=Stage.choices, help_text="Where the recovery stands.")
+    open = yes_no_filter("true: not closed; false: closed.", method="filter_open")
+    overdue = yes_no_filter("true: open, no fix or follow-up yet, and the twenty-minute window passed; false: the others.",
+                            method="filter_overdue")
+    location = filters.CharFilter(method="filter_location", help_text="A location code (GET /api/v1/locations/).")
+    owner = filters.CharFilter(method="filter_owner", help_text="The owner's username (GET /api/v1/staff/).")
     external_id = filters.CharFilter(help_text="The helpdesk ticket id.")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", validators=[validate_in_range])
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", validators=[validate_in_range],
+                                              help_text="Changed at or after this moment (ISO 8601): to sync what changed.")
 
     class Meta:
         model = Incident
@@ -138,55 +144,31 @@ class IncidentFilter(filters.FilterSet):
         late = late_condition(timezone.now())
         return queryset.filter(late) if value else queryset.exclude(late)
 
+    def filter_location(self, queryset, name, value):
+        if not locations_for(self.request.user).filter(code=value).exists():
+            raise ValidationError({"location": [f"No location with the code '{value}'."]})
+        return queryset.filter(location__code=value)
 
-class Cursor(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-    ordering = "-logged_at"
-
-    def paginate_queryset(self, queryset, request, view=None):
-        self.model = queryset.model  # the cursor's position is checked against its ordering field
-        return super().paginate_queryset(queryset, request, view)
-
-    def decode_cursor(self, request):
-        """The cursor, or 400: one that is not ours, or whose position is not a value of the field the
-        page is ordered by (a date for logged_at, a number for id), never reaches the query."""
-        try:
-            # DRF's decoding skips characters that are not base64, so "!!!" read as the first page.
-            base64.b64decode(request.query_params.get(self.cursor_query_param, "").encode("ascii"), validate=True)
-            cursor = super().decode_cursor(request)
-        except (NotFound, ValueError):  # binascii.Error and UnicodeEncodeError are ValueErrors
-            raise InvalidCursor() from None
-        if cursor is None or cursor.position is None:
-            return cursor
-        field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
-        try:
-            position = field.to_python(cursor.position)
-            if isinstance(position, (int, float)):
-                field.run_validators(position)  # within the column's range
-            else:
-                validate_in_range(position)
-        except (ValidationError, TypeError, ValueError, OverflowError):
-            raise InvalidCursor() from None
-        return cursor
+    def filter_owner(self, queryset, name, value):
+        if not staff_for(self.request.user, everyone=True).filter(username=value).exists():
+            raise ValidationError({"owner": [f"No staff with the username '{value}'."]})
+        return queryset.filter(owner__username=value)
 
 
 class IncidentList(ApiView):
-    queryset = Incident.objects.none()  # tells the schema which model the filters read
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [OrderingFilter]  # read by the cursor page for its order
     filterset_class = IncidentFilter
     ordering_fields = ["logged_at", "updated_at", "id"]
     pagination_class = Cursor
 
     @extend_schema(
-        summary="List incidents", operation_id="incidents_list", responses={200: page_of(s.IncidentSerializer, "IncidentPage"), **ERRORS},
-        parameters=[OpenApiParameter("ordering", str, enum=["logged_at", "-logged_at", "updated_at", "-updated_at", "id", "-id"])],
+        summary="List incidents", operation_id="incidents_list",
+        description="Newest first by default. Filters combine; an unknown filter value or parameter answers 400.",
+        responses={200: page_of(s.IncidentSerializer, "IncidentPage"), **ERRORS},
+        parameters=list_parameters(IncidentFilter, ordering_fields),
     )
     def get(self, request):
-        rows = incident_rows().filter(pk__in=incidents_for(request.user).values("pk"))
-        for backend in self.filter_backends:
-            rows = backend().filter_queryset(request, rows, self)
+        rows = filter_rows(request, incident_rows().filter(pk__in=incidents_for(request.user).values("pk")), self)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(s.IncidentSerializer(page, many=True).data)
@@ -217,21 +199,26 @@ class IncidentDetail(ApiView):
         return render_incident(get_object_or_404(incident_rows().filter(pk__in=incidents_for(request.user).values("pk")), pk=pk))
 
     @extend_schema(
-        summary="Reassign an incident",
-        request=s.IncidentPatchInput, responses={200: s.IncidentSerializer, 412: s.ErrorSerializer, **ERRORS},
+        summary="Change an incident's details or owner",
+        description="Send only the fields that changed in the helpdesk. Each change is written on the incident's "
+                    "timeline. With If-Match (the ETag you read), a change made meanwhile answers 412 and nothing "
+                    "is changed.",
+        request=s.IncidentPatchInput, responses={200: s.IncidentSerializer, **problems(412), **ERRORS},
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False,
                                      description="The ETag you read; a stale one answers 412 and changes nothing.")],
+        examples=[OpenApiExample("A ticket's priority went up", request_only=True, value={"severity": "high"})],
     )
     def patch(self, request, pk):
         incident = self.incident(pk)  # someone else's incident is not found, whatever the body says
-        data = self.parse(s.IncidentPatchInput)
         if_match = request.headers.get("If-Match")
 
         def as_seen(row):  # If-Match: the change applies only to the version the caller saw
             return not if_match or if_match == "*" or etag_of(s.IncidentSerializer(row).data) in _etags(if_match)
 
-        reassign_if_as_seen(incident, by=request.user, owner=data["owner"], as_seen=as_seen)
-        return render_incident(incident_rows().get(pk=pk))
+        def change():
+            update_if_as_seen(incident, by=request.user, as_seen=as_seen, **self.parse(s.IncidentPatchInput))
+            return render_incident(incident_rows().get(pk=pk))
+        return self.answer(change)
 
 
 def _etags(header):
@@ -239,7 +226,7 @@ def _etags(header):
 
 
 class Timeline(ApiView):
-    @extend_schema(summary="The incident's timeline, oldest first", responses={200: s.EventSerializer(many=True), **ERRORS})
+    @extend_schema(summary="The incident's timeline, oldest first", operation_id="incidents_timeline_list", responses={200: s.EventSerializer(many=True), **ERRORS})
     def get(self, request, pk):
         return Response(s.EventSerializer(timeline(self.incident(pk)), many=True).data)
 
@@ -365,42 +352,163 @@ class OutcomeView(StepView):
         return super().post(request, pk)
 
 
+# --- Gestures and helpers --------------------------------------------------------------------------
+
+
+class GestureList(ApiView):
+    @extend_schema(summary="The incident's gestures, with whether each waits for a manager", operation_id="incidents_gestures_list",
+                   responses={200: s.GestureSerializer(many=True), **ERRORS})
+    def get(self, request, pk):
+        gestures = self.incident(pk).gestures.select_related("given_by", "decided_by").order_by("given_at", "id")
+        return Response(s.GestureSerializer(gestures, many=True).data)
+
+
+class GestureDecision(ApiView):
+    """POST approves (or refuses) a gesture that went over its giver's budget."""
+
+    approve = True
+
+    def post(self, request, pk, gesture_id):
+        def decide():
+            gesture = get_object_or_404(Gesture.objects.filter(incident=self.incident(pk)), pk=gesture_id)
+            decided = decide_gesture_as(gesture, by=request.user, approve=self.approve,
+                                        **self.parse(s.GestureDecisionInput))
+            return Response(s.GestureSerializer(decided).data)
+        return self.answer(decide)
+
+
+def decision_schema(verb):
+    return extend_schema(
+        summary=f"{verb.title()} a gesture waiting for a manager",
+        description="The same rule as the managers' console: the decider is a manager over the incident's "
+                    "location. From a helpdesk's token, name the manager who decided there (`manager`); they are "
+                    "recorded as the decider. A gesture already decided answers 409.",
+        request=s.GestureDecisionInput, responses={200: s.GestureSerializer, **ERRORS}, parameters=[IDEMPOTENCY_PARAMETER],
+        examples=[OpenApiExample(f"{verb.title()}d by a manager in the helpdesk", request_only=True, value={"manager": "maria"})],
+    )
+
+
+class GestureApproval(GestureDecision):
+    approve = True
+
+    @decision_schema("approve")
+    def post(self, request, pk, gesture_id):
+        return super().post(request, pk, gesture_id)
+
+
+class GestureRefusal(GestureDecision):
+    approve = False
+
+    @decision_schema("refuse")
+    def post(self, request, pk, gesture_id):
+        return super().post(request, pk, gesture_id)
+
+
+class HelperList(ApiView):
+    @extend_schema(summary="Who helps the owner on this recovery", operation_id="incidents_helpers_list", responses={200: s.HelperSerializer(many=True), **ERRORS})
+    def get(self, request, pk):
+        return Response(s.HelperSerializer(self.incident(pk).helpers.order_by("username"), many=True).data)
+
+    @extend_schema(
+        summary="Bring someone in to help (a swarm)", description="A manager's or the helpdesk's call. Adding "
+        "someone already helping, or the owner, changes nothing.",
+        request=s.HelperInput, responses={200: s.HelperSerializer(many=True), **ERRORS}, parameters=[IDEMPOTENCY_PARAMETER],
+        examples=[OpenApiExample("Bring in the duty manager", request_only=True, value={"username": "maria"})],
+    )
+    def post(self, request, pk):
+        def add():
+            incident = self.incident(pk)
+            username = self.parse(s.HelperInput)["username"]
+            helper = services.staff_named(incident.organization_id, username, field="username")
+            incident = services.add_helper(incident, by=request.user, helper=helper)
+            return Response(s.HelperSerializer(incident.helpers.order_by("username"), many=True).data)
+        return self.answer(add)
+
+
+class HelperDetail(ApiView):
+    @extend_schema(summary="Let a helper go back to their own work",
+                   description="A manager's or the helpdesk's call. Someone not helping: nothing changes.",
+                   responses={204: None, **ERRORS})
+    def delete(self, request, pk, username):
+        def remove():
+            incident = self.incident(pk)
+            helper = services.staff_named(incident.organization_id, username, field="username")
+            services.remove_helper(incident, by=request.user, helper=helper)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.answer(remove)
+
+
 # --- Customers ---------------------------------------------------------------------------------
 
 
 class CustomerFilter(filters.FilterSet):
-    email = filters.CharFilter(field_name="email", lookup_expr="iexact")
-    external_id = filters.CharFilter()
+    email = filters.CharFilter(field_name="email", lookup_expr="iexact", help_text="The customer's email, in any case.")
+    external_id = filters.CharFilter(help_text="The customer's id in the helpdesk (or another system).")
 
     class Meta:
         model = Customer
         fields = []
 
 
-class CustomerCursor(Cursor):
-    ordering = "id"
-
-
 class CustomerList(ApiView):
-    queryset = Customer.objects.none()
-    filter_backends = [filters.DjangoFilterBackend]
     filterset_class = CustomerFilter
 
-    @extend_schema(summary="Find customers by email or external id", operation_id="customers_list", responses={200: page_of(s.CustomerSerializer, "CustomerPage"), **ERRORS})
+    @extend_schema(summary="Find customers by email or external id", operation_id="customers_list",
+                   parameters=list_parameters(CustomerFilter),
+                   responses={200: page_of(s.CustomerSerializer, "CustomerPage"), **ERRORS})
     def get(self, request):
-        rows = filters.DjangoFilterBackend().filter_queryset(request, customers_for(request.user), self)
-        paginator = CustomerCursor()
+        rows = filter_rows(request, customers_for(request.user), self)
+        paginator = cursor_ordered_by("id")()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(s.CustomerSerializer(page, many=True).data)
 
 
-class CustomerDetail(ApiView):
+def render_customer(request, customer):
+    recent = incidents_for(request.user).filter(customer=customer).order_by("-logged_at")[:10]
+    return Response(s.CustomerSerializer(customer, context={"recent_incidents": list(recent)}).data)
+
+
+class OneCustomer(ApiView):
+    def customer(self, pk):
+        return get_object_or_404(customers_for(self.request.user), pk=pk)
+
+
+class CustomerDetail(OneCustomer):
     @extend_schema(summary="Read a customer, with the care flag and recent incidents",
                    responses={200: s.CustomerSerializer, **ERRORS})
     def get(self, request, pk):
-        customer = get_object_or_404(customers_for(request.user), pk=pk)
-        recent = incidents_for(request.user).filter(customer=customer).order_by("-logged_at")[:10]
-        return Response(s.CustomerSerializer(customer, context={"recent_incidents": list(recent)}).data)
+        return render_customer(request, self.customer(pk))
+
+    @extend_schema(summary="Set a customer's lifetime value",
+                   description="What the customer is worth over time, in the organization's currency: the figure "
+                               "the managers' \"value kept\" adds up. A manager's or the helpdesk's call.",
+                   request=s.CustomerPatchInput, responses={200: s.CustomerSerializer, **ERRORS},
+                   examples=[OpenApiExample("A regular", request_only=True, value={"lifetime_value": "2400.00"})])
+    def patch(self, request, pk):
+        def change():
+            customer = services.set_lifetime_value(self.customer(pk), by=request.user, **self.parse(s.CustomerPatchInput))
+            return render_customer(request, customer)
+        return self.answer(change)
+
+
+class CareFlag(OneCustomer):
+    @extend_schema(summary="Flag the customer's file for special care",
+                   description="The next person who serves them sees the note. Logging an incident flags it too.",
+                   request=s.CareFlagInput, responses={200: s.CustomerSerializer, **ERRORS},
+                   examples=[OpenApiExample("After a bad night", request_only=True,
+                                            value={"note": "Waited an hour for a cold meal; greet her by name."})])
+    def post(self, request, pk):
+        def flag():
+            customer = services.flag_customer(self.customer(pk), by=request.user, **self.parse(s.CareFlagInput))
+            return render_customer(request, customer)
+        return self.answer(flag)
+
+    @extend_schema(summary="Clear the care flag: the customer has been served with care since",
+                   responses={200: s.CustomerSerializer, **ERRORS})
+    def delete(self, request, pk):
+        def clear():
+            return render_customer(request, services.clear_care_flag(self.customer(pk), by=request.user))
+        return self.answer(clear)
 
 
 # --- Webhooks ---------------------------------------------------------------------------------
@@ -445,6 +553,25 @@ def not_found(request, *args, **kwargs):
     """Any other address under /api/v1/ answers 404 in the API's error shape, not an HTML page."""
     from django.http import JsonResponse
 
-    from .errors import error_body
+    from .errors import PROBLEM_CONTENT_TYPE, error_body
 
-    return JsonResponse(error_body("not_found", "No such address in the API."), status=404)
+    return JsonResponse(error_body("not_found", "No such address in the API.", status=404), status=404,
+                        content_type=PROBLEM_CONTENT_TYPE)
+
+
+def problem_types(request, code=None):
+    """Where each problem document's `type` points: what that kind of problem means (docs/api.md lists them too)."""
+    from django.http import JsonResponse
+
+    from .errors import PROBLEMS, error_body, problem_type
+
+    def described(name):
+        title, description = PROBLEMS[name]
+        return {"type": problem_type(name), "title": title, "description": description}
+
+    if code is None:
+        return JsonResponse({"problems": [described(name) for name in PROBLEMS]})
+    if code not in PROBLEMS:
+        return JsonResponse(error_body("not_found", "No such problem type.", status=404), status=404,
+                            content_type=PROBLEM_CONTENT_TYPE)
+    return JsonResponse(described(code))

@@ -351,6 +351,9 @@ SPECTACULAR_SETTINGS.update(
             "ChannelEnum": "incidents.models.Channel",
             "BusynessEnum": "incidents.models.Busyness",
             "SeverityEnum": "incidents.models.Severity",
+            "GestureKindEnum": "incidents.models.Gesture.Kind",
+            "GestureApprovalEnum": "incidents.models.Gesture.Approval",
+            "FollowUpKindEnum": "incidents.models.FollowUp.Kind",
         },
     }
 )

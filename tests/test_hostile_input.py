@@ -202,14 +202,14 @@ def test_a_cursor_that_does_not_decode_answers_400_in_the_api_shape(as_api):
         for cursor in UNDECODABLE:
             response = as_api.get(path, {"cursor": cursor})
             assert response.status_code == 400, (cursor, response.status_code)
-            assert set(response.json()) == {"type", "message", "errors"}
+            assert set(response.json()) == {"type", "title", "status", "detail", "code", "message", "errors"}
 
 
 def test_a_cursor_of_the_wrong_type_for_its_ordering_answers_400(as_api):
     # "p=notadate" orders by logged_at, a datetime
     response = as_api.get("/api/v1/incidents/", {"cursor": UNDECODABLE[3]})
     assert response.status_code == 400
-    assert response.json()["type"] == "invalid_cursor"
+    assert response.json()["code"] == "invalid_cursor"
 
 
 def test_a_date_at_the_edge_of_the_calendar_is_refused_with_a_clear_message(as_api):
@@ -252,7 +252,7 @@ def test_a_body_nested_deeper_than_32_levels_answers_400(as_api, world):
     for body in (raw_deep(33), raw_deep(5000), json.dumps({"customer": {"name": deep(40)}})):
         response = as_api.post("/api/v1/incidents/", data=body, content_type="application/json")
         assert response.status_code == 400, response.content[:200]
-        assert response.json()["type"] == "parse_error"
+        assert response.json()["code"] == "parse_error"
     shallow = as_api.post("/api/v1/incidents/", data=json.dumps(deep(31)), content_type="application/json")
     assert shallow.status_code == 400 and shallow.json()["type"] != "parse_error"
 
@@ -356,7 +356,7 @@ def test_a_nul_in_the_address_the_query_or_a_form_is_refused_before_any_view(as_
     assert as_manager.post("/log/", {"customer_name": f"Ada{NUL}"}).status_code == 400
     assert as_superuser.get("/admin/incidents/customer/", {"q": NUL}).status_code == 400
     response = as_api.get("/api/v1/incidents/", {"external_id": NUL})
-    assert response.status_code == 400 and response.json()["type"] == "bad_request"
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
 
 
 # --- Control characters in what reaches a mail header ------------------------------------------------
@@ -371,7 +371,7 @@ def test_a_name_or_label_with_a_line_break_or_control_is_refused_by_the_api(as_a
                  new_incident_body(summary=name)):
         response = as_api.post("/api/v1/incidents/", body, format="json")
         assert response.status_code == 400, response.content
-        assert response.json()["type"] == "validation_error"
+        assert response.json()["code"] == "validation_error"
     assert Incident.objects.count() == 1  # the world's own
 
 

@@ -78,6 +78,7 @@ def _save_flagged(customer, *, note, now):
 @transaction.atomic
 def flag_customer(customer, *, note, by=None, now=None):
     """Flag the customer's file so the next person who serves them takes special care."""
+    _require_of_organization(by, customer)
     return _save_flagged(customer, note=note, now=now or timezone.now())
 
 

@@ -107,18 +107,24 @@ def test_create_rejects_unknown_fields_instead_of_ignoring_them(create):
 
     assert response.status_code == 400
     body = response.json()
-    assert body["type"] == "validation_error"
+    assert body["code"] == "validation_error"
     assert body["errors"]["sumary"] == ["Unknown field."]
     assert not Incident.objects.exists()
 
 
-def test_create_with_bad_values_names_each_field(create):
+def test_create_with_bad_values_names_each_field(create, api):
     response = create(channel="carrier-pigeon", location="nowhere")
 
     assert response.status_code == 400
     body = response.json()
-    assert set(body) == {"type", "message", "errors"}
+    assert set(body) == {"type", "title", "status", "detail", "code", "message", "errors"}
     assert "channel" in body["errors"]
+    # An RFC 9457 problem document, whose type names a description the API serves.
+    assert response["Content-Type"] == "application/problem+json"
+    assert body["type"] == "/api/v1/problems/validation_error" and body["status"] == 400
+    assert body["detail"] == body["message"] and body["title"] == "Invalid input"
+    described = api.get(body["type"])
+    assert described.status_code == 200 and described.json()["title"] == "Invalid input"
 
 
 def test_create_at_an_unknown_location_is_a_field_error(create):
@@ -143,7 +149,7 @@ def test_a_second_incident_for_the_same_ticket_answers_409_pointing_at_the_first
 
     assert response.status_code == 409
     body = response.json()
-    assert body["type"] == "conflict"
+    assert body["code"] == "conflict"
     assert body["existing"] == {"id": first["id"], "reference": first["reference"], "url": f"/api/v1/incidents/{first['id']}/"}
     assert Incident.objects.count() == 1
 
@@ -159,7 +165,7 @@ def test_without_a_token_the_api_answers_401(location):
     response = APIClient().get("/api/v1/incidents/")
 
     assert response.status_code == 401
-    assert response.json()["type"] == "not_authenticated"
+    assert response.json()["code"] == "not_authenticated"
     assert response["WWW-Authenticate"] == "Token"
 
 
@@ -230,7 +236,7 @@ def test_a_bad_filter_value_answers_400(api, location):
     response = api.get("/api/v1/incidents/?stage=nonsense")
 
     assert response.status_code == 400
-    assert response.json()["type"] == "validation_error"
+    assert response.json()["code"] == "validation_error"
 
 
 def test_a_client_never_sees_another_organizations_incidents(create, other_api):
@@ -240,7 +246,7 @@ def test_a_client_never_sees_another_organizations_incidents(create, other_api):
     assert other_api.get("/api/v1/incidents/").json()["results"] == []
     response = other_api.post(f"/api/v1/incidents/{incident_id}/apology/", {"channel": "phone", "text": "Sorry"}, format="json")
     assert response.status_code == 404
-    assert response.json()["type"] == "not_found"
+    assert response.json()["code"] == "not_found"
 
 
 def test_detail_reads_one_incident_with_an_etag(api, create):
@@ -273,7 +279,7 @@ def test_patch_with_a_stale_if_match_answers_412_and_changes_nothing(api, create
     response = api.patch(url, {"owner": "fran"}, format="json", HTTP_IF_MATCH=created["ETag"])
 
     assert response.status_code == 412
-    assert response.json()["type"] == "precondition_failed"
+    assert response.json()["code"] == "precondition_failed"
     assert Incident.objects.get().owner == manager
 
 
@@ -292,7 +298,7 @@ def test_a_body_over_the_limit_answers_413(api, location, settings):
     response = api.post("/api/v1/incidents/", new_incident_body(summary="x" * 2000), format="json")
 
     assert response.status_code == 413
-    assert response.json()["type"] == "payload_too_large"
+    assert response.json()["code"] == "payload_too_large"
     assert not Incident.objects.exists()
 
 
@@ -300,7 +306,7 @@ def test_malformed_json_answers_400_in_the_same_shape(api, location):
     response = api.post("/api/v1/incidents/", "{not json", content_type="application/json")
 
     assert response.status_code == 400
-    assert response.json()["type"] == "parse_error"
+    assert response.json()["code"] == "parse_error"
 
 
 def test_staff_see_through_the_api_what_the_browser_shows_them(organization, location, other_location, frontline, customer):
@@ -346,7 +352,7 @@ def test_session_writes_need_the_csrf_token(frontline, location):
     response = http.post("/api/v1/incidents/", new_incident_body(), format="json")
 
     assert response.status_code == 403
-    assert response.json()["type"] == "permission_denied"
+    assert response.json()["code"] == "permission_denied"
 
 
 def test_a_database_outage_answers_503_in_the_same_shape_and_saves_nothing(api, location, monkeypatch):
@@ -361,5 +367,5 @@ def test_a_database_outage_answers_503_in_the_same_shape_and_saves_nothing(api, 
     answer = api.post("/api/v1/incidents/", new_incident_body(), format="json")
     assert answer.status_code == 503
     assert answer["Retry-After"] == "5"
-    assert answer.json()["type"] == "unavailable" and "retry" in answer.json()["message"]
+    assert answer.json()["code"] == "unavailable" and "retry" in answer.json()["message"]
     assert not Incident.objects.exists()

@@ -45,7 +45,7 @@ def test_the_same_key_with_another_body_answers_422(api, location):
     response = post_with_key(api, "k1", new_incident_body(summary="Something else"))
 
     assert response.status_code == 422
-    assert response.json()["type"] == "idempotency_key_reused"
+    assert response.json()["code"] == "idempotency_key_reused"
     assert Incident.objects.count() == 1
 
 
@@ -114,7 +114,7 @@ def test_over_the_rate_limit_answers_429_with_retry_after(api, helpdesk, locatio
 
     assert answers == [200, 200, 200, 429]
     limited = api.get("/api/v1/incidents/")
-    assert limited.json()["type"] == "rate_limited"
+    assert limited.json()["code"] == "rate_limited"
     assert limited["Retry-After"] == "45"
     clock_at_start.shift(datetime.timedelta(seconds=45))
     assert api.get("/api/v1/incidents/").status_code == 200

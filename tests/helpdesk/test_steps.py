@@ -51,7 +51,7 @@ def test_a_step_out_of_order_answers_409_saying_which_step_comes_first(api, inci
 
     assert response.status_code == 409
     body = response.json()
-    assert body["type"] == "out_of_order"
+    assert body["code"] == "out_of_order"
     assert "Apologize first" in body["message"]
     assert Incident.objects.get().stage == "apology"
 
@@ -119,7 +119,7 @@ def test_an_outcome_before_the_deposition_answers_409(api, incident_url):
     response = post(api, incident_url + "outcome/", {"outcome": "lost"})
 
     assert response.status_code == 409
-    assert response.json()["type"] == "out_of_order"
+    assert response.json()["code"] == "out_of_order"
 
 
 def test_step_bodies_reject_unknown_and_invalid_fields(api, incident_url):
@@ -156,7 +156,7 @@ def test_a_step_service_refusal_is_403(api, incident_url, helpdesk, other_organi
     response = post(api, incident_url + "apology/", APOLOGY)
 
     assert response.status_code == 403
-    assert response.json()["type"] == "not_allowed"
+    assert response.json()["code"] == "not_allowed"
 
 
 def test_customers_by_email_and_external_id_with_care_flag_and_recent_incidents(api, create):
