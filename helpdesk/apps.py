@@ -2,6 +2,7 @@
 outbox. It stands on the recovery record (`incidents`) and on `followups`; neither imports it."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class HelpdeskConfig(AppConfig):
@@ -11,7 +12,11 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self):
         from incidents.customer_data import also_redact
+        from incidents.models import Event
 
+        from . import webhooks
         from .services import redact_api_copies
 
         also_redact(redact_api_copies)
+        # Webhooks go out as soon as a timeline event commits; the record knows nothing of them.
+        post_save.connect(webhooks.on_event_saved, sender=Event, dispatch_uid="helpdesk.webhooks.on_event_saved")

@@ -4,6 +4,7 @@ They were created by the `incidents` app's migrations and keep those tables (`db
 this app changed only where Django looks for them (helpdesk's migration 0001), not a row.
 """
 
+import base64
 import secrets
 
 from django.conf import settings
@@ -12,7 +13,9 @@ from django.db.models import Q
 
 
 def new_webhook_secret():
-    return f"whsec_{secrets.token_urlsafe(32)}"
+    """`whsec_` and 32 random bytes in standard base64, the form Standard Webhooks libraries decode.
+    (Secrets made before that used the URL-safe alphabet; rotating one gives the new form.)"""
+    return f"whsec_{base64.b64encode(secrets.token_bytes(32)).decode()}"
 
 
 class ApiClient(models.Model):
@@ -98,6 +101,11 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list, blank=True, help_text="Event types to send; empty means all.")
     secret = models.CharField(max_length=100, default=new_webhook_secret, help_text="Signs every delivery.")
+    # After a rotation the replaced secret signs too, until it expires, so the receiver can switch over.
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # The claim of the one worker sending this endpoint's deliveries (in order, one at a time).
+    sending_until = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -110,6 +118,13 @@ class WebhookEndpoint(models.Model):
 
     def wants(self, event_type):
         return not self.events or event_type in self.events
+
+    def signing_secrets(self, now):
+        """The secrets that sign a delivery made at `now`: the current one, then the replaced one
+        while its overlap lasts."""
+        if self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 class WebhookDelivery(models.Model):
@@ -142,6 +157,8 @@ class WebhookDelivery(models.Model):
         indexes = [
             # Serves the requeue of deliveries whose retry is due.
             models.Index(fields=["next_attempt_at"], name="webhook_delivery_due", condition=Q(status="pending")),
+            # Serves an endpoint's sender (its pending deliveries, oldest first) and its delivery log.
+            models.Index(fields=["endpoint", "id"], name="webhook_delivery_by_endpoint"),
         ]
         ordering = ["-id"]
         verbose_name_plural = "webhook deliveries"

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
+from . import views, webhook_views
 
 app_name = "api"
 
@@ -17,8 +17,12 @@ urlpatterns = [
     path("incidents/<int:pk>/outcome/", views.OutcomeView.as_view(), name="incident-outcome"),
     path("customers/", views.CustomerList.as_view(), name="customer-list"),
     path("customers/<int:pk>/", views.CustomerDetail.as_view(), name="customer-detail"),
-    path("webhooks/", views.WebhookList.as_view(), name="webhook-list"),
-    path("webhooks/<int:pk>/", views.WebhookDetail.as_view(), name="webhook-detail"),
+    path("webhooks/", webhook_views.WebhookList.as_view(), name="webhook-list"),
+    path("webhooks/<int:pk>/", webhook_views.WebhookDetail.as_view(), name="webhook-detail"),
+    path("webhooks/<int:pk>/deliveries/", webhook_views.WebhookDeliveryList.as_view(), name="webhook-deliveries"),
+    path("webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/", webhook_views.WebhookRedeliver.as_view(),
+         name="webhook-redeliver"),
+    path("webhooks/<int:pk>/rotate-secret/", webhook_views.WebhookRotateSecret.as_view(), name="webhook-rotate-secret"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"", views.not_found),

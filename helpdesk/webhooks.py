@@ -2,12 +2,17 @@
 
 Every door (pages, the API, the admin, the follow-up sweep) writes the append-only timeline through
 `incidents.services`, so reading new `Event` rows covers actions taken anywhere, not only over the API.
-`pump()` remembers the last event (and follow-up reminder) it handled; `deliver()` sends one delivery,
-signs it, logs the attempt and schedules the next one with backoff. Delivery is at least once: the
-event id in every delivery lets the receiver drop repeats.
+When an event commits, `event_committed()` makes its deliveries at once and queues the sender of each
+endpoint; `pump()`, every SWEEP_INTERVAL_SECONDS, is the safety net: it remembers the last event (and
+follow-up reminder) it handled and makes whatever the first path missed (a crash, the broker away).
+`send_due()` sends one endpoint's due deliveries one at a time, oldest first; `deliver()` sends one,
+signs it (Standard Webhooks), logs the attempt and schedules the next one with backoff. Delivery is at
+least once: the event id in every delivery lets the receiver drop repeats.
 """
 
+import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import http.client
@@ -15,27 +20,37 @@ import io
 import ipaddress
 import json
 import logging
+import os
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from followups.models import Reminder
 from incidents.models import Event, EventKind
 
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox, new_webhook_secret
 
 log = logging.getLogger(__name__)
 
+# Standard Webhooks (https://www.standardwebhooks.com/): what its libraries verify.
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+# Recovery's own headers from before. Recovery-Signature is kept one release for receivers that
+# verify it; the others name the event as before.
 SIGNATURE_HEADER = "Recovery-Signature"
 EVENT_ID_HEADER = "Recovery-Event-Id"
 EVENT_TYPE_HEADER = "Recovery-Event-Type"
 TIMESTAMP_HEADER = "Recovery-Timestamp"
+SECRET_PREFIX = "whsec_"
 
 # Each timeline kind is sent as one of these, or is internal (incidents.models.INTERNAL_EVENT_KINDS).
 EVENT_TYPES = {
@@ -56,17 +71,40 @@ DUE_REMINDER_KINDS = {"heads_up", "progress_report", "check_back", "wrap_up"}
 # transaction can commit an id below one already handled. Each pass looks this many ids back again;
 # the unique (endpoint, event_id) constraint drops what was already queued.
 LOOKBACK_IDS = 200
-BATCH = 500
+BATCH = 1000
+# One pump pass takes batches until it has caught up or has run this long; the next pass goes on.
+PUMP_BUDGET_SECONDS = 5
+
+
+def signing_key(secret):
+    """The key a `whsec_` secret stands for: the base64 after the prefix, as Standard Webhooks says.
+    Secrets made before it was followed are URL-safe base64 without padding; they are read as what
+    they encode (a strict decoder refuses them: rotating such a secret gives one in the standard form)."""
+    encoded = secret.removeprefix(SECRET_PREFIX).replace("-", "+").replace("_", "/")
+    return base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+
+
+def standard_signature(secrets, message_id, timestamp, body):
+    """The `webhook-signature` header: "v1,<base64 HMAC-SHA256 of '<id>.<timestamp>.<body>'>" per
+    secret, space-separated (during a rotation's overlap both secrets sign)."""
+    message = f"{message_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(signing_key(secret), message, hashlib.sha256).digest()).decode()
+        for secret in secrets
+    )
 
 
 def sign(secret, timestamp, body):
-    """HMAC-SHA256 of "<timestamp>.<body>", hex: what the receiver recomputes with its secret."""
+    """Recovery-Signature's HMAC-SHA256 of "<timestamp>.<body>", hex, keyed with the secret's text."""
     message = timestamp.encode() + b"." + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret, timestamp, body):
-    return f"t={timestamp},v1={sign(secret, timestamp, body)}"
+def signature_header(secrets, timestamp, body):
+    """Recovery-Signature: "t=<timestamp>,v1=<hex>", one v1 per signing secret."""
+    if isinstance(secrets, str):
+        secrets = [secrets]
+    return ",".join([f"t={timestamp}", *(f"v1={sign(secret, timestamp, body)}" for secret in secrets)])
 
 
 def retry_pause(attempts):
@@ -78,30 +116,44 @@ def retry_pause(attempts):
 
 
 def pump(*, now=None):
-    """Turn new timeline events and due reminders into deliveries; return the ids due to send now."""
+    """Turn new timeline events and due reminders into deliveries; return the ids due to send now.
+
+    Batch after batch until it has caught up or PUMP_BUDGET_SECONDS have passed, so after an outage
+    (the broker away, no worker) one pass moves thousands of events, not one batch."""
     now = now or timezone.now()
     WebhookOutbox.objects.get_or_create(name="default")
+    stop_at = time.monotonic() + PUMP_BUDGET_SECONDS
+    while _pump_batch(now) and time.monotonic() < stop_at:
+        pass
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at").values_list("id", flat=True)[:BATCH]
+    )
+
+
+def _pump_batch(now):
+    """One batch of events and reminders after the outbox's cursor; True if a batch was full."""
     with transaction.atomic():
         # One pass at a time: a second beat or a slow worker waits here instead of doubling work.
         outbox = WebhookOutbox.objects.select_for_update().get(name="default")
-        endpoints = list(WebhookEndpoint.objects.filter(active=True, client__active=True).select_related("client"))
         by_organization = {}
-        for endpoint in endpoints:
+        for endpoint in _active_endpoints():
             by_organization.setdefault(endpoint.client.organization_id, []).append(endpoint)
 
+        # The batch's ids first, with their organization and kind: most organizations have no
+        # webhooks, and their events only move the cursor on without being read whole.
         events = list(
             Event.objects.filter(id__gt=max(outbox.last_event_id - LOOKBACK_IDS, 0))
-            .select_related("incident", "incident__owner", "actor").order_by("id")[:BATCH]
+            .order_by("id").values_list("id", "incident__organization_id", "kind")[:BATCH]
         )
+        wanted = [pk for pk, organization_id, kind in events if kind in EVENT_TYPES and organization_id in by_organization]
         deliveries = []
-        for event in events:
-            event_type = EVENT_TYPES.get(event.kind)
-            # Most organizations have no webhooks: their events only move the cursor on.
-            if event_type and event.incident.organization_id in by_organization:
-                payload = _event_payload(event, event_type)
-                deliveries += _for_endpoints(by_organization, event.incident, event_type, f"evt_{event.id}", payload, now, event.at)
+        for event in Event.objects.filter(pk__in=wanted).select_related("incident", "incident__owner", "actor").order_by("id"):
+            event_type = EVENT_TYPES[event.kind]
+            payload = _event_payload(event, event_type)
+            deliveries += _for_endpoints(by_organization, event.incident, event_type, f"evt_{event.id}", payload, now, event.at)
         if events:
-            outbox.last_event_id = max(outbox.last_event_id, events[-1].id)
+            outbox.last_event_id = max(outbox.last_event_id, events[-1][0])
 
         reminders = list(_due_reminders(outbox.last_reminder_id))
         for reminder in reminders:
@@ -113,10 +165,39 @@ def pump(*, now=None):
 
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         outbox.save(update_fields=["last_event_id", "last_reminder_id", "updated_at"])
-    return list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at").values_list("id", flat=True)[:BATCH]
-    )
+    return len(events) == BATCH or len(reminders) == BATCH
+
+
+def _active_endpoints(**filters):
+    return list(WebhookEndpoint.objects.filter(active=True, client__active=True, **filters).select_related("client"))
+
+
+def event_committed(event_id, organization_id):
+    """Run once the transaction that wrote timeline event `event_id` commits (see apps.py): its
+    deliveries are made now and each endpoint's sender is queued, so a receiver hears within seconds,
+    not at the next pump. One query when the organization has no webhooks. Anything that fails here
+    is left to the pump, which reads the timeline itself."""
+    endpoints = _active_endpoints(client__organization_id=organization_id)
+    if not endpoints:
+        return
+    event = Event.objects.select_related("incident", "incident__owner", "actor").get(pk=event_id)
+    event_type = EVENT_TYPES.get(event.kind)
+    if not event_type:
+        return
+    now = timezone.now()
+    deliveries = _for_endpoints({organization_id: endpoints}, event.incident, event_type, f"evt_{event.id}",
+                                _event_payload(event, event_type), now, event.at)
+    WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    publish_senders({delivery.endpoint_id for delivery in deliveries})
+
+
+def on_event_saved(sender, instance, created, raw=False, using=None, **kwargs):
+    """post_save of incidents.Event, connected in apps.py (the record knows nothing of webhooks).
+    Every timeline write goes through Event.save (incidents.events); nothing bulk-creates events."""
+    if created and not raw:
+        # robust: whatever happens here, the committed write has happened and its caller must not fail.
+        transaction.on_commit(functools.partial(event_committed, instance.pk, instance.incident.organization_id),
+                              using=using, robust=True)
 
 
 def _due_reminders(after_id):
@@ -338,13 +419,18 @@ def deliver(delivery_id, *, now=None):
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(now.timestamp()))
+    secrets = delivery.endpoint.signing_secrets(now)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Recovery-Webhooks/1",
+        # The event id is the message id: the same on every retry and redelivery, so receivers drop repeats.
+        STANDARD_ID_HEADER: delivery.event_id,
+        STANDARD_TIMESTAMP_HEADER: timestamp,
+        STANDARD_SIGNATURE_HEADER: standard_signature(secrets, delivery.event_id, timestamp, body),
         EVENT_ID_HEADER: delivery.event_id,
         EVENT_TYPE_HEADER: delivery.event_type,
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature_header(delivery.endpoint.secret, timestamp, body),
+        SIGNATURE_HEADER: signature_header(secrets, timestamp, body),
     }
     try:
         status_code, error = _post(delivery.endpoint.url, body, headers, deadline)
@@ -377,21 +463,161 @@ def _record_attempt(delivery, now, status_code, error, duration_ms):
     return delivery
 
 
-def queue(delivery_ids):
-    """Queue a Celery task per delivery, once the transaction that made them commits."""
-    if delivery_ids:
-        transaction.on_commit(lambda: _publish(list(delivery_ids)))
+# --- One sender per endpoint, in order --------------------------------------------------------------
+
+# A sender works for at most this long (or SEND_LIMIT deliveries) before it hands over to a new task,
+# so one busy endpoint never keeps a worker to itself. Its claim on the endpoint outlasts that by
+# one send's deadline and the margin.
+SEND_BUDGET_SECONDS = 10
+SEND_LIMIT = 2000
 
 
-def _publish(delivery_ids):
-    from . import tasks
+def _due_deliveries(endpoint_id, now, limit):
+    return list(
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("id").values_list("id", flat=True)[:limit]
+    )
 
-    for delivery_id in delivery_ids:
+
+def send_due(endpoint_id):
+    """Send the endpoint's due deliveries one at a time, oldest first (the order their events were
+    recorded). Returns (sent, retry_at): how many were attempted, and when the earliest retry falls
+    due (None when none waits).
+
+    One sender per endpoint: it claims the endpoint with a compare-and-swap on `sending_until`; a
+    second task finds it claimed and leaves, since the first goes on until nothing is due. A failed
+    delivery waits out its backoff while the later ones go on: one bad event never holds the
+    endpoint back, and its retry is the oldest due one when the backoff ends, so it goes first then.
+    """
+    attempted = 0
+    started = time.monotonic()
+    while True:
+        now = timezone.now()
+        until = now + datetime.timedelta(seconds=SEND_BUDGET_SECONDS + settings.WEBHOOK_DEADLINE_SECONDS + LEASE_MARGIN_SECONDS)
+        free = Q(sending_until__isnull=True) | Q(sending_until__lt=now)
+        if not WebhookEndpoint.objects.filter(Q(pk=endpoint_id) & free).update(sending_until=until):
+            break  # another worker is sending this endpoint's deliveries
         try:
-            tasks.deliver_webhook.delay(delivery_id)
+            while attempted < SEND_LIMIT and time.monotonic() - started < SEND_BUDGET_SECONDS:
+                due = _due_deliveries(endpoint_id, timezone.now(), limit=100)
+                if not due:
+                    break
+                for delivery_id in due:
+                    if deliver(delivery_id) is not None:
+                        attempted += 1
+        finally:
+            WebhookEndpoint.objects.filter(pk=endpoint_id, sending_until=until).update(sending_until=None)
+        # A delivery made while the claim was held had its task leave at once: look again after
+        # letting go. Over budget, a fresh task takes over instead.
+        if not _due_deliveries(endpoint_id, timezone.now(), limit=1):
+            break
+        if attempted >= SEND_LIMIT or time.monotonic() - started >= SEND_BUDGET_SECONDS:
+            publish_senders([endpoint_id])
+            break
+    retry_at = (
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING)
+        .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    )
+    return attempted, retry_at
+
+
+def endpoints_with_due_deliveries(now):
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by().values_list("endpoint_id", flat=True).distinct()  # no ordering: it would join the DISTINCT
+    )
+
+
+def queue(delivery_ids):
+    """Queue the sender of each of these deliveries' endpoints, once the transaction commits."""
+    if delivery_ids:
+        endpoint_ids = set(WebhookDelivery.objects.filter(pk__in=list(delivery_ids)).values_list("endpoint_id", flat=True))
+        transaction.on_commit(lambda: publish_senders(endpoint_ids))
+
+
+# After the broker failed to take a message, nothing is offered to it for this long: the pump
+# catches up meanwhile, and requests do not each pay for finding the broker away.
+BROKER_REST_SECONDS = 5
+_broker_away_until = 0.0
+_broker = threading.local()
+
+
+def _broker_connection():
+    """This thread's connection for queueing senders, kept open (a new one costs milliseconds). It
+    tries the broker once, without kombu's retries: a web request that commits an event must not
+    wait seconds for a broker that is away (the pump is there for that)."""
+    from recovery.celery import app
+
+    key = (os.getpid(), app.conf.broker_url)  # never a connection of the parent process, nor of another broker
+    if getattr(_broker, "key", None) != key:
+        _broker.key, _broker.connection = key, app.connection_for_write(transport_options={"max_retries": 0})
+    return _broker.connection
+
+
+def publish_senders(endpoint_ids):
+    """Queue a sender task per endpoint now. With the broker unreachable, log it and return: the
+    deliveries are rows, pending and due, and the next pump queues their senders again."""
+    global _broker_away_until
+    from . import tasks  # tasks import this module
+
+    endpoint_ids = sorted(endpoint_ids)
+    if not endpoint_ids or time.monotonic() < _broker_away_until:
+        return
+    for endpoint_id in endpoint_ids:
+        try:
+            tasks.send_webhooks.apply_async((endpoint_id,), retry=False, connection=_broker_connection())
         except OperationalError:
-            # The broker is unreachable. What committed stays committed (an error raised here would
-            # reach whoever committed, after the fact); the rows are pending and due, so the next
-            # pump queues them again.
-            log.warning("Broker unavailable; %d webhook deliveries wait for the next pump", len(delivery_ids), exc_info=True)
+            # What committed stays committed (an error raised here would reach whoever committed,
+            # after the fact).
+            _broker_away_until = time.monotonic() + BROKER_REST_SECONDS
+            _broker.connection.release()
+            _broker.key = None  # the next try opens a fresh connection
+            log.warning("Broker unavailable; webhook deliveries of %d endpoints wait for the next pump", len(endpoint_ids), exc_info=True)
             return
+
+
+# --- What a client does over the API ------------------------------------------------------------
+
+DEFAULT_OVERLAP = datetime.timedelta(hours=24)
+MAX_OVERLAP = datetime.timedelta(days=7)
+
+
+def rotate_secret(endpoint, *, overlap=DEFAULT_OVERLAP, now=None):
+    """Give the endpoint a new signing secret. The one it replaces goes on signing too (a second
+    signature) for `overlap`, so the receiver can switch at its own moment; a zero overlap stops
+    every older secret at once (after a leak).
+
+    Rotating again while an overlap lasts replaces the new secret only, and the secret from before
+    keeps signing until `now + overlap`: a rotation retried because its answer was lost must not drop
+    the one secret the receiver has."""
+    now = now or timezone.now()
+    if not datetime.timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise ValueError("overlap out of range")
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if not overlap:
+            locked.previous_secret, locked.previous_secret_expires_at = "", None
+        else:
+            if len(locked.signing_secrets(now)) == 1:  # no overlap under way: the current secret is the one to keep
+                locked.previous_secret = locked.secret
+            locked.previous_secret_expires_at = now + overlap
+        locked.secret = new_webhook_secret()
+        locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return locked
+
+
+class NotRedeliverable(Exception):
+    """The delivery is still pending: it is already going to be sent."""
+
+
+def redeliver(delivery, *, now=None):
+    """Send a delivered or given-up delivery again, now, with the same event id (so a receiver that
+    did handle it drops the repeat). Its retries start afresh; its attempts so far stay in the log."""
+    now = now or timezone.now()
+    again = WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=now, delivered_at=None)
+    if not again:
+        raise NotRedeliverable()
+    transaction.on_commit(lambda: publish_senders([delivery.endpoint_id]))
+    delivery.refresh_from_db()
+    return delivery

@@ -11,6 +11,7 @@ import socket
 import time
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
@@ -19,6 +20,7 @@ from followups import services as followups
 from followups.models import EngineHeartbeat
 from helpdesk import services as api_services
 from helpdesk import tasks, webhooks
+from helpdesk.models import WebhookDelivery
 from incidents.models import Incident
 from recovery import shared_cache
 from tests.helpdesk.conftest import new_incident_body
@@ -195,11 +197,51 @@ def test_queueing_webhooks_with_the_broker_away_logs_and_leaves_them_to_the_next
     def unreachable(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.deliver_webhook, "delay", unreachable)
+    monkeypatch.setattr(tasks.send_webhooks, "apply_async", unreachable)
+    monkeypatch.setattr(webhooks, "_broker_away_until", 0.0)
     caplog.set_level(logging.WARNING, logger="helpdesk.webhooks")
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        webhooks.queue([1, 2, 3])
+        transaction.on_commit(lambda: webhooks.publish_senders([1, 2, 3]))
 
     assert len(callbacks) == 1  # ran on commit, and raised nothing into the committer
-    assert [record.getMessage() for record in caplog.records] == ["Broker unavailable; 3 webhook deliveries wait for the next pump"]
+    assert [record.getMessage() for record in caplog.records] == [
+        "Broker unavailable; webhook deliveries of 3 endpoints wait for the next pump"]
+
+
+@pytest.fixture
+def broker_away():
+    """The Celery app's broker on a port nobody listens on; put back afterwards."""
+    from recovery.celery import app
+
+    def use(url, options):
+        app.pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.conf.broker_url, app.conf.broker_transport_options = url, options
+
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    use(f"redis://127.0.0.1:{free_port()}/0", {})
+    yield
+    use(*saved)
+
+
+def test_an_api_create_answers_201_at_once_with_the_broker_away_and_its_webhook_waits_for_the_pump(
+    organization, location, settings, monkeypatch, broker_away, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    monkeypatch.setattr(webhooks, "_broker_away_until", 0.0)
+    client, key = api_services.create_api_client(organization=organization, name="Hooked")
+    api_services.register_webhook(client=client, url="http://127.0.0.1:9/hook")
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = create(http, 1)
+
+    assert answer.status_code == 201
+    assert time.monotonic() - started < 3
+    (delivery,) = WebhookDelivery.objects.all()
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert webhooks.endpoints_with_due_deliveries(timezone.now()) == [delivery.endpoint_id]  # what the pump queues

@@ -145,48 +145,53 @@ def test_an_unreachable_url_is_logged_as_an_error_and_retried(helpdesk, frontlin
     assert delivery.last_error
 
 
-def test_the_celery_task_delegates_and_asks_celery_to_retry(endpoint, receiver, frontline, location, customer, monkeypatch, clock_at_start):
+def test_the_sender_task_delegates_and_queues_a_run_for_when_the_retry_is_due(
+    endpoint, receiver, frontline, location, customer, monkeypatch, clock_at_start
+):
     factories.log_incident(user=frontline, location=location, customer=customer)
-    delivery_id = webhooks.pump(now=timezone.now())[0]
+    webhooks.pump(now=timezone.now())
     receiver.statuses = [500]
-    retries = []
+    later = []
+    monkeypatch.setattr(tasks.send_webhooks, "apply_async", lambda args, countdown: later.append((args, countdown)))
 
-    def retry(countdown):
-        retries.append(countdown)
-        return RuntimeError("retry")
+    tasks.send_webhooks.run(endpoint.pk)
 
-    monkeypatch.setattr(tasks.deliver_webhook, "retry", retry)
-
-    with pytest.raises(RuntimeError):
-        tasks.deliver_webhook.run(delivery_id)
-
-    assert retries == [30.0]
+    assert len(receiver.requests) == 1
+    assert later == [((endpoint.pk,), 30.0)]
 
 
-def test_the_periodic_task_pumps_queues_and_prunes(endpoint, frontline, location, customer, monkeypatch, clock_at_start):
+def test_the_periodic_task_pumps_queues_each_endpoints_sender_and_prunes(
+    endpoint, frontline, location, customer, monkeypatch, clock_at_start
+):
     queued = []
-    monkeypatch.setattr(webhooks, "queue", queued.extend)
+    monkeypatch.setattr(webhooks, "publish_senders", queued.extend)
     factories.log_incident(user=frontline, location=location, customer=customer)
 
     assert tasks.pump_webhooks.run() == 1
 
-    assert queued == list(WebhookDelivery.objects.values_list("id", flat=True))
+    assert queued == [endpoint.pk]
 
 
-def test_tasks_queued_under_their_names_from_before_the_move_still_run(endpoint, frontline, location, customer, monkeypatch, clock_at_start):
+def test_tasks_queued_under_their_names_from_before_still_run(
+    endpoint, receiver, frontline, location, customer, monkeypatch, clock_at_start
+):
     from recovery.celery import app
 
     app.loader.import_default_modules()  # what a worker does at start: autodiscovery over INSTALLED_APPS
     queued = []
-    monkeypatch.setattr(webhooks, "queue", queued.extend)
+    monkeypatch.setattr(webhooks, "publish_senders", queued.extend)
     factories.log_incident(user=frontline, location=location, customer=customer)
 
     assert app.tasks["incidents.api.tasks.pump_webhooks"].run() == 1
+    assert queued == [endpoint.pk]
 
-    resent = []
-    monkeypatch.setattr(tasks.deliver_webhook, "delay", resent.append)
-    app.tasks["incidents.api.tasks.deliver_webhook"].run(queued[0])
-    assert resent == queued
+    # A per-delivery message from before sending went per endpoint: it sends the endpoint's due deliveries.
+    (delivery,) = WebhookDelivery.objects.all()
+    for name in ("incidents.api.tasks.deliver_webhook", "helpdesk.tasks.deliver_webhook"):
+        app.tasks[name].run(delivery.pk)
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
 
 
 def test_a_client_registers_lists_and_removes_its_webhook_urls(api, helpdesk):
@@ -194,7 +199,10 @@ def test_a_client_registers_lists_and_removes_its_webhook_urls(api, helpdesk):
 
     assert response.status_code == 201, response.json()
     assert response.json()["secret"].startswith("whsec_")
-    assert [row["url"] for row in api.get("/api/v1/webhooks/").json()] == ["https://helpdesk.example.com/hooks"]
+    listed = api.get("/api/v1/webhooks/").json()
+    assert [row["url"] for row in listed] == ["https://helpdesk.example.com/hooks"]
+    assert "secret" not in listed[0]
+    assert "secret" not in api.get(f"/api/v1/webhooks/{response.json()['id']}/").json()
     assert api.delete(f"/api/v1/webhooks/{response.json()['id']}/").status_code == 204
     assert not helpdesk.webhooks.exists()
 
