@@ -92,6 +92,18 @@ class Organization(models.Model):
     wrap_up_after = models.DurationField(
         default=datetime.timedelta(days=2), help_text="Send the wrap-up note this long after the fix."
     )
+    satisfaction_check_after = models.DurationField(
+        default=datetime.timedelta(days=1),
+        help_text="Ask the customer how they feel about us this long after the wrap-up note went out.",
+    )
+    progress_reports_send_at = models.TimeField(
+        null=True, blank=True,
+        help_text="If set, a day's progress report goes by itself at this local hour once its owner has written "
+                  "the next step; empty: owners send each one.",
+    )
+    # No message to a customer goes out at night on their location's clock; one due then waits for the morning.
+    quiet_hours_start = models.TimeField(default=datetime.time(21, 0))
+    quiet_hours_end = models.TimeField(default=datetime.time(8, 0))
     default_discretion_budget = models.DecimalField(
         max_digits=10,
         decimal_places=2,
@@ -203,6 +215,13 @@ class Customer(models.Model):
     care_flag = models.BooleanField(default=False)
     care_note = models.TextField(blank=True)
     care_flagged_at = models.DateTimeField(null=True, blank=True)
+    # How they want to hear from us. Opted out: no message is sent to them at all.
+    preferred_channel = models.CharField(
+        max_length=10, blank=True, choices=[("email", "Email"), ("sms", "Text message")],
+        help_text="Empty: email if we have an address, else a text message.",
+    )
+    language = models.CharField(max_length=10, blank=True, help_text="Language code, e.g. en, de; empty if not known.")
+    opted_out_at = models.DateTimeField(null=True, blank=True, help_text="Asked not to be messaged (unsubscribe, STOP).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -318,6 +337,11 @@ class Incident(models.Model):
     seconds_to_fix = models.PositiveIntegerField(null=True, blank=True)
     wrapped_up_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    # The customer's own verdict (outreach's satisfaction check), beside the outcome staff recorded.
+    customer_outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    customer_answered_at = models.DateTimeField(null=True, blank=True)
+    # What the owner will do next: the progress report to the customer tells them.
+    next_step = models.TextField(blank=True)
     gesture_count = models.PositiveIntegerField(default=0, help_text="Gestures given or approved, in the organization's currency.")
     gesture_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "incidents",
     "followups",
     "helpdesk",
+    "outreach",
     "insights",
     "organization_settings",
     "signing_in",

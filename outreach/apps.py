@@ -1,0 +1,12 @@
+"""The customer's door: what Recovery sends the customer (progress reports, the wrap-up note, the
+satisfaction check, thanks), how it is sent (email, text message), the customer's consent, and the
+public satisfaction page. It stands on the recovery record (`incidents`); the record imports nothing
+from here."""
+
+from django.apps import AppConfig
+
+
+class OutreachConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "outreach"
+    verbose_name = "Messages to customers"
