@@ -103,6 +103,7 @@ def _fill(route, incident, world, nonexistent=False):
         values["pk"] = (incident.location_id if route.startswith("settings/locations/") else
                         incident.owner_id if route.startswith("settings/staff/") else world["rival_client"].pk)
         values["webhook_pk"] = world["webhook"].pk
+        values["token_pk"] = world["rival_client"].tokens.get().pk
     elif route.startswith(("incidents/", "api/v1/incidents/", "manage/incidents/")):
         values["pk"] = incident.pk
     elif "customers/" in route:
@@ -116,6 +117,7 @@ def _fill(route, incident, world, nonexistent=False):
     if nonexistent:
         values["pk"] = 987654321
         values["webhook_pk"] = 987654321
+        values["token_pk"] = 987654321
     path = route
     for name, value in values.items():
         for converter in ("int", "str", "slug", "path", ""):
@@ -210,6 +212,8 @@ def test_no_route_shows_or_changes_an_object_beyond_the_callers_reach(world, org
     assert incident.owner.is_active and incident.owner.role == "frontline"
     world["rival_client"].refresh_from_db()
     assert world["rival_client"].active and world["webhook"].__class__.objects.get(pk=world["webhook"].pk).active
+    rival_token = world["rival_client"].tokens.get()  # neither revoked nor rotated
+    assert rival_token.revoked_at is None and rival_token.expires_at is None
 
 
 def test_the_walk_covers_every_route_with_an_object_in_its_path():
