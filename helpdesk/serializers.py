@@ -356,9 +356,3 @@ class WebhookInput(StrictSerializer):
         help_text="Event types to send; empty or absent means all.",
     )
 
-
-class WebhookSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["id", "url", "events", "active", "secret", "created_at"]
-        read_only_fields = fields

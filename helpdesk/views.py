@@ -14,7 +14,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as fields
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,11 +39,10 @@ from .services import (
     incident_rows,
     incidents_for,
     locations_for,
-    register_webhook,
     staff_for,
     update_if_as_seen,
 )
-from .throttling import client_of, headers_for
+from .throttling import headers_for
 
 def problems(*codes):
     """Error answers for the schema: problem documents, as application/problem+json."""
@@ -509,43 +508,6 @@ class CareFlag(OneCustomer):
         def clear():
             return render_customer(request, services.clear_care_flag(self.customer(pk), by=request.user))
         return self.answer(clear)
-
-
-# --- Webhooks ---------------------------------------------------------------------------------
-
-
-class ClientOnly:
-    """Webhooks belong to an API client; members of staff have none."""
-
-    def client(self):
-        client = client_of(self.request.user)
-        if client is None:
-            raise PermissionDenied("Webhooks belong to an API client; sign in with its token.")
-        return client
-
-
-class WebhookList(ClientOnly, ApiView):
-    @extend_schema(summary="List your webhook URLs", responses={200: s.WebhookSerializer(many=True), **ERRORS})
-    def get(self, request):
-        return Response(s.WebhookSerializer(self.client().webhooks.all(), many=True).data)
-
-    @extend_schema(
-        summary="Register a webhook URL", request=s.WebhookInput, responses={201: s.WebhookSerializer, **ERRORS},
-        examples=[OpenApiExample("Closed incidents", request_only=True,
-                                 value={"url": "https://helpdesk.example.com/hooks/recovery", "events": ["incident.closed"]})],
-    )
-    def post(self, request):
-        client = self.client()
-        data = self.parse(s.WebhookInput)
-        endpoint = register_webhook(client=client, url=data["url"], events=data["events"])
-        return Response(s.WebhookSerializer(endpoint).data, status=status.HTTP_201_CREATED)
-
-
-class WebhookDetail(ClientOnly, ApiView):
-    @extend_schema(summary="Remove a webhook URL", responses={204: None, **ERRORS})
-    def delete(self, request, pk):
-        get_object_or_404(self.client().webhooks, pk=pk).delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @csrf_exempt
