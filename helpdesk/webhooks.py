@@ -188,7 +188,11 @@ def event_committed(event_id, organization_id):
     deliveries = _for_endpoints({organization_id: endpoints}, event.incident, event_type, f"evt_{event.id}",
                                 _event_payload(event, event_type), now, event.at)
     WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    publish_senders({delivery.endpoint_id for delivery in deliveries})
+    # Asked after the deliveries are in: a sender at work now looks again once it lets go, and then
+    # finds them, so only endpoints without one need a task.
+    endpoint_ids = {delivery.endpoint_id for delivery in deliveries}
+    busy = set(WebhookEndpoint.objects.filter(pk__in=endpoint_ids, sending_until__gt=timezone.now()).values_list("pk", flat=True))
+    publish_senders(endpoint_ids - busy)
 
 
 def on_event_saved(sender, instance, created, raw=False, using=None, **kwargs):
@@ -496,7 +500,9 @@ def send_due(endpoint_id):
         until = now + datetime.timedelta(seconds=SEND_BUDGET_SECONDS + settings.WEBHOOK_DEADLINE_SECONDS + LEASE_MARGIN_SECONDS)
         free = Q(sending_until__isnull=True) | Q(sending_until__lt=now)
         if not WebhookEndpoint.objects.filter(Q(pk=endpoint_id) & free).update(sending_until=until):
-            break  # another worker is sending this endpoint's deliveries
+            if not attempted:
+                return 0, None  # another worker is sending this endpoint's deliveries
+            break
         try:
             while attempted < SEND_LIMIT and time.monotonic() - started < SEND_BUDGET_SECONDS:
                 due = _due_deliveries(endpoint_id, timezone.now(), limit=100)

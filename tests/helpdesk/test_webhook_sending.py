@@ -53,6 +53,18 @@ def test_a_committed_event_becomes_a_delivery_and_queues_its_endpoints_sender_at
     assert published == [endpoint.pk]
 
 
+def test_while_a_sender_holds_the_endpoint_a_committed_event_queues_no_second_one(
+    endpoint, frontline, location, customer, published, django_capture_on_commit_callbacks, clock_at_start
+):
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(sending_until=timezone.now() + datetime.timedelta(seconds=20))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        log(frontline, location, customer)
+
+    assert WebhookDelivery.objects.count() == 1
+    assert published == []  # the sender at work finds the delivery when it looks again after letting go
+
+
 def test_nothing_is_made_or_queued_before_the_event_commits(endpoint, frontline, location, customer, published,
                                                             django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
