@@ -1,13 +1,14 @@
-"""The API's records in the admin: clients (the token is shown once, on creation), webhook endpoints,
-and every delivery with its attempts, read-only."""
+"""The API's records in the admin: clients (a new one's token is shown once; their tokens are listed by
+prefix), webhook endpoints, and every delivery with its attempts, read-only."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from incidents.admin import OrganizationScopedAdmin, ReadOnlyInline
 from incidents.services import RecoveryError
 
-from . import services
+from . import services, tokens
 from .models import ApiClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -48,9 +49,18 @@ class WebhookEndpointInline(admin.StackedInline):
 class ApiClientAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "rate_limit_per_minute", "active", "created_at"]
     list_filter = ["active"]
-    fields = ["name", "organization", "rate_limit_per_minute", "active", "user"]
-    readonly_fields = ["user"]
+    fields = ["name", "organization", "rate_limit_per_minute", "active", "user", "token_list"]
+    readonly_fields = ["user", "token_list"]
     inlines = [WebhookEndpointInline]
+
+    @admin.display(description="Tokens")
+    def token_list(self, obj):
+        """By prefix only (the hash is all that is kept); they are issued, rotated and revoked on
+        Settings → API clients or by the commands."""
+        if obj.pk is None:
+            return "Shown once, when the client is saved."
+        now = timezone.now()
+        return "; ".join(f"{token.prefix}… {token.scope}, {tokens.state(token, now)}" for token in obj.tokens.all()) or "None"
 
     def save_model(self, request, obj, form, change):
         if change:
