@@ -12,11 +12,13 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self):
         from incidents.customer_data import also_redact
+        from followups.models import Reminder
         from incidents.models import Event
 
         from . import webhooks
         from .services import redact_api_copies
 
         also_redact(redact_api_copies)
-        # Webhooks go out as soon as a timeline event commits; the record knows nothing of them.
-        post_save.connect(webhooks.on_event_saved, sender=Event, dispatch_uid="helpdesk.webhooks.on_event_saved")
+        # Webhooks go out as soon as a timeline event or a reminder commits; neither app knows of them.
+        for model in (Event, Reminder):
+            post_save.connect(webhooks.on_saved, sender=model, dispatch_uid=f"helpdesk.webhooks.on_saved.{model.__name__}")

@@ -177,16 +177,34 @@ def event_committed(event_id, organization_id):
     deliveries are made now and each endpoint's sender is queued, so a receiver hears within seconds,
     not at the next pump. One query when the organization has no webhooks. Anything that fails here
     is left to the pump, which reads the timeline itself."""
+    def deliveries(by_organization, now):
+        event = Event.objects.select_related("incident", "incident__owner", "actor").get(pk=event_id)
+        event_type = EVENT_TYPES.get(event.kind)
+        if not event_type:
+            return []
+        return _for_endpoints(by_organization, event.incident, event_type, f"evt_{event.id}",
+                              _event_payload(event, event_type), now, event.at)
+
+    _make_and_queue(organization_id, deliveries)
+
+
+def reminder_committed(reminder_id, organization_id):
+    """The same for a follow-up reminder the engine wrote (`followup.due`)."""
+    def deliveries(by_organization, now):
+        reminder = Reminder.objects.select_related("incident", "incident__owner").get(pk=reminder_id)
+        if reminder.kind not in DUE_REMINDER_KINDS:
+            return []
+        return _for_endpoints(by_organization, reminder.incident, "followup.due", f"rem_{reminder.id}",
+                              _reminder_payload(reminder), now, reminder.sent_at)
+
+    _make_and_queue(organization_id, deliveries)
+
+
+def _make_and_queue(organization_id, deliveries_for):
     endpoints = _active_endpoints(client__organization_id=organization_id)
     if not endpoints:
         return
-    event = Event.objects.select_related("incident", "incident__owner", "actor").get(pk=event_id)
-    event_type = EVENT_TYPES.get(event.kind)
-    if not event_type:
-        return
-    now = timezone.now()
-    deliveries = _for_endpoints({organization_id: endpoints}, event.incident, event_type, f"evt_{event.id}",
-                                _event_payload(event, event_type), now, event.at)
+    deliveries = deliveries_for({organization_id: endpoints}, timezone.now())
     WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     # Asked after the deliveries are in: a sender at work now looks again once it lets go, and then
     # finds them, so only endpoints without one need a task.
@@ -195,12 +213,14 @@ def event_committed(event_id, organization_id):
     publish_senders(endpoint_ids - busy)
 
 
-def on_event_saved(sender, instance, created, raw=False, using=None, **kwargs):
-    """post_save of incidents.Event, connected in apps.py (the record knows nothing of webhooks).
-    Every timeline write goes through Event.save (incidents.events); nothing bulk-creates events."""
+def on_saved(sender, instance, created, raw=False, using=None, **kwargs):
+    """post_save of incidents.Event and followups.Reminder, connected in apps.py (neither app knows
+    of webhooks). Every timeline write goes through Event.save (incidents.events) and every reminder
+    through Reminder.objects.create; nothing bulk-creates either."""
     if created and not raw:
+        committed = event_committed if sender is Event else reminder_committed
         # robust: whatever happens here, the committed write has happened and its caller must not fail.
-        transaction.on_commit(functools.partial(event_committed, instance.pk, instance.incident.organization_id),
+        transaction.on_commit(functools.partial(committed, instance.pk, instance.incident.organization_id),
                               using=using, robust=True)
 
 

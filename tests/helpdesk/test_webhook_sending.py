@@ -96,13 +96,27 @@ def test_what_the_commit_hook_made_the_pump_does_not_make_again(
     assert WebhookDelivery.objects.count() == 1
 
 
+def test_a_due_reminder_the_sweep_commits_is_made_and_queued_at_once_too(
+    endpoint, frontline, location, customer, published, django_capture_on_commit_callbacks, clock_at_start
+):
+    from followups import services as followups
+
+    log(frontline, location, customer)
+    clock_at_start.shift(datetime.timedelta(minutes=16))  # the heads-up, five minutes before the window ends
+    with django_capture_on_commit_callbacks(execute=True):
+        followups.sweep(now=timezone.now())
+
+    assert WebhookDelivery.objects.filter(event_type="followup.due").count() == 1
+    assert published == [endpoint.pk]
+
+
 def test_every_timeline_write_goes_through_event_save_so_the_hook_sees_it():
-    """A bulk_create of events would skip post_save, and with it the commit hook (the pump would still
-    find them, a pass later)."""
+    """A bulk_create of events or reminders would skip post_save, and with it the commit hook (the pump
+    would still find them, a pass later)."""
     found = []
     for app in ("incidents", "followups", "helpdesk", "insights", "organization_settings"):
         for path in (ROOT / app).rglob("*.py"):
-            if "migrations" not in path.parts and re.search(r"Event\.objects\.bulk_create|events\.bulk_create", path.read_text()):
+            if "migrations" not in path.parts and re.search(r"(Event|Reminder)\.objects\.bulk_create|events\.bulk_create|reminders\.bulk_create", path.read_text()):
                 found.append(str(path.relative_to(ROOT)))
     assert found == []
 
