@@ -17,14 +17,19 @@ class ClientTokenAuthentication(authentication.TokenAuthentication):
     model = Token
 
     def authenticate(self, request):
-        found = super().authenticate(request)
-        if found is not None and isinstance(found[1], ApiToken):
-            # The Django request, which the request log reads once the answer is made.
-            request._request.api_token_prefix = found[1].prefix
-        return found
+        self.prefix = ""  # DRF makes an authenticator per request
+        try:
+            return super().authenticate(request)
+        finally:
+            if self.prefix:
+                # On the Django request, which the request log reads once the answer is made: it names the
+                # token that signed in, or the expired or revoked one that was refused.
+                request._request.api_token_prefix = self.prefix
 
     def authenticate_credentials(self, key):
         token, user, client = fast_reads.token(key) or (None, None, None)
+        if isinstance(token, ApiToken):
+            self.prefix = token.prefix
         if token is None or not user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         if client is not None and not client.active:

@@ -83,15 +83,20 @@ def test_a_token_works_until_its_expiry_and_then_answers_401_saying_so(helpdesk,
     assert status_of(helpdesk.key) == 200  # the client's other token is untouched
 
 
-def test_a_revoked_token_answers_401_saying_so_from_the_next_request(helpdesk):
+def test_a_revoked_token_answers_401_saying_so_from_the_next_request(helpdesk, caplog):
     token = helpdesk.tokens.get()
     assert status_of(helpdesk.key) == 200
+    caplog.set_level(logging.INFO, logger="recovery.requests")
+    caplog.clear()
 
     tokens.revoke(token)
     answer = signed_in(helpdesk.key).get("/api/v1/incidents/")
 
     assert answer.status_code == 401
     assert "was revoked" in answer.json()["message"]
+    # The refusal is logged under the token's prefix, so whoever still uses it can be found.
+    (entry,) = [record for record in caplog.records if record.name == "recovery.requests"]
+    assert entry.status == 401 and entry.token == token.prefix
 
 
 def test_a_token_cannot_be_made_already_expired_or_with_an_unknown_scope(helpdesk):
