@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.models import WebhookEndpoint
+from incidents.phones import validate_phone
 from incidents.validators import validate_in_range, validate_single_line, validate_text
 from incidents.models import (
     Busyness,
@@ -56,7 +57,9 @@ def moment_field(**kwargs):
 class CustomerInput(StrictSerializer):
     name = line(200)
     email = serializers.EmailField(required=False, allow_blank=True)
-    phone = line(40, required=False, allow_blank=True, default="")
+    # Read as every door reads a number (incidents.phones); stored in E.164.
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="",
+                                  validators=[validate_single_line, validate_phone])
     external_id = line(100, required=False, allow_blank=True, default="")
 
 

@@ -100,7 +100,7 @@ def _build(now):
             organization=organization,
             name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
             email=f"guest{i}@example.com",
-            phone=f"+44 7700 9{i:05d}",
+            phone=f"+44 20 7946 {i:04d}",  # Ofcom's range for drama: valid, never anybody's
             lifetime_value=Decimal(rng.choice([300, 800, 1500, 4000, 12000])),
         )
         for i in range(180)

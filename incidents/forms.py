@@ -6,6 +6,7 @@ import uuid
 from django import forms
 
 from . import selectors
+from .phones import parse_phone
 from .validators import validate_single_line, validate_text
 from .models import Busyness, Channel, CoachPhrase, FollowUp, Gesture, Outcome, Severity
 
@@ -43,7 +44,8 @@ class LogFailureForm(Form):
     form_token = forms.UUIDField(widget=forms.HiddenInput)
     customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
     customer_name = LineField(label="Customer's name", max_length=200, required=False)
-    customer_phone = LineField(label="Phone (optional)", max_length=40, required=False)
+    customer_phone = LineField(label="Phone (optional)", max_length=40, required=False,
+                               widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}))
     customer_email = forms.EmailField(label="Email (optional)", required=False)
     summary = WrappedLineField(
         label="What happened", widget=forms.Textarea(attrs={"rows": 3}), help_text="A sentence or two is enough.",
@@ -83,11 +85,14 @@ class LogFailureForm(Form):
                 self.add_error("customer_name", "Type the customer's name, or pick them from the list.")
         return cleaned
 
+    def clean_customer_phone(self):
+        return parse_phone(self.cleaned_data.get("customer_phone"))
+
     def new_customer(self):
         return {
             "name": self.cleaned_data["customer_name"].strip(),
             "email": self.cleaned_data["customer_email"],
-            "phone": self.cleaned_data["customer_phone"].strip(),
+            "phone": self.cleaned_data["customer_phone"],
         }
 
 

@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from phonenumber_field.modelfields import PhoneNumberField
 
 from incidents import clock
 
@@ -201,7 +202,11 @@ class Customer(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers", db_index=False)
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    # E.164 (incidents.phones): a text message and the customer search agree on what a number is.
+    phone = PhoneNumberField(blank=True)
+    # A number as given that could not be read as one (stored before numbers were checked): kept, not
+    # lost, and shown on the customer's page for someone to correct.
+    phone_as_given = models.CharField(max_length=40, blank=True, help_text="A phone number that could not be read as one.")
     external_id = models.CharField(max_length=100, blank=True, help_text="The customer's id in another system.")
     lifetime_value = models.DecimalField(
         max_digits=12,

@@ -3,6 +3,7 @@
 from django.db.models import F, Q
 
 from .models import Customer, EventKind, Incident, Location, User
+from .phones import parse_phone
 
 
 def visible_locations(user):
@@ -68,7 +69,12 @@ def search_customers(user, query, *, limit=8):
     digits = "".join(ch for ch in query if ch.isdigit())
     match = Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
     if len(digits) >= 3:
-        match |= Q(phone__icontains=digits)
+        # Numbers are stored in E.164 (+442079460018): a whole number typed any way is read as one
+        # (incidents.phones), and part of one typed nationally loses its trunk 0 ("020 79" finds it).
+        match |= Q(phone__icontains=digits.removeprefix("0") if len(digits) > 3 else digits)
+        number = parse_phone(query, strict=False)
+        if number:
+            match |= Q(phone=number)
     return visible_customers(user).filter(match).order_by("-care_flag", "name")[:limit]
 
 

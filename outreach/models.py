@@ -14,6 +14,7 @@ class Message(models.Model):
 
     class Kind(models.TextChoices):
         PROGRESS_REPORT = "progress_report", "Progress report"
+        CHECK_BACK = "check_back", "Check-back"
         WRAP_UP = "wrap_up", "Wrap-up note"
         SATISFACTION_CHECK = "satisfaction_check", "Satisfaction check"
         THANK_YOU = "thank_you", "Thank-you"
@@ -48,6 +49,9 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True, help_text="The provider's id, to match bounces.")
+    # Which worker's batch holds it while SENDING: one UPDATE claims a batch, and the worker then reads
+    # back exactly the rows it won (two workers never share one).
+    claim = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,6 +65,10 @@ class Message(models.Model):
             # The worker's queue: what is due to go out.
             models.Index(fields=["next_attempt_at"], name="message_due",
                          condition=Q(status__in=["scheduled", "sending"])),
+            # The provider's delivery reports find their message.
+            models.Index(fields=["provider_id"], name="message_provider_id", condition=~Q(provider_id="")),
+            # The worker reads back the batch it claimed.
+            models.Index(fields=["claim"], name="message_claim", condition=Q(claim__isnull=False)),
         ]
 
     def __str__(self):

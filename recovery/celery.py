@@ -36,6 +36,13 @@ def _beat_schedule():
             "schedule": interval,
             "options": {"expires": interval},
         },
+        # Messages to customers: a send wakes the worker at once; this pass is the safety net for a
+        # wake-up the broker lost, a retry come due and a message scheduled for later.
+        "send-messages": {
+            "task": "outreach.tasks.send_messages",
+            "schedule": interval,
+            "options": {"expires": interval},
+        },
         # The managers' weekly digest: each manager's Monday morning in their location's time zone is
         # decided by the task, so a quarter-hourly beat reaches every zone and catches up a missed run.
         "weekly-digest": {

@@ -5,6 +5,7 @@ can run web, worker and beat. DATABASE_URL and REDIS_URL switch to PostgreSQL an
 """
 
 import datetime
+import json
 import os
 from pathlib import Path
 
@@ -213,6 +214,36 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Recovery <recovery@localhost>")
+# A real provider's API instead of SMTP: EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend (e.g.
+# postmark, sendgrid, mailgun, amazon_ses) and its settings as JSON in ANYMAIL, e.g.
+# ANYMAIL='{"POSTMARK_SERVER_TOKEN": "..."}'. See README, "Messages to customers".
+if os.environ.get("ANYMAIL"):
+    ANYMAIL = json.loads(os.environ["ANYMAIL"])
+
+# --- Messages to customers (outreach) ----------------------------------------------------------
+# Emails to customers come from the author's name at this address (default: DEFAULT_FROM_EMAIL's).
+OUTREACH_FROM_EMAIL = os.environ.get("OUTREACH_FROM_EMAIL", "")
+# Messages one worker claims and sends over one SMTP connection at a time.
+OUTREACH_BATCH = int(os.environ.get("OUTREACH_BATCH", "100"))
+# A worker's claim on a batch lapses after this (a worker killed mid-batch is then replaced); longer
+# than a batch can take with EMAIL_TIMEOUT per message.
+OUTREACH_SENDING_LEASE = datetime.timedelta(seconds=int(os.environ.get("OUTREACH_SENDING_LEASE_SECONDS", "900")))
+# One worker task sends batches for at most this long, then leaves the rest to the next task.
+OUTREACH_PASS_SECONDS = float(os.environ.get("OUTREACH_PASS_SECONDS", "60"))
+# Text messages: outreach.sms.ConsoleBackend (default), outreach.sms.FileBackend (SMS_FILE_PATH) or
+# outreach.sms.TwilioBackend (SMS_ACCOUNT_SID, SMS_AUTH_TOKEN, SMS_FROM_NUMBER; SMS_API_URL for another host).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "outreach.sms.ConsoleBackend")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.log"))
+SMS_API_URL = os.environ.get("SMS_API_URL", "https://api.twilio.com")
+SMS_ACCOUNT_SID = os.environ.get("SMS_ACCOUNT_SID", "")
+SMS_AUTH_TOKEN = os.environ.get("SMS_AUTH_TOKEN", "")
+SMS_FROM_NUMBER = os.environ.get("SMS_FROM_NUMBER", "")
+SMS_STATUS_CALLBACK = os.environ.get("SMS_STATUS_CALLBACK", "")
+SMS_CONNECT_TIMEOUT = float(os.environ.get("SMS_CONNECT_TIMEOUT", "5"))
+SMS_READ_TIMEOUT = float(os.environ.get("SMS_READ_TIMEOUT", "10"))
+# Phone numbers are stored in E.164; one typed without a country code is read in this region.
+PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONE_NUMBER_DEFAULT_REGION", "GB")
+PHONENUMBER_DB_FORMAT = "E164"
 
 # --- Celery ----------------------------------------------------------------------------------
 # REDIS_URL selects Redis; without it the broker is a SQLite file of its own, so no server is

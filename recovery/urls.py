@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include("helpdesk.urls")),
     path("manage/", include("insights.urls")),
     path("settings/", include("organization_settings.urls")),
+    path("messages/", include("outreach.urls")),
     path("accounts/password/reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     # An invited member of staff, or someone who asked for a reset link, chooses their password here

@@ -1,10 +1,12 @@
 """Customers: found or made from what a person or a helpdesk knows, and their care flag."""
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import Customer
-from .base import NotAllowed, validate
+from ..phones import parse_phone
+from .base import NotAllowed, RecoveryError, validate
 from .team import may_direct
 
 
@@ -15,7 +17,9 @@ def customer_from_details(organization, *, name, email="", phone="", external_id
     """The customer with this external id or email, or a new one, checked but not yet saved:
     `log_incident` saves a new customer together with its care flag.
     Contact details of a known customer fill gaps only, and are saved at once.
-    `found` is what a caller already looked up by the rule of `known_customer` (None: nobody matched)."""
+    `found` is what a caller already looked up by the rule of `known_customer` (None: nobody matched).
+    A phone number is stored in E.164; one that is not a number is refused (`incidents.phones`)."""
+    phone = phone_number(phone)
     if found is _LOOK_UP:
         found = known_customer(organization, external_id=external_id, email=email)
     if found is not None:
@@ -29,6 +33,14 @@ def customer_from_details(organization, *, name, email="", phone="", external_id
     customer = Customer(organization=organization, name=name, email=email, phone=phone, external_id=external_id)
     validate(customer, exclude=["organization"])
     return customer
+
+
+def phone_number(text):
+    """A phone number as every door reads it: E.164, '' for none; not a number: a RecoveryError."""
+    try:
+        return parse_phone(text)
+    except ValidationError as error:
+        raise RecoveryError(error.messages[0], field_errors={"phone": error.messages}) from error
 
 
 def known_customer(organization, *, external_id="", email=""):

@@ -1,0 +1,411 @@
+"""Messages to the customer: drafted, sent in the owner's name, honouring consent and the night.
+
+`draft_message` writes a draft; `send_message` checks consent and address, sets the author,
+schedules it (never inside the location's quiet hours) and hands it to the worker once the
+transaction commits. The worker (`send_due`) claims due messages with one conditional UPDATE, sends
+them (one SMTP connection per batch), logs every attempt, retries a failure with backoff and, on the
+last failure, marks it FAILED on the incident's timeline. A message is sent at most once: only the
+worker that claimed it may send it, and a claim lapses only after the lease.
+"""
+
+import datetime
+import logging
+import time
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from followups import selectors as followup_selectors
+from incidents import phones
+from incidents import services as incident_services
+from incidents.events import new_event, record_event
+from incidents.models import Channel as IncidentChannel
+from incidents.models import Customer, Event, EventKind, FollowUp
+from incidents.services import NotAllowed, RecoveryError
+
+from . import sending, sms
+from .models import Message, MessageAttempt
+
+logger = logging.getLogger(__name__)
+
+Status = Message.Status
+# Attempts before a message is given up as FAILED (30 s, 1, 2, 4 … minutes apart: about two hours).
+MAX_ATTEMPTS = 8
+SENDER_LABEL = "Messages to customers"
+# The timeline and the page call a channel by these words.
+CHANNEL_WORDS = {Message.Channel.EMAIL: "email", Message.Channel.SMS: "text message"}
+
+
+class MessageError(RecoveryError):
+    """A message cannot be sent as asked (already sent, no address, opted out)."""
+
+
+# --- Consent and addresses ---------------------------------------------------------------------------
+
+
+def address_for(customer, channel):
+    """Where a message on `channel` goes: the email address, or the phone number in E.164 ('' if none)."""
+    if channel == Message.Channel.EMAIL:
+        return customer.email or ""
+    phone = customer.phone
+    return phone.as_e164 if phone and phone.is_valid() else ""
+
+
+def channel_for(customer):
+    """The customer's preferred channel if we can reach them on it; else email, else a text message.
+    With no address at all, their preference (or email): sending it then says why it did not go."""
+    preferred = customer.preferred_channel
+    if preferred and address_for(customer, preferred):
+        return preferred
+    for channel in (Message.Channel.EMAIL, Message.Channel.SMS):
+        if address_for(customer, channel):
+            return channel
+    return preferred or Message.Channel.EMAIL
+
+
+def reason_not_sendable(customer, channel):
+    """Why a message on `channel` cannot go to this customer, in words for the owner; '' if it can."""
+    if customer.opted_out_at is not None:
+        return f"{customer.name} asked not to be messaged (on {customer.opted_out_at:%d %b %Y})."
+    if not address_for(customer, channel):
+        if channel == Message.Channel.EMAIL:
+            return f"There is no email address on file for {customer.name}."
+        if customer.phone:
+            return f"{customer.phone} is not a number a text message can reach."
+        return f"There is no phone number on file for {customer.name}."
+    return ""
+
+
+def can_be_messaged(customer):
+    """False for a customer with no email or phone (or who opted out): the page offers a call or a
+    handwritten note instead of a send that would fail."""
+    return customer.opted_out_at is None and any(address_for(customer, channel) for channel in Message.Channel.values)
+
+
+# --- Quiet hours ------------------------------------------------------------------------------------
+
+
+def out_of_quiet_hours(moment, organization, location):
+    """`moment`, or the end of the quiet hours after it when it falls inside them on the location's clock.
+
+    Quiet hours may run over midnight (21:00–08:00) or not (13:00–14:00); equal start and end means none."""
+    start, end = organization.quiet_hours_start, organization.quiet_hours_end
+    if start == end:
+        return moment
+    zone = zoneinfo.ZoneInfo(location.timezone)
+    local = moment.astimezone(zone)
+    at = local.time()
+    if start < end:
+        quiet = start <= at < end
+        morning = local.date()
+    else:
+        quiet = at >= start or at < end
+        morning = local.date() + datetime.timedelta(days=1) if at >= start else local.date()
+    if not quiet:
+        return moment
+    return datetime.datetime.combine(morning, end, tzinfo=zone).astimezone(datetime.timezone.utc)
+
+
+# --- Drafting and sending --------------------------------------------------------------------------
+
+
+def default_subject(kind, incident):
+    place = incident.location.name
+    return {
+        Message.Kind.PROGRESS_REPORT: f"How we are getting on, from {place}",
+        Message.Kind.CHECK_BACK: f"Checking in, from {place}",
+        Message.Kind.WRAP_UP: f"Thank you, from {place}",
+        Message.Kind.SATISFACTION_CHECK: f"How do you feel about {place} now?",
+        Message.Kind.THANK_YOU: f"You told us, we changed it: {place}",
+    }.get(kind, f"A note from {place}")
+
+
+def draft_message(incident, *, kind, body, subject="", channel=None, author=None, for_day=None):
+    """A draft message to the incident's customer, on `channel` (default: the customer's preference
+    and what addresses we have), addressed now so the owner sees where it will go."""
+    customer = incident.customer
+    channel = channel or channel_for(customer)
+    if channel not in Message.Channel.values:
+        raise MessageError("Choose email or a text message.", field_errors={"channel": ["Email or text message."]})
+    message = Message(
+        incident=incident, kind=kind, channel=channel, to=address_for(customer, channel),
+        subject=(subject or default_subject(kind, incident)) if channel == Message.Channel.EMAIL else "",
+        body=body, author=author, status=Status.DRAFT, for_day=for_day,
+    )
+    incident_services.validate(message, exclude=["incident", "author"])
+    message.save()
+    return message
+
+
+@transaction.atomic
+def send_message(message, *, by, at=None, now=None):
+    """Send a DRAFT or SCHEDULED message as `by`: now, or at `at`, pushed out of the location's quiet
+    hours to the morning. The worker gets it once the transaction commits.
+
+    A customer who opted out, or has no address for the channel, gets no send: the message is
+    NOT_SENT with the reason, the timeline says so, and the owner sees it on their home page.
+    Returns the message."""
+    now = now or timezone.now()
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("incident__organization", "incident__location", "incident__customer", "incident__owner")
+        .get(pk=message.pk)
+    )
+    incident = message.incident
+    if by.organization_id != incident.organization_id:
+        raise NotAllowed("This incident belongs to another organization.")
+    if message.status not in (Status.DRAFT, Status.SCHEDULED):
+        raise MessageError(f"This message is already {message.get_status_display().lower()}.")
+    customer = incident.customer
+    message.author = by
+    message.to = address_for(customer, message.channel)
+    reason = reason_not_sendable(customer, message.channel)
+    if reason:
+        _not_sent(message, reason, now=now, actor=by)
+        return message
+    when = out_of_quiet_hours(max(at or now, now), incident.organization, incident.location)
+    message.status, message.status_note = Status.SCHEDULED, ""
+    message.scheduled_for = message.next_attempt_at = when
+    message.save(update_fields=["author", "to", "status", "status_note", "scheduled_for", "next_attempt_at", "updated_at"])
+    if when <= now:
+        queue_sending()
+    return message
+
+
+def _not_sent(message, reason, *, now, actor=None):
+    message.status, message.status_note, message.next_attempt_at = Status.NOT_SENT, reason[:300], None
+    message.save(update_fields=["author", "to", "status", "status_note", "next_attempt_at", "updated_at"])
+    record_event(
+        message.incident, EventKind.MESSAGE_NOT_SENT,
+        f"{message.get_kind_display()} not sent: {reason}", at=now, actor=actor,
+        actor_label="" if actor else SENDER_LABEL, after=_event_facts(message),
+    )
+
+
+def _event_facts(message):
+    return {"message": message.pk, "kind": message.kind, "channel": message.channel, "status": message.status,
+            "note": message.status_note}
+
+
+def queue_sending():
+    """Wake the worker once the rows are committed. When the broker is down nothing is lost: beat's
+    pass finds the due messages in the database."""
+    transaction.on_commit(_publish)
+
+
+def _publish():
+    from . import tasks  # tasks import this module
+
+    try:
+        tasks.send_messages.apply_async(retry=True, retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5})
+    except Exception:
+        logger.warning("Broker unavailable; due messages wait for the next pass", exc_info=True)
+
+
+# --- Follow-ups that are sent ---------------------------------------------------------------------
+
+FOLLOW_UP_KINDS = {
+    FollowUp.Kind.IMMEDIATE: Message.Kind.CHECK_BACK,
+    FollowUp.Kind.POST_FIX: Message.Kind.CHECK_BACK,
+    FollowUp.Kind.PROGRESS: Message.Kind.PROGRESS_REPORT,
+    FollowUp.Kind.WRAP_UP: Message.Kind.WRAP_UP,
+}
+# The follow-up's record of how it was done (the record's channels have no text message: "other").
+RECORDED_AS = {Message.Channel.EMAIL: IncidentChannel.EMAIL, Message.Channel.SMS: IncidentChannel.OTHER}
+
+
+@transaction.atomic
+def send_follow_up(incident, *, by, kind, channel, note, subject="", at=None, now=None):
+    """A follow-up to the customer that is sent, not only recorded: the follow-up on the record (it
+    meets its clock) and the message that carries the note, in one transaction. A customer who cannot
+    receive it (opted out, no address) is refused before anything is written, so the owner can
+    phone or write by hand instead. Returns the message."""
+    now = now or timezone.now()
+    if kind not in FOLLOW_UP_KINDS:
+        raise MessageError("Only a follow-up to the customer can be sent to them.", field_errors={"kind": ["Not to the customer."]})
+    reason = reason_not_sendable(incident.customer, channel)
+    if reason:
+        raise MessageError(f"{reason} Record a call or a handwritten note instead.", field_errors={"channel": [reason]})
+    follow_up = incident_services.record_follow_up(
+        incident, by=by, kind=kind, channel=RECORDED_AS[channel], note=note, now=now)
+    message = draft_message(follow_up.incident, kind=FOLLOW_UP_KINDS[kind], body=note, subject=subject,
+                            channel=channel, author=by)
+    return send_message(message, by=by, at=at, now=now)
+
+
+def wrap_up_draft(incident):
+    """The wrap-up note drafted for the owner to personalize."""
+    return followup_selectors.wrap_up_draft(incident)
+
+
+# --- The worker -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    not_sent: int = 0
+
+
+def due_ids(now, *, limit):
+    """Messages due to go out (scheduled and due, or a lapsed claim), from the partial index."""
+    return list(
+        Message.objects.filter(status__in=[Status.SCHEDULED, Status.SENDING], next_attempt_at__lte=now)
+        .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )
+
+
+def claim(ids, now):
+    """Claim the messages among `ids` that are still due, in one conditional UPDATE: a row another
+    worker claimed first (SENDING with a live lease) or that was sent meanwhile no longer matches.
+    Returns the claimed messages, ready to send."""
+    token = uuid.uuid4()
+    claimable = Q(status=Status.SCHEDULED) | Q(status=Status.SENDING)
+    Message.objects.filter(claimable, pk__in=ids, next_attempt_at__lte=now).update(
+        status=Status.SENDING, claim=token, attempts=F("attempts") + 1,
+        next_attempt_at=now + settings.OUTREACH_SENDING_LEASE,
+    )
+    return list(
+        Message.objects.filter(claim=token, status=Status.SENDING)
+        .select_related("incident__organization", "incident__location", "incident__customer", "author")
+        .order_by("next_attempt_at", "pk")
+    )
+
+
+def send_due(*, now=None, batch_size=None, time_budget=None):
+    """Send every message due now, batch by batch, until none is due or the time budget is spent.
+    Safe to run in any number of workers at once. Returns a SendReport."""
+    clock_given = now is not None  # tests pass a moved clock; a worker reads the time per batch
+    now = now or timezone.now()
+    batch_size = batch_size or settings.OUTREACH_BATCH
+    deadline = time.monotonic() + (time_budget if time_budget is not None else settings.OUTREACH_PASS_SECONDS)
+    report = SendReport()
+    while True:
+        ids = due_ids(now, limit=batch_size)
+        if not ids:
+            break
+        batch = claim(ids, now)
+        report.claimed += len(batch)
+        if batch:
+            send_batch(batch, now=now if clock_given else None, report=report)
+        if time.monotonic() > deadline:
+            break
+        if not clock_given:
+            now = timezone.now()
+    return report
+
+
+def send_batch(batch, *, now=None, report=None):
+    """Send claimed messages: the emails over one SMTP connection, the texts through the SMS backend;
+    then record every outcome in a few statements, as of `now` (default: when the sends returned)."""
+    report = report or SendReport()
+    outcomes = []
+    emails = [message for message in batch if message.channel == Message.Channel.EMAIL]
+    texts = [message for message in batch if message.channel == Message.Channel.SMS]
+    for message in batch:
+        # Consent is checked again at the moment of sending: an unsubscribe since scheduling wins.
+        reason = reason_not_sendable(message.incident.customer, message.channel)
+        if reason:
+            outcomes.append((message, "not_sent", reason, 0))
+    blocked = {message.pk for message, *_ in outcomes}
+    outcomes += sending.send_emails([m for m in emails if m.pk not in blocked])
+    outcomes += sms.send_texts([m for m in texts if m.pk not in blocked])
+    _record_outcomes(outcomes, now=now or timezone.now(), report=report)
+    return report
+
+
+def _record_outcomes(outcomes, *, now, report):
+    """outcomes: [(message, "sent" | "retry" | "failed" | "not_sent", error or provider id, ms)]."""
+    attempts, events, sent_ids = [], [], []
+    at = now
+    for message, outcome, detail, duration_ms in outcomes:
+        if outcome == "not_sent":
+            report.not_sent += 1
+            Message.objects.filter(pk=message.pk, status=Status.SENDING, claim=message.claim).update(
+                status=Status.NOT_SENT, status_note=detail[:300], next_attempt_at=None, claim=None)
+            message.status, message.status_note = Status.NOT_SENT, detail[:300]
+            events.append(new_event(message.incident, EventKind.MESSAGE_NOT_SENT,
+                                    f"{message.get_kind_display()} not sent: {detail}", at=at,
+                                    actor_label=SENDER_LABEL, after=_event_facts(message)))
+            continue
+        attempts.append(MessageAttempt(message=message, at=at, succeeded=outcome == "sent",
+                                       error="" if outcome == "sent" else detail[:2000], duration_ms=duration_ms))
+        if outcome == "sent":
+            report.sent += 1
+            sent_ids.append(message.pk)
+            message.status, message.provider_id = Status.SENT, detail
+            if detail:
+                Message.objects.filter(pk=message.pk).update(provider_id=detail[:200])
+            events.append(new_event(
+                message.incident, EventKind.MESSAGE_SENT,
+                f"{message.get_kind_display()} sent by {CHANNEL_WORDS[message.channel]} to {message.to}",
+                at=at, actor=message.author, after=_event_facts(message)))
+        elif outcome == "retry" and message.attempts < MAX_ATTEMPTS:
+            report.retried += 1
+            retry_at = out_of_quiet_hours(at + retry_pause(message.attempts), message.incident.organization,
+                                          message.incident.location)
+            Message.objects.filter(pk=message.pk, status=Status.SENDING, claim=message.claim).update(
+                status=Status.SCHEDULED, next_attempt_at=retry_at, status_note=detail[:300], claim=None)
+        else:
+            report.failed += 1
+            Message.objects.filter(pk=message.pk, status=Status.SENDING, claim=message.claim).update(
+                status=Status.FAILED, next_attempt_at=None, status_note=detail[:300], claim=None)
+            message.status, message.status_note = Status.FAILED, detail[:300]
+            events.append(new_event(
+                message.incident, EventKind.MESSAGE_FAILED,
+                f"{message.get_kind_display()} by {CHANNEL_WORDS[message.channel]} to {message.to} failed: {detail}",
+                at=at, actor_label=SENDER_LABEL, after=_event_facts(message)))
+    if sent_ids:
+        Message.objects.filter(pk__in=sent_ids, status=Status.SENDING).update(
+            status=Status.SENT, sent_at=at, next_attempt_at=None, status_note="", claim=None)
+    MessageAttempt.objects.bulk_create(attempts)
+    Event.objects.bulk_create(events)
+
+
+def retry_pause(attempts):
+    """30 s, 1, 2, 4 … minutes, at most an hour: a provider that is down is not hammered."""
+    return min(datetime.timedelta(seconds=30) * 2 ** max(attempts - 1, 0), datetime.timedelta(hours=1))
+
+
+# --- Consent from the customer ------------------------------------------------------------------------
+
+
+def opt_out(customers, *, now=None):
+    """The customers asked not to be messaged (an unsubscribe link, STOP): nothing more is sent to
+    them, including what is already scheduled (the worker checks again before sending)."""
+    now = now or timezone.now()
+    return customers.filter(opted_out_at__isnull=True).update(opted_out_at=now)
+
+
+def opt_out_number(number, *, now=None):
+    """STOP from a phone: every customer with that number (in E.164) is opted out."""
+    e164 = phones.parse_phone(number, strict=False)
+    if not e164:
+        return 0
+    return opt_out(Customer.objects.filter(phone=e164), now=now)
+
+
+@transaction.atomic
+def record_bounce(provider_id, *, reason, now=None):
+    """The provider could not deliver a message it took: BOUNCED, on the timeline for the owner."""
+    now = now or timezone.now()
+    if not provider_id:
+        return None
+    message = (Message.objects.select_for_update(of=("self",)).select_related("incident")
+               .filter(provider_id=provider_id, status=Status.SENT).first())
+    if message is None:
+        return None
+    message.status, message.status_note = Status.BOUNCED, reason[:300]
+    message.save(update_fields=["status", "status_note", "updated_at"])
+    record_event(message.incident, EventKind.MESSAGE_FAILED,
+                 f"{message.get_kind_display()} by {CHANNEL_WORDS[message.channel]} to {message.to} bounced: {reason}",
+                 at=now, actor_label=SENDER_LABEL, after=_event_facts(message))
+    return message
