@@ -21,6 +21,8 @@ class Reminder(models.Model):
         TWENTY_MINUTE = clock.TWENTY_MINUTE, "Window missed: breach and escalation to managers"
         ESCALATE_ADMINS = clock.ESCALATE_ADMINS, "Escalation to the organization's admins"
         PROGRESS_REPORT = clock.PROGRESS_REPORT, "Progress report due"
+        # The day's progress report went unsent by the end of the location's day (outreach's pass).
+        PROGRESS_MISSED = "progress_missed", "Progress report missed: escalation to managers"
         CHECK_BACK = clock.CHECK_BACK, "Check-back due"
         WRAP_UP = clock.WRAP_UP, "Wrap-up note due"
 
@@ -54,6 +56,7 @@ class Notification(models.Model):
         WINDOW_MISSED = "window_missed", "Window missed"
         ESCALATION = "escalation", "Escalation"
         PROGRESS_REPORT = "progress_report", "Progress report due"
+        PROGRESS_MISSED = "progress_missed", "Progress report missed"
         CHECK_BACK = "check_back", "Check back"
         WRAP_UP = "wrap_up", "Wrap-up note"
 

@@ -65,7 +65,7 @@ def _minutes(duration):
     return int(duration.total_seconds() // 60)
 
 
-def compose(kind, incident, *, escalated_to_admins=False):
+def compose(kind, incident, *, escalated_to_admins=False, missed_day=None):
     """The title and body of one kind of notification about an incident: (title, body, draft)."""
     customer = incident.customer.name
     ref = incident.reference
@@ -89,6 +89,13 @@ def compose(kind, incident, *, escalated_to_admins=False):
             f"Nothing was recorded for {customer} by {deadline}. Follow up with them now; "
             "your manager has been told."
         )
+    elif kind == Kind.ESCALATION and missed_day:
+        title = f"{ref}: no progress report to {customer} on {missed_day:%a %d %b}"
+        body = (
+            f"{owner} owns the recovery for {customer} at {incident.location.name}: {incident.summary} "
+            f"It is still not fixed, and the day's progress report was not sent by closing. "
+            "Step in, reassign it or bring in help."
+        )
     elif kind == Kind.ESCALATION:
         if escalated_to_admins:
             later = _minutes(incident.organization.escalate_after)
@@ -102,9 +109,18 @@ def compose(kind, incident, *, escalated_to_admins=False):
     elif kind == Kind.PROGRESS_REPORT:
         title = f"{ref}: send {customer} a progress report"
         since = _local(incident.logged_at, incident)
+        # One reminder a day, in step with the day's draft: unsent by closing, the report is missed
+        # and the managers hear of it (PROGRESS_MISSED), so the owner is not nagged twice for it.
         body = (
             f"Open since {since:%a %d %b}. A short update today tells {customer} you have not forgotten "
-            "them; record it as a progress follow-up."
+            "them: today's report waits as a draft on the incident page. Write the next step, check it "
+            "and send it (or record a call as a progress follow-up) before closing."
+        )
+    elif kind == Kind.PROGRESS_MISSED:
+        title = f"{ref}: {customer} had no progress report on {missed_day:%a %d %b}"
+        body = (
+            f"The day's report was not sent by closing, so your manager has been told. "
+            f"Tomorrow's draft is ready in the morning: send it, or call {customer}."
         )
     elif kind == Kind.CHECK_BACK:
         title = f"{ref}: check back with {customer}"

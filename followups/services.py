@@ -189,12 +189,7 @@ def _act(kind, incident, now):
     if kind == clock.TWENTY_MINUTE:
         incident_services.mark_breached(incident, now=now)
         team = notify.owner_and_helpers(incident)
-        # The ladder: the location's managers at once; with none (or only the owner), the admins.
-        managers = _others(notify.location_managers(incident), team)
-        level = "managers"
-        if not managers:
-            managers, level = _others(notify.organization_admins(incident), team), "admins"
-        _record_escalation(incident, managers, level, now)
+        managers = _escalate(incident, team, now)
         return [(person, Kind.WINDOW_MISSED, {}) for person in team] + [
             (person, Kind.ESCALATION, {}) for person in managers
         ]
@@ -210,23 +205,58 @@ def _act(kind, incident, now):
     return [(person, reminder_kind, {}) for person in notify.owner_and_helpers(incident)]
 
 
+def _escalate(incident, team, now, *, missed=""):
+    """The ladder of every missed clock: the location's managers at once; with none (or only the
+    team itself), the organization's admins. Written on the timeline; returns who is told."""
+    managers = _others(notify.location_managers(incident), team)
+    level = "managers"
+    if not managers:
+        managers, level = _others(notify.organization_admins(incident), team), "admins"
+    _record_escalation(incident, managers, level, now, missed=missed)
+    return managers
+
+
+def escalate_missed_progress_report(incident, *, day, day_ended_at, now):
+    """The day's progress report to the customer was not sent by the end of the location's day
+    (`day_ended_at`): a missed clock, escalated as a missed window is. The owner and helpers hear
+    that it was missed, the ladder's managers (or admins) that they should step in.
+
+    Once per incident and day: the Reminder's unique constraint decides, so a repeated or a
+    concurrent pass escalates once. Returns the Reminder, or None when it was already escalated."""
+    with transaction.atomic():
+        incident = Incident.objects.select_related("organization", "location", "customer", "owner__api_client").get(
+            pk=incident.pk)
+        reminder = _record_reminder(incident, clock.Clock(Reminder.Kind.PROGRESS_MISSED, day_ended_at), now)
+        if reminder is None:
+            return None
+        team = notify.owner_and_helpers(incident)
+        managers = _escalate(incident, team, now, missed=f"No progress report to the customer on {day:%a %d %b}")
+        messages = [(person, Kind.PROGRESS_MISSED, {"missed_day": day}) for person in team] + [
+            (person, Kind.ESCALATION, {"missed_day": day}) for person in managers
+        ]
+        queue_deliveries(notify.create_notifications(incident, reminder, messages, now=now))
+    return reminder
+
+
 def _others(people, team):
     team_ids = {person.pk for person in team}
     return [person for person in people if person.pk not in team_ids]
 
 
-def _record_escalation(incident, people, level, now):
-    """Escalations are timeline events (reminders are not): the record shows who was told."""
+def _record_escalation(incident, people, level, now, *, missed=""):
+    """Escalations are timeline events (reminders are not): the record shows who was told, and
+    for a clock other than the twenty-minute one, which was missed."""
     if people:
         names = ", ".join(person.display_name() for person in people)
         audience = "the location's managers" if level == "managers" else "the organization's admins"
         summary = f"Escalated to {names} ({audience})"
     else:
         summary = "Escalation found no manager or admin to tell"
-    record_event(
-        incident, EventKind.ESCALATED, summary, at=now, actor_label=ENGINE,
-        after={"level": level, "to": [person.username for person in people]},
-    )
+    after = {"level": level, "to": [person.username for person in people]}
+    if missed:
+        summary = f"{missed}: {summary[0].lower()}{summary[1:]}"
+        after["missed"] = missed
+    record_event(incident, EventKind.ESCALATED, summary, at=now, actor_label=ENGINE, after=after)
 
 
 def _record_failure(incident_id, now, error):
