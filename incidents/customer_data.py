@@ -33,7 +33,7 @@ def export_customer(customer):
             "id": customer.pk,
             "name": customer.name,
             "email": customer.email,
-            "phone": customer.phone,
+            "phone": str(customer.phone or ""),  # E.164 (a PhoneNumber in Python)
             "external_id": customer.external_id,
             "lifetime_value": _text(customer.lifetime_value),
             "care_flag": customer.care_flag,

@@ -131,7 +131,7 @@ def customer_search(request):
     customers = selectors.search_customers(request.user, request.GET.get("q", ""))
     return JsonResponse({"customers": [
         {
-            "id": customer.pk, "name": customer.name, "email": customer.email, "phone": customer.phone,
+            "id": customer.pk, "name": customer.name, "email": customer.email, "phone": str(customer.phone or ""),
             "care_flag": customer.care_flag, "care_note": customer.care_note if customer.care_flag else "",
             "care_flagged_at": customer.care_flagged_at.isoformat() if customer.care_flag and customer.care_flagged_at else "",
             "url": reverse("customer", args=[customer.pk]),

@@ -90,12 +90,12 @@ def test_create_finds_the_existing_customer_by_email_and_names_the_owner(create,
 
 def test_create_knows_a_customer_by_external_id_before_email_and_fills_only_gaps(create, customer, organization):
     by_ticket_system = factories.CustomerFactory(organization=organization, external_id="CRM-9", phone="")
-    response = create(customer={"name": "Ada", "email": customer.email, "external_id": "CRM-9", "phone": "+44 1"})
+    response = create(customer={"name": "Ada", "email": customer.email, "external_id": "CRM-9", "phone": "020 7946 0101"})
 
     assert response.status_code == 201
     assert response.json()["customer"]["id"] == by_ticket_system.pk
     by_ticket_system.refresh_from_db()
-    assert by_ticket_system.phone == "+44 1" and by_ticket_system.name != "Ada"
+    assert by_ticket_system.phone == "+442079460101" and by_ticket_system.name != "Ada"  # E.164
     assert by_ticket_system.care_flag
     # A new customer: neither the external id nor the email is known.
     fresh = create(external_id="HD-2", customer={"name": "Grace", "email": "grace@example.com", "external_id": "CRM-10"})
