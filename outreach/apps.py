@@ -10,3 +10,11 @@ class OutreachConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "outreach"
     verbose_name = "Messages to customers"
+
+    def ready(self):
+        from incidents.customer_data import also_redact
+
+        from .survey import redact_answers
+
+        # The customer's suggestion is their own words: anonymizing them removes it too.
+        also_redact(redact_answers)

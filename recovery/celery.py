@@ -15,6 +15,8 @@ if app.conf.broker_url.startswith(broker.URL_PREFIX):
     app.conf.broker_transport_options = broker.transport_options(
         app.conf.broker_url, [queue.name for queue in app.conf.task_queues or ()])
 app.autodiscover_tasks()
+# The satisfaction check's pass has a module of its own beside outreach's sending tasks.
+app.autodiscover_tasks(related_name="survey_tasks")
 
 
 def _beat_schedule():
@@ -42,6 +44,13 @@ def _beat_schedule():
             "task": "outreach.tasks.send_messages",
             "schedule": interval,
             "options": {"expires": interval},
+        },
+        # The customer's satisfaction check, a while after the wrap-up went out (an organization's
+        # setting of hours or days): a quarter-hourly pass is soon enough.
+        "satisfaction-checks": {
+            "task": "outreach.survey_tasks.send_satisfaction_checks",
+            "schedule": 15 * 60,
+            "options": {"expires": 15 * 60},
         },
         # The managers' weekly digest: each manager's Monday morning in their location's time zone is
         # decided by the task, so a quarter-hourly beat reaches every zone and catches up a missed run.

@@ -5,6 +5,7 @@ from django.http import Http404
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from outreach import survey_views
 from recovery.health import healthz
 from recovery.sign_in import PasswordResetConfirmView, PasswordResetView
 
@@ -26,6 +27,9 @@ urlpatterns = [
     path("manage/", include("insights.urls")),
     path("settings/", include("organization_settings.urls")),
     path("messages/", include("outreach.urls")),
+    # The customer's satisfaction page: public, reached only through the signed link in the check.
+    path("feedback/<str:token>/", survey_views.satisfaction_page, name="satisfaction_survey"),
+    path("feedback/<str:token>/thanks/", survey_views.thanks_page, name="satisfaction_thanks"),
     path("accounts/password/reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     # An invited member of staff, or someone who asked for a reset link, chooses their password here

@@ -97,6 +97,7 @@ def _fill(route, incident, world, nonexistent=False):
         "pk": None,
         "provider_id": "rival",  # a single sign-on that is not set up
         "rest": "anything",  # the tail of an allauth page that is not offered
+        "token": "not-a-signed-link",  # a customer's signed link (the satisfaction page): forged
     }
     if route.startswith("settings/"):
         # Settings name the foreign incident's location, its owner, or the rival's API client.
