@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from followups import selectors as followup_selectors
+from outreach import progress_reports
 
 from . import forms, selectors, services
 from .models import CoachPhrase, FollowUp, Stage
@@ -81,7 +82,9 @@ def home(request):
     """My open recoveries, most urgent first, each with its twenty-minute clock and next step."""
     now = timezone.now()
     incidents = list(selectors.open_incidents_for(request.user))
+    progress_drafts = progress_reports.open_drafts_by_incident(incidents)
     for incident in incidents:
+        incident.progress_draft = progress_drafts.get(incident.pk)
         incident.window_seconds = (
             None if incident.responded_at else int((incident.follow_up_due_at - now).total_seconds())
         )

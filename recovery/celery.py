@@ -15,6 +15,8 @@ if app.conf.broker_url.startswith(broker.URL_PREFIX):
     app.conf.broker_transport_options = broker.transport_options(
         app.conf.broker_url, [queue.name for queue in app.conf.task_queues or ()])
 app.autodiscover_tasks()
+# The daily progress report's pass has a module of its own beside outreach's sending tasks.
+app.autodiscover_tasks(related_name="progress_tasks")
 # The satisfaction check's pass has a module of its own beside outreach's sending tasks.
 app.autodiscover_tasks(related_name="survey_tasks")
 
@@ -44,6 +46,13 @@ def _beat_schedule():
             "task": "outreach.tasks.send_messages",
             "schedule": interval,
             "options": {"expires": interval},
+        },
+        # The daily progress report to customers: drafted each morning in the location's opening
+        # hours, sent by itself at the organization's hour, escalated when the day ended unsent.
+        "progress-reports": {
+            "task": "outreach.progress_tasks.run_progress_reports",
+            "schedule": 5 * 60,
+            "options": {"expires": 5 * 60},
         },
         # The customer's satisfaction check, a while after the wrap-up went out (an organization's
         # setting of hours or days): a quarter-hourly pass is soon enough.
