@@ -28,6 +28,7 @@ class OrganizationForm(ModelForm):
         labels = {"follow_up_window": "Fix or follow up within", "heads_up_before": "Warn the owner before the end by",
                   "escalate_after": "Tell the admins after a missed window by",
                   "progress_report_every": "Progress report to the customer every",
+                  "progress_reports_send_at": "Progress reports go by themselves at (local time; empty: owners send them)",
                   "two_factor_required": "Managers and admins must use two-factor sign-in"}
 
 
