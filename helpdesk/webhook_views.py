@@ -178,7 +178,7 @@ class WebhookDetail(ClientOnly, ApiView):
 
 class WebhookDeliveryList(ClientOnly, ApiView):
     @extend_schema(
-        summary="The delivery log of a webhook URL",
+        summary="The delivery log of a webhook URL", operation_id="webhooks_deliveries_list",
         description="Deliveries to this endpoint, newest first, each with every attempt: when, the receiver's HTTP "
                     "status (or the error when none came) and how long it took. Cursor pages: follow `next`.",
         parameters=[
