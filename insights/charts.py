@@ -59,7 +59,9 @@ SCORE_COLUMNS = [
     ("label", "Where / who"), ("logged", "Incidents"), ("rule_rate", "20-min rule met"),
     ("seconds_to_apology_p50", "To apology (median / p90)"), ("seconds_to_follow_up_p50", "To first follow-up"),
     ("seconds_to_fix_p50", "To fix"), ("open_over_day", "Open > 1 day"), ("wrap_up_rate", "Wrap-ups done"),
-    ("champion", "Champions (rate)"), ("retained", "Retained / partial / lost"), ("gesture_cost", "Gestures · cost"),
+    ("champion", "Champions, staff-judged (rate)"), ("customer_champion", "Champions, customer-confirmed (rate)"),
+    ("response_rate", "Satisfaction checks answered"), ("disagreement_rate", "Staff vs customer"),
+    ("retained", "Retained / partial / lost"), ("gesture_cost", "Gestures · cost"),
     ("value_kept", "Lifetime value kept"),
 ]
 
@@ -82,6 +84,29 @@ def money(value):
     return f"{float(value or 0):,.0f}"
 
 
+def gap(f):
+    """Where staff and the customer both judged the outcome: how many differ, how many staff judged better."""
+    if not f["both_judged"]:
+        return "–"
+    return f"{f['disagreed']} of {f['both_judged']} differ, {f['staff_rosier']} staff higher"
+
+
+def champion_cells(f):
+    """Champions as staff judged them beside those customers confirmed, the checks' response rate and
+    the gap between the two judgments: the scorecard's columns, and the digest's lines."""
+    return {
+        "staff": f"{f['champion']} ({percent(f['champion_rate'])})",
+        "customer": f"{f['customer_champion']} ({percent(f['customer_champion_rate'])})",
+        "answered": f"{f['answered']} of {f['checks_sent']} ({percent(f['response_rate'])})",
+        "gap": gap(f),
+    }
+
+
+def champion_lines(rows):
+    """[(label, champion_cells)] of the rows with incidents in the period, for the digest."""
+    return [(row.label, champion_cells(row.current)) for row in rows if row.current["logged"]]
+
+
 def score_cells(figures):
     """The scorecard figures of one period as the strings its cells show."""
     f = figures
@@ -89,7 +114,8 @@ def score_cells(figures):
     return [
         str(f["logged"]), percent(f["rule_rate"]), pair("seconds_to_apology"), pair("seconds_to_follow_up"),
         pair("seconds_to_fix"), str(f["open_over_day"]), percent(f["wrap_up_rate"]),
-        f"{f['champion']} ({percent(f['champion_rate'])})", f"{f['retained']} / {f['partial']} / {f['lost']}",
+        *champion_cells(f).values(),
+        f"{f['retained']} / {f['partial']} / {f['lost']}",
         f"{f['gestures']} · {money(f['gesture_cost'])}", money(f["value_kept"]),
     ]
 

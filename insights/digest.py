@@ -1,5 +1,6 @@
 """The weekly digest: each manager, on Monday morning in their location's time zone, gets last week's
-scorecard, the clusters that stood out and the recoveries still open.
+scorecard, champions counted by customers beside those staff judged (per location and per staff
+member), the clusters that stood out and the recoveries still open.
 
 Beat calls `send_weekly_digests` every quarter of an hour; the function decides who is due, so every time
 zone gets its Monday morning and a missed run is caught up by the next one. Each manager's week is claimed
@@ -23,7 +24,7 @@ from incidents.models import Category, User
 
 from . import charts, clusters, selectors
 from .models import WeeklyDigest
-from .scope import scope_for
+from .scope import scope_for, staff_of
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def digest_context(scope, monday, now):
     end = datetime.datetime.combine(monday, datetime.time(), tzinfo=zone)
     start = end - datetime.timedelta(days=7)
     rows, total = selectors.scorecard(scope, start, end, group="location", now=now)
+    staff_rows, _ = selectors.scorecard(scope, start, end, group="staff", now=now, staff=staff_of(scope))
     counts = selectors.trend_counts(scope, selectors.period_incidents(scope, {}, start, end, now))
     names = dict(Category.objects.filter(pk__in=[key for _, key in counts.region_category]).values_list("pk", "name"))
     found = clusters.time_clusters(counts.cells, scope.locations)
@@ -99,10 +101,15 @@ def digest_context(scope, monday, now):
     total_table = charts.score_table([total])
     total_lines = [(title, current, previous)
                    for (_, title), (current, previous) in zip(charts.SCORE_COLUMNS[1:], total_table[0][2])]
+    by_location = charts.champion_lines(selectors.sort_rows(rows, "label", False))
+    by_staff = charts.champion_lines(selectors.sort_rows(staff_rows, "label", False))
     return {
         "start": start.date(), "last_day": (end - datetime.timedelta(days=1)).date(),
         "columns": charts.SCORE_COLUMNS[1:], "table": charts.score_table(selectors.sort_rows(rows, "label", False)),
         "total_table": total_table, "total_lines": total_lines, "total": total, "clusters": found,
+        # Champions counted by the customer beside staff's, per location and per staff member (owner).
+        "champions_by_location": by_location, "champions_by_staff": by_staff,
+        "champion_groups": [("Per location", by_location), ("Per staff member (owner)", by_staff)],
         "open_rows": open_rows, "open_counts": counts,
         "console_url": site + reverse("insights:open"), "trends_url": site + reverse("insights:trends"),
     }

@@ -11,5 +11,6 @@ urlpatterns = [
     path("scorecard/", views.scorecard, name="scorecard"),
     path("trends/", views.trends, name="trends"),
     path("incidents/", views.incident_list, name="incidents"),
+    path("answers/", views.customer_answers, name="answers"),
     path("export.csv", views.export_csv, name="export"),
 ]

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from incidents import services
 from incidents.models import Gesture, Incident, User
+from outreach.survey import feeling_label
 
 from . import charts, clusters, export, selectors
 from .scope import Filters, categories_of, period_of, scope_for, staff_of
@@ -183,6 +184,23 @@ def incident_list(request, scope):
     return render(request, "insights/incidents.html", {"form": form, "page": page, "start": start.date(),
                                                        "last_day": (end - selectors.DAY).date(),
                                                        "query": query})
+
+
+@manager_page
+def customer_answers(request, scope):
+    """The customers' answers to the satisfaction check and their suggestions, for the period chosen."""
+    form, values, _ = _filters(request, scope)
+    start, end = period_of(values, scope)
+    with_suggestion = request.GET.get("suggestions") == "1"
+    answers = selectors.customer_answers(scope, values, start, end, with_suggestion=with_suggestion)
+    page = Paginator(answers, 50).get_page(request.GET.get("page"))
+    for answer in page:
+        answer.feeling_text = feeling_label(answer.feeling)
+    query = charts.query({key: value for key, value in request.GET.items() if key not in ("page", "suggestions")})
+    return render(request, "insights/answers.html", {
+        "form": form, "page": page, "start": start.date(), "last_day": (end - selectors.DAY).date(),
+        "query": query, "with_suggestion": with_suggestion,
+    })
 
 
 @manager_page

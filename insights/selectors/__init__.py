@@ -1,5 +1,6 @@
 """The figures of the managers' console, each computed by the database, by page: open recoveries,
-the scorecard, and trends. Callers use `insights.selectors.<name>`.
+the scorecard, trends, and what customers told us (their answers to the satisfaction check). Callers
+use `insights.selectors.<name>`.
 
 Nothing here loops over incidents in Python: every figure is an aggregate (`GROUP BY`), an ordered-set
 aggregate (`percentile_disc` on PostgreSQL) or a window function (the portable percentile fallback), and
@@ -7,12 +8,13 @@ the number of queries per page does not depend on the number of incidents. Pytho
 grouped rows (a few per location or person) for the templates.
 """
 
+from .answers import customer_answers
 from .open_recoveries import RowClock, clock_of, open_recoveries, staff_by_location
 from .scorecard import DAY, SORTABLE, ScoreRow, scorecard, sort_rows
 from .trends import BREAKDOWNS, TrendCounts, heatmap, incident_list, labelled, local_cells, period_incidents, trend_counts
 
 __all__ = [
-    "BREAKDOWNS", "DAY", "RowClock", "SORTABLE", "ScoreRow", "TrendCounts", "clock_of", "heatmap", "incident_list",
-    "labelled", "local_cells", "open_recoveries", "period_incidents", "scorecard", "sort_rows", "staff_by_location",
+    "BREAKDOWNS", "DAY", "RowClock", "SORTABLE", "ScoreRow", "TrendCounts", "clock_of", "customer_answers", "heatmap",
+    "incident_list", "labelled", "local_cells", "open_recoveries", "period_incidents", "scorecard", "sort_rows", "staff_by_location",
     "trend_counts",
 ]

@@ -1,20 +1,27 @@
-"""The scorecard: each location's or person's figures for a period, beside the period before."""
+"""The scorecard: each location's or person's figures for a period, beside the period before.
+
+Champions are counted twice: as staff judged them (`Incident.outcome`) and as customers confirmed them
+(`Incident.customer_outcome`, from the satisfaction check's answer, mapped in `outreach.survey`), with
+the checks' response rate and the gap between the two judgments. All from the same GROUP BY."""
 
 import datetime
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, Count, DecimalField, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, Sum, Value, When
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import Coalesce
 
 from incidents.models import Outcome
+from outreach.models import Message
 
 from ..scope import logged_in
 
 DAY = datetime.timedelta(days=1)
 DURATIONS = ("seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix")
 KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
+# Outcomes from best to worst: staff "rosier" than the customer ticked one further up this list.
+RANKED = (Outcome.CHAMPION, Outcome.RETAINED, Outcome.PARTIAL, Outcome.LOST)
 
 
 class PercentileDisc(Aggregate):
@@ -54,7 +61,34 @@ def _aggregates(now):
         # Kept on the incident by the services as gestures are given or approved (organization currency).
         "gestures": Coalesce(Sum("gesture_count"), Value(0)),
         "gesture_cost": Coalesce(Sum("gesture_cost"), Value(0), output_field=DecimalField()),
+        **_customer_aggregates(),
     }
+
+
+def _customer_aggregates():
+    """What customers said (outreach's satisfaction check) beside what staff recorded. The check's
+    message is asked for with EXISTS per incident (through the message's incident index), so the other
+    figures are not multiplied by a join."""
+    check_sent = Exists(Message.objects.filter(incident=OuterRef("pk"), kind=Message.Kind.SATISFACTION_CHECK,
+                                               sent_at__isnull=False))
+    answered, judged = ~Q(customer_outcome=""), ~Q(outcome="")
+    rosier = Q(pk__in=[])
+    for i, staff_said in enumerate(RANKED[:-1]):
+        rosier |= Q(outcome=staff_said, customer_outcome__in=RANKED[i + 1:])
+    return {
+        "checks_sent": Count("id", filter=Q(check_sent)),
+        "answered": Count("id", filter=answered),
+        **{f"customer_{outcome}": Count("id", filter=Q(customer_outcome=outcome)) for outcome in Outcome.values},
+        # The gap: of the incidents both staff and the customer judged, how many disagree, and how many
+        # of those staff judged better than the customer did.
+        "both_judged": Count("id", filter=answered & judged),
+        "disagreed": Count("id", filter=answered & judged & ~Q(outcome=F("customer_outcome"))),
+        "staff_rosier": Count("id", filter=rosier),
+    }
+
+
+CUSTOMER_COUNTS = ("checks_sent", "answered", *(f"customer_{outcome}" for outcome in Outcome.values), "both_judged",
+                   "disagreed", "staff_rosier")
 
 
 def _percentile_aggregates():
@@ -118,6 +152,11 @@ def _derived(row):
     row["rule_rate"] = _rate(row["rule_met"], row["rule_decided"])
     row["wrap_up_rate"] = _rate(row["wrapped_up"], row["fixed"])
     row["champion_rate"] = _rate(row[Outcome.CHAMPION], outcomes)
+    for name in CUSTOMER_COUNTS:
+        row[name] = row.get(name) or 0
+    row["response_rate"] = _rate(row["answered"], row["checks_sent"])
+    row["customer_champion_rate"] = _rate(row["customer_champion"], row["answered"])
+    row["disagreement_rate"] = _rate(row["disagreed"], row["both_judged"])
     return row
 
 
@@ -150,7 +189,7 @@ def _figures_in_one_pass(scope, start, end, group, now):
             else:
                 (current if in_current else before)[key] = row
     empty = {name: 0 for name in ("logged", "rule_decided", "rule_met", "open_over_day", "fixed", "wrapped_up",
-                                  "value_kept", "gestures", "gesture_cost", *Outcome.values)}
+                                  "value_kept", "gestures", "gesture_cost", *Outcome.values, *CUSTOMER_COUNTS)}
     total = ScoreRow(None, "All", _derived(totals.get(True, dict(empty))), _derived(totals.get(False, dict(empty))))
     return ({key: _derived(row) for key, row in current.items()},
             {key: _derived(row) for key, row in before.items()}, total)
@@ -196,7 +235,8 @@ SORTABLE = {
     **{name: (lambda name: lambda row: row.current.get(name))(name) for name in (
         "logged", "rule_rate", "seconds_to_apology_p50", "seconds_to_apology_p90", "seconds_to_follow_up_p50",
         "seconds_to_follow_up_p90", "seconds_to_fix_p50", "seconds_to_fix_p90", "open_over_day", "wrap_up_rate",
-        "champion", "champion_rate", "retained", "partial", "lost", "gestures", "gesture_cost", "value_kept")},
+        "champion", "champion_rate", "retained", "partial", "lost", "gestures", "gesture_cost", "value_kept",
+        "customer_champion", "response_rate", "disagreement_rate")},
 }
 
 
