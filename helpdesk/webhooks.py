@@ -515,6 +515,10 @@ def send_due(endpoint_id):
     """
     attempted = 0
     started = time.monotonic()
+
+    def within_budget():
+        return attempted < SEND_LIMIT and time.monotonic() - started < SEND_BUDGET_SECONDS
+
     while True:
         now = timezone.now()
         until = now + datetime.timedelta(seconds=SEND_BUDGET_SECONDS + settings.WEBHOOK_DEADLINE_SECONDS + LEASE_MARGIN_SECONDS)
@@ -524,11 +528,15 @@ def send_due(endpoint_id):
                 return 0, None  # another worker is sending this endpoint's deliveries
             break
         try:
-            while attempted < SEND_LIMIT and time.monotonic() - started < SEND_BUDGET_SECONDS:
+            while within_budget():
                 due = _due_deliveries(endpoint_id, timezone.now(), limit=100)
                 if not due:
                     break
                 for delivery_id in due:
+                    # Checked before each send: a send started within the budget ends (its deadline)
+                    # before the claim lapses, so no second sender ever starts beside it.
+                    if not within_budget():
+                        break
                     if deliver(delivery_id) is not None:
                         attempted += 1
         finally:
@@ -537,7 +545,7 @@ def send_due(endpoint_id):
         # letting go. Over budget, a fresh task takes over instead.
         if not _due_deliveries(endpoint_id, timezone.now(), limit=1):
             break
-        if attempted >= SEND_LIMIT or time.monotonic() - started >= SEND_BUDGET_SECONDS:
+        if not within_budget():
             publish_senders([endpoint_id])
             break
     retry_at = (

@@ -227,3 +227,17 @@ def test_with_the_broker_away_the_create_answers_201_and_the_pump_queues_the_sen
     monkeypatch.setattr(tasks.send_webhooks, "apply_async", lambda args, **options: queued.append(args[0]))
     tasks.pump_webhooks.run()
     assert queued == [endpoint.pk]
+
+
+def test_a_sender_past_its_budget_stops_between_two_sends_and_hands_over_to_a_new_task(
+    endpoint, receiver, frontline, location, customer, published, monkeypatch
+):
+    log(frontline, location, customer, count=3)
+    webhooks.pump(now=timezone.now())
+    monkeypatch.setattr(webhooks, "SEND_LIMIT", 2)
+
+    assert webhooks.send_due(endpoint.pk)[0] == 2
+
+    assert len(receiver.requests) == 2
+    assert published == [endpoint.pk]  # the third is the next task's
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).sending_until is None
