@@ -7,7 +7,7 @@ from django import forms
 
 from . import selectors
 from .phones import parse_phone
-from .validators import validate_single_line, validate_text
+from .validators import validate_in_range, validate_single_line, validate_text
 from .models import Busyness, Channel, CoachPhrase, FollowUp, Gesture, Outcome, Severity
 
 
@@ -163,13 +163,45 @@ class FixForm(StepForm):
         }
 
 
+# How a follow-up is done: Email and Text send the note to the customer (outreach); the others record
+# what a person did by hand, which the method prefers where the business meets its customers in person.
+FOLLOW_UP_HOW = [
+    ("email", "Email it to the customer"),
+    ("sms", "Text it to the customer"),
+    (Channel.PHONE, "I phoned"),
+    (Channel.LETTER, "I wrote a card or letter"),
+    (Channel.IN_PERSON, "In person"),
+    (Channel.CHAT, "Chat"),
+    (Channel.WEB, "Web"),
+    (Channel.OTHER, "Other"),
+]
+
+
 class FollowUpForm(Form):
     kind = forms.ChoiceField(label="Kind of follow-up", choices=FollowUp.Kind.choices)
-    channel = forms.ChoiceField(label="How", choices=Channel.choices, initial=Channel.PHONE)
+    channel = forms.ChoiceField(label="How", choices=FOLLOW_UP_HOW, initial=Channel.PHONE)
+    subject = LineField(label="Subject (email)", max_length=200, required=False)
     note = TextField(
         label="Note", widget=forms.Textarea(attrs={"rows": 5}),
         error_messages={"required": "Write what you told the customer (or your colleagues)."},
     )
+    send_at = forms.DateTimeField(
+        label="Send at (optional)", required=False, validators=[validate_in_range],
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="The location's local time; empty: now. A message due at night waits for the morning.",
+    )
+
+
+class ContactPreferencesForm(Form):
+    """How the customer wants to hear from us (outreach honours it for every message)."""
+
+    preferred_channel = forms.ChoiceField(
+        label="Prefers", required=False,
+        choices=[("", "Email if we have an address, else a text"), ("email", "Email"), ("sms", "Text message")])
+    language = forms.RegexField(label="Language (optional)", required=False, max_length=10, regex=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+                                error_messages={"invalid": "A language code, e.g. en, de or pt-BR."})
+    opted_out = forms.BooleanField(label="Asked not to be messaged (no email or text at all)", required=False)
 
 
 class DepositionForm(StepForm):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/search.json", views.customer_search, name="customer_search"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),
     path("customers/<int:pk>/care-flag/clear/", views.clear_care_flag, name="clear_care_flag"),
+    path("customers/<int:pk>/contact/", views.contact_preferences, name="contact_preferences"),
     path("incidents/<str:reference>/", views.incident_detail, name="incident"),
     # Before the steps' route, which would read "progress-report" as a step.
     path("incidents/<str:reference>/progress-report/", progress_views.progress_report, name="progress_report"),

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from followups import selectors as followup_selectors
+from outreach import selectors as outreach_selectors
+from outreach import services as outreach_services
 from outreach import progress_reports
 
 from . import forms, selectors, services
@@ -89,7 +91,9 @@ def home(request):
             None if incident.responded_at else int((incident.follow_up_due_at - now).total_seconds())
         )
         incident.window_words = clock_words(incident.window_seconds)
-    return render(request, "incidents/home.html", {"incidents": incidents, "now": now})
+    # Messages to my customers that did not go out, until I follow up another way.
+    undelivered = outreach_selectors.undelivered_for(request.user)
+    return render(request, "incidents/home.html", {"incidents": incidents, "now": now, "undelivered": undelivered})
 
 
 @login_required
@@ -154,7 +158,25 @@ def customer_lookup(request):
 def customer_detail(request, pk):
     customer = get_object_or_404(selectors.visible_customers(request.user), pk=pk)
     incidents = selectors.incidents_of_customer(request.user, customer)
-    return render(request, "customers/detail.html", {"customer": customer, "incidents": incidents})
+    form = forms.ContactPreferencesForm(initial={"preferred_channel": customer.preferred_channel,
+                                                 "language": customer.language,
+                                                 "opted_out": customer.opted_out_at is not None})
+    return render(request, "customers/detail.html", {"customer": customer, "incidents": incidents, "form": form})
+
+
+@login_required
+@require_POST
+def contact_preferences(request, pk):
+    """How the customer wants to hear from us: channel, language, or not at all."""
+    customer = get_object_or_404(selectors.visible_customers(request.user), pk=pk)
+    form = forms.ContactPreferencesForm(request.POST)
+    if form.is_valid() and run_service(form, lambda: services.set_contact_preferences(
+            customer, by=request.user, **form.cleaned_data)):
+        messages.success(request, f"How {customer.name} hears from us is saved.")
+        return redirect("customer", pk=customer.pk)
+    incidents = selectors.incidents_of_customer(request.user, customer)
+    return render(request, "customers/detail.html", {"customer": customer, "incidents": incidents, "form": form},
+                  status=400)
 
 
 @login_required
@@ -207,6 +229,7 @@ def _step_forms(incident):
         FollowUp.Kind.POST_FIX if fixed else FollowUp.Kind.IMMEDIATE)}
     if incident.stage == Stage.WRAP_UP:
         follow_up_initial["note"] = followup_selectors.wrap_up_draft(incident)
+        follow_up_initial["subject"] = outreach_services.default_subject("wrap_up", incident)
     return {
         "apology": forms.ApologyForm(auto_id=_ids("apology"),
             # Apologize the way the customer reached us, unless recorded otherwise.
@@ -259,6 +282,9 @@ def _incident_page(request, incident, *, step=None, bound=None):
         ],
         "remaining_budget": services.remaining_budget(request.user, incident.customer),
         "wrap_up_draft": followup_selectors.wrap_up_draft(incident) if fixed else "",
+        # Not "messages": the page's flashed messages go by that name.
+        "customer_messages": outreach_selectors.messages_of(incident),
+        "can_message": outreach_services.can_be_messaged(incident.customer),
     }
 
 
@@ -273,8 +299,10 @@ STEPS = {
     "fix": (forms.FixForm, lambda incident, user, data, form: services.record_fix(
         incident, by=user, description=data["description"], fixed=data["fixed"], gesture=form.gesture(),
         expected_version=data["expected_version"])),
-    "follow_up": (forms.FollowUpForm, lambda incident, user, data, form: services.record_follow_up(
-        incident, by=user, kind=data["kind"], channel=data["channel"], note=data["note"])),
+    # Email or Text sends the note to the customer; any other way records what was done by hand.
+    "follow_up": (forms.FollowUpForm, lambda incident, user, data, form: outreach_services.follow_up_from_page(
+        incident, by=user, kind=data["kind"], channel=data["channel"], note=data["note"], subject=data["subject"],
+        at=data["send_at"])),
     "deposition": (forms.DepositionForm, lambda incident, user, data, form: services.record_deposition(
         incident, by=user, product=data["product"], busyness=data["busyness"], circumstances=data["circumstances"],
         root_cause=data["root_cause"], prevention=data["prevention"], expected_version=data["expected_version"])),
@@ -297,7 +325,9 @@ def record_step(request, reference, step):
     incident = _visible_incident(request.user, reference)
     form_class, call = STEPS[step]
     form = form_class(request.POST, auto_id=_ids(step))
-    if form.is_valid():
+    with timezone.override(incident.location.timezone):  # a time typed on the page is the location's
+        valid = form.is_valid()
+    if valid:
         record = run_service(form, lambda: call(incident, request.user, form.cleaned_data, form))
         if record is not None:
             messages.success(request, _saved_message(step, record))
@@ -315,6 +345,8 @@ def _saved_message(step, record):
     if step == "apology" and record.coach_flags:
         flagged = ", ".join(f"“{flag['text']}”" for flag in record.coach_flags)
         message += f" The coach noted {flagged}; next time, try the warmer wording."
+    if step == "follow_up" and hasattr(record, "scheduled_for"):  # sent as a message, not only recorded
+        message = outreach_services.sent_words(record)
     if step == "fix":
         pending = record.incident.gestures.filter(approval="pending").exists()
         if pending:

@@ -238,6 +238,32 @@ def send_follow_up(incident, *, by, kind, channel, note, subject="", at=None, no
     return send_message(message, by=by, at=at, now=now)
 
 
+SENT_CHANNELS = {"email": Message.Channel.EMAIL, "sms": Message.Channel.SMS}
+
+
+def follow_up_from_page(incident, *, by, kind, channel, note, subject="", at=None, now=None):
+    """The follow-up step of the incident page. "Email" or "Text" to the customer sends the note (a
+    follow-up on the record and the message, together); any other way records what was done by
+    hand. An internal alert is only recorded, whatever its channel. Returns the Message sent or
+    the FollowUp recorded."""
+    if channel in SENT_CHANNELS and kind in FOLLOW_UP_KINDS:
+        return send_follow_up(incident, by=by, kind=kind, channel=SENT_CHANNELS[channel], note=note,
+                              subject=subject, at=at, now=now)
+    return incident_services.record_follow_up(
+        incident, by=by, kind=kind, channel=RECORDED_AS.get(channel, channel), note=note, now=now)
+
+
+def sent_words(message):
+    """What the page says after a send: where it goes, and when on the location's clock."""
+    how = f"by {CHANNEL_WORDS[message.channel]} to {message.to}"
+    if message.status == Status.NOT_SENT:
+        return f"Not sent: {message.status_note}"
+    local = message.scheduled_for.astimezone(zoneinfo.ZoneInfo(message.incident.location.timezone))
+    if message.scheduled_for <= timezone.now():
+        return f"Follow-up saved; the note is on its way {how}."
+    return f"Follow-up saved; the note goes {how} on {local:%a %d %b at %H:%M} (the location's time)."
+
+
 def wrap_up_draft(incident):
     """The wrap-up note drafted for the owner to personalize."""
     return followup_selectors.wrap_up_draft(incident)

@@ -33,6 +33,8 @@ from .customers import (  # noqa: F401
     customer_from_details,
     flag_customer,
     known_customer,
+    phone_number,
+    set_contact_preferences,
     set_lifetime_value,
 )
 from .team import (  # noqa: F401

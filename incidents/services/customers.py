@@ -115,6 +115,21 @@ def set_lifetime_value(customer, *, by, lifetime_value):
     return customer
 
 
+@transaction.atomic
+def set_contact_preferences(customer, *, by, preferred_channel="", language="", opted_out=False, now=None):
+    """How the customer wants to hear from us: a channel, a language, or no messages at all. Opting
+    out keeps its first moment; opting back in (the customer asked again) clears it."""
+    _require_of_organization(by, customer)
+    customer.preferred_channel, customer.language = preferred_channel, (language or "").strip()
+    if opted_out and customer.opted_out_at is None:
+        customer.opted_out_at = now or timezone.now()
+    elif not opted_out:
+        customer.opted_out_at = None
+    validate(customer, exclude=["organization"])
+    customer.save(update_fields=["preferred_channel", "language", "opted_out_at"])
+    return customer
+
+
 def _require_of_organization(by, customer):
     if by is not None and by.organization_id != customer.organization_id:
         raise NotAllowed("That customer belongs to another organization.")
