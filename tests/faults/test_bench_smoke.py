@@ -35,6 +35,8 @@ FIGURES = {
                   r"missing:\s+0 reminders, 0 notifications, 0 emails\n\s+twice:\s+0 reminders, 0 notifications, 0 emails"),
     "sweep": (r"open\s+due\s+due query\s+one pass\s+per incident\s+vs first",
               r"2,000\s+20\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+×"),
+    "webhooks": (r"figure\s+measured\s+target",
+                 r"lost\s+0\s+0\s+met\n\s+delivered twice\s+0\s+0\s+met"),
 }
 
 
@@ -60,7 +62,7 @@ def _command(bench, cluster, request, tmp_path):
         script += ["--postgres", url, "--template", TEMPLATE]  # it makes its database and its Redis
     else:
         url = _copy_of_the_template(cluster, f"bench_{bench}")
-        if bench == "reminders":
+        if bench in ("reminders", "webhooks"):
             redis_url = request.getfixturevalue("redis_server").url
     # app_environment: the test run's SECRET_KEY and plain HTTP (tests/settings.py), a sweep every second.
     environment = app_environment(url, redis_url, folder=tmp_path, RECOVERY_VAR_DIR=tmp_path, LOG_LEVEL="WARNING", **extra)
