@@ -3,9 +3,11 @@ by the owner in one click (or by itself at the organization's hour), and a misse
 the managers when a day ends with it unsent. Driven on moved clocks."""
 
 import datetime
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.duration import duration_string
@@ -76,9 +78,18 @@ def test_a_recovery_open_three_days_gets_three_reports_drafted_inside_opening_ho
 
 def test_nothing_is_drafted_before_a_day_or_at_night(recovery, pass_at):
     assert pass_at(DAY - MINUTE).drafted == 0  # Thursday 13:59: open less than a day
-    assert pass_at(10 * HOUR).drafted == 0  # Thursday 00:00
     assert not reports(recovery).exists()
     assert pass_at(DAY).drafted == 1
+
+
+def test_a_recovery_logged_after_closing_waits_for_the_morning_after_its_first_day(frontline, location, customer,
+                                                                                    pass_at, clock_at_start):
+    clock_at_start.move_to(START + 6 * HOUR)  # Wednesday 20:00, closed
+    late = factories.log_incident(user=frontline, location=location, customer=customer)
+    for offset in (DAY + 6 * HOUR, DAY + 9 * HOUR, DAY + 12 * HOUR, DAY + 19 * HOUR - MINUTE):  # Thu 20:00 … Fri 08:59
+        assert pass_at(offset).drafted == 0
+    assert pass_at(DAY + 19 * HOUR).drafted == 1  # Friday 09:00, opening
+    assert reports(late).get().for_day == FRIDAY
 
 
 def test_a_second_pass_at_the_same_moment_drafts_nothing(recovery, pass_at):
@@ -358,6 +369,19 @@ def test_a_bad_draft_id_is_a_clear_400(recovery, fran_client, pass_at, draft):
     assert todays_draft(recovery).status == Message.Status.DRAFT
 
 
+@pytest.mark.parametrize("field, value", [("body", "Nul\x00byte"), ("body", "x" * 5001), ("next_step", "\x07bell"),
+                                          ("next_step", "y" * 2001)])
+def test_hostile_text_is_refused_by_field_and_nothing_is_saved(recovery, fran_client, pass_at, field, value):
+    pass_at(DAY)
+    draft = todays_draft(recovery)
+    data = {"draft": draft.pk, "body": "Hello", "next_step": "Call", "save": "1", field: value}
+    answer = fran_client.post(report_url(recovery), data)
+    assert answer.status_code == 400
+    assert todays_draft(recovery).body == draft.body
+    recovery.refresh_from_db()
+    assert recovery.next_step == ""
+
+
 def test_a_colleague_who_is_not_on_the_recovery_is_refused(recovery, colleague, client, pass_at):
     pass_at(DAY)
     client.force_login(colleague)
@@ -381,3 +405,43 @@ def test_the_beat_task_runs_the_pass(monkeypatch):
     monkeypatch.setattr(progress_reports, "run_pass", lambda: progress_reports.PassReport(drafted=2, missed=1))
     assert progress_tasks.run_progress_reports() == {"drafted": 2, "missed": 1, "sent": 0}
 
+
+
+# --- Two beats at once (PostgreSQL) -------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="two passes at once need PostgreSQL's concurrent writers")
+def test_two_passes_at_once_draft_once_and_escalate_once(organization, location, frontline, manager, monkeypatch):
+    monkeypatch.setattr(followup_services, "_publish", lambda delivery_ids: None)  # no real broker
+    incidents = [factories.log_incident(user=frontline, location=location, now=START) for _ in range(15)]
+
+    def both_at(now):
+        start = threading.Barrier(2)
+        results = []
+
+        def run():
+            try:
+                start.wait()
+                results.append(progress_reports.run_pass(now=now))
+            except Exception as error:  # surfaced below
+                results.append(error)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not [result for result in results if isinstance(result, Exception)], results
+        return results
+
+    drafted = both_at(START + DAY)
+    assert sum(result.drafted for result in drafted) == 15
+    assert Message.objects.filter(kind=Message.Kind.PROGRESS_REPORT).count() == 15
+    missed = both_at(START + DAY + 4 * HOUR)
+    assert sum(result.missed for result in missed) == 15
+    for incident in incidents:
+        assert incident.events.filter(kind=EventKind.ESCALATED).count() == 1
+    assert Notification.objects.filter(recipient=manager, kind=Notification.Kind.ESCALATION).count() == 15
