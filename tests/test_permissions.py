@@ -11,19 +11,23 @@ from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from followups.models import Notification
 from incidents import services
 from helpdesk import services as api_services
+from helpdesk.models import WebhookDelivery
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 SECRET = "Zanzibar-7Q"  # in the foreign objects' text: it must never reach the wrong person
 SECRETS = {"other location": f"{SECRET}-hilltop", "other organization": f"{SECRET}-rival"}
-SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "login/", "logout/", "healthz",
-                    "accounts/password/")
+SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "api/v1/problems/", "login/", "logout/",
+                    "healthz", "accounts/password/")
+# One-click unsubscribe (RFC 8058): a mail provider POSTs it with no session; the signed link is the proof.
+NO_SESSION_POSTS = ("messages/unsubscribe/",)
 STEPS = ("apology", "review", "fix", "follow_up", "deposition", "outcome")
 
 
@@ -80,11 +84,14 @@ def world(organization, location, other_location):
     }
     rival_client, _ = api_services.create_api_client(organization=rival, name="Rival desk")
     webhook = api_services.register_webhook(client=rival_client, url="https://rival.example.com/hook", events=["incident.created"])
+    delivery = WebhookDelivery.objects.create(
+        endpoint=webhook, event_id="evt_perm", event_type="incident.created", incident=foreign["other organization"],
+        payload={"secret": SECRETS["other organization"]}, next_attempt_at=timezone.now(), created_at=timezone.now())
     notification = Notification.objects.create(
         recipient=rival_clerk, incident=foreign["other organization"], kind="heads_up", title=f"Due {SECRETS['other organization']}",
         body=SECRETS["other organization"], created_at=foreign["other organization"].logged_at, dedupe_key=f"perm-{uuid.uuid4().hex}",
     )
-    return {"people": people, "foreign": foreign, "rival_customer": rival_customer, "webhook": webhook,
+    return {"people": people, "foreign": foreign, "rival_customer": rival_customer, "webhook": webhook, "delivery": delivery,
             "notification": notification, "rival_client": rival_client}
 
 
@@ -98,6 +105,8 @@ def _fill(route, incident, world, nonexistent=False):
         "provider_id": "rival",  # a single sign-on that is not set up
         "rest": "anything",  # the tail of an allauth page that is not offered
         "token": "not-a-signed-link",  # a customer's signed link (the satisfaction page): forged
+        "gesture_id": gesture.pk,
+        "username": incident.owner.username,  # a helper named in the path
     }
     if route.startswith("settings/"):
         # Settings name the foreign incident's location, its owner, or the rival's API client.
@@ -113,12 +122,14 @@ def _fill(route, incident, world, nonexistent=False):
         values["pk"] = gesture.pk
     elif "webhooks/" in route:
         values["pk"] = world["webhook"].pk
+        values["delivery_pk"] = world["delivery"].pk
     elif "notifications/" in route:
         values["pk"] = world["notification"].pk
     if nonexistent:
         values["pk"] = 987654321
         values["webhook_pk"] = 987654321
         values["token_pk"] = 987654321
+        values["delivery_pk"] = 987654321
     path = route
     for name, value in values.items():
         for converter in ("int", "str", "slug", "path", ""):
@@ -194,8 +205,10 @@ def test_no_route_shows_or_changes_an_object_beyond_the_callers_reach(world, org
             checked += 1
             continue
         missing = _fill(route, incident, world, nonexistent=True)
+        # A customer's signed link names no object of ours; a forged one may answer 400 with a clear page.
+        refusals = (400, 403, 404, 405) if "<str:token>" in route else (403, 404, 405)
         for (method, answer), (_, baseline) in zip(_answers(client, path), _answers(client, missing)):
-            assert answer.status_code in (403, 404, 405), f"{role} {method.upper()} {path} on {whose}: {answer.status_code}"
+            assert answer.status_code in refusals, f"{role} {method.upper()} {path} on {whose}: {answer.status_code}"
             assert answer.status_code == baseline.status_code, (
                 f"{role} {method.upper()} {path}: {answer.status_code} for {whose}'s object but {baseline.status_code} "
                 "for one that does not exist, which tells that it exists"
@@ -284,8 +297,8 @@ def test_every_post_without_the_csrf_token_is_refused(world, organization):
     client.force_login(world["people"]["manager"])
     refused = 0
     for route in _walked_routes():
-        if route == "api/v1/":
-            continue  # the API's answer for paths it does not have (a JSON 404)
+        if route == "api/v1/" or route.startswith(NO_SESSION_POSTS):
+            continue  # the API's answer for paths it does not have (a JSON 404); links that need no session
         path = _fill(route, world["foreign"]["other location"], world, nonexistent=True)
         answer = client.post(path, {"note": "no token"})
         assert answer.status_code in (403, 405), f"POST {path} without a CSRF token: {answer.status_code}"
