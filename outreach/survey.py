@@ -31,7 +31,7 @@ from django.utils import timezone
 from incidents.customer_data import REDACTED
 from incidents.events import record_event
 from incidents.models import EventKind, Incident, Outcome
-from incidents.services import RecoveryError
+from incidents.services import RecoveryError, validate
 
 from . import services as sending
 from .models import Message, SurveyAnswer
@@ -199,7 +199,8 @@ def record_answer(incident, *, feeling, would_recommend, suggestion="", now=None
     `survey.answered`). The same answer sent twice (a double click, a reload) changes nothing the second
     time. Returns the answer; raises AnswerClosed once it may no longer change."""
     now = now or timezone.now()
-    values = {"feeling": int(feeling), "would_recommend": int(would_recommend),
+    values = {"feeling": _whole_number(feeling, "feeling"),
+              "would_recommend": _whole_number(would_recommend, "would_recommend"),
               "suggestion": (suggestion or "").strip()[:SUGGESTION_MAX_LENGTH]}
     try:
         return _record_answer(incident, values, now)
@@ -209,6 +210,13 @@ def record_answer(incident, *, feeling, would_recommend, suggestion="", now=None
         return _record_answer(incident, values, now)
 
 
+def _whole_number(value, field):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise RecoveryError("Please check the answer.", field_errors={field: ["A whole number."]}) from None
+
+
 @transaction.atomic
 def _record_answer(incident, values, now):
     # The row lock serializes two submits of the same page: the second sees the first's answer.
@@ -216,7 +224,7 @@ def _record_answer(incident, values, now):
     answer = answer_of(incident)
     if answer is None:
         answer = SurveyAnswer(incident=incident, answered_at=now, **values)
-        answer.full_clean(exclude=["incident"])
+        validate(answer, exclude=["incident"])
         with transaction.atomic():
             answer.save()
         before = {}
@@ -229,7 +237,7 @@ def _record_answer(incident, values, now):
         for key, value in values.items():
             setattr(answer, key, value)
         answer.changed_at = now
-        answer.full_clean(exclude=["incident"])
+        validate(answer, exclude=["incident"])
         answer.save(update_fields=[*values, "changed_at"])
     outcome = customer_outcome_for(values["feeling"], values["would_recommend"])
     previous_outcome = incident.customer_outcome

@@ -283,3 +283,19 @@ def test_anonymizing_the_customer_removes_their_suggestion_and_keeps_the_scores(
     anonymize_customer(customer)
     kept = SurveyAnswer.objects.get()
     assert kept.suggestion == REDACTED and (kept.feeling, kept.would_recommend) == (4, 9)
+
+
+@pytest.mark.parametrize("values,field", [
+    ({"feeling": 6, "would_recommend": 5}, "feeling"),
+    ({"feeling": 0, "would_recommend": 5}, "feeling"),
+    ({"feeling": 3, "would_recommend": 11}, "would_recommend"),
+    ({"feeling": "much", "would_recommend": 5}, "feeling"),
+])
+def test_the_service_refuses_answers_out_of_range_with_the_fields_error(path, customer, values, field):
+    incident = customer.incidents.get()
+    with pytest.raises(survey.RecoveryError) as refused:
+        survey.record_answer(incident, **values)
+    assert field in refused.value.field_errors
+    assert not SurveyAnswer.objects.exists()
+    incident.refresh_from_db()
+    assert incident.customer_outcome == ""
