@@ -348,15 +348,19 @@ def send_batch(batch, *, now=None, report=None):
     return report
 
 
+@transaction.atomic
 def _record_outcomes(outcomes, *, now, report):
-    """outcomes: [(message, "sent" | "retry" | "failed" | "not_sent", error or provider id, ms)]."""
-    attempts, events, sent_ids = [], [], []
+    """outcomes: [(message, "sent" | "retry" | "failed" | "not_sent", error or provider id, ms)].
+
+    The timeline entries are written in bulk (a batch is hundreds of messages): the webhook pump
+    reads the timeline itself, so their webhooks go with its next pass."""
+    attempts, events, sent = [], [], []
     at = now
     for message, outcome, detail, duration_ms in outcomes:
         if outcome == "not_sent":
             report.not_sent += 1
             Message.objects.filter(pk=message.pk, status=Status.SENDING, claim=message.claim).update(
-                status=Status.NOT_SENT, status_note=detail[:300], next_attempt_at=None, claim=None)
+                status=Status.NOT_SENT, status_note=detail[:300], next_attempt_at=None, claim=None, updated_at=at)
             message.status, message.status_note = Status.NOT_SENT, detail[:300]
             events.append(new_event(message.incident, EventKind.MESSAGE_NOT_SENT,
                                     f"{message.get_kind_display()} not sent: {detail}", at=at,
@@ -366,10 +370,9 @@ def _record_outcomes(outcomes, *, now, report):
                                        error="" if outcome == "sent" else detail[:2000], duration_ms=duration_ms))
         if outcome == "sent":
             report.sent += 1
-            sent_ids.append(message.pk)
-            message.status, message.provider_id = Status.SENT, detail
-            if detail:
-                Message.objects.filter(pk=message.pk).update(provider_id=detail[:200])
+            sent.append(message)
+            message.status, message.sent_at, message.provider_id = Status.SENT, at, (detail or "")[:200]
+            message.next_attempt_at, message.status_note, message.claim, message.updated_at = None, "", None, at
             events.append(new_event(
                 message.incident, EventKind.MESSAGE_SENT,
                 f"{message.get_kind_display()} sent by {CHANNEL_WORDS[message.channel]} to {message.to}",
@@ -379,19 +382,19 @@ def _record_outcomes(outcomes, *, now, report):
             retry_at = out_of_quiet_hours(at + retry_pause(message.attempts), message.incident.organization,
                                           message.incident.location)
             Message.objects.filter(pk=message.pk, status=Status.SENDING, claim=message.claim).update(
-                status=Status.SCHEDULED, next_attempt_at=retry_at, status_note=detail[:300], claim=None)
+                status=Status.SCHEDULED, next_attempt_at=retry_at, status_note=detail[:300], claim=None, updated_at=at)
         else:
             report.failed += 1
             Message.objects.filter(pk=message.pk, status=Status.SENDING, claim=message.claim).update(
-                status=Status.FAILED, next_attempt_at=None, status_note=detail[:300], claim=None)
+                status=Status.FAILED, next_attempt_at=None, status_note=detail[:300], claim=None, updated_at=at)
             message.status, message.status_note = Status.FAILED, detail[:300]
             events.append(new_event(
                 message.incident, EventKind.MESSAGE_FAILED,
                 f"{message.get_kind_display()} by {CHANNEL_WORDS[message.channel]} to {message.to} failed: {detail}",
                 at=at, actor_label=SENDER_LABEL, after=_event_facts(message)))
-    if sent_ids:
-        Message.objects.filter(pk__in=sent_ids, status=Status.SENDING).update(
-            status=Status.SENT, sent_at=at, next_attempt_at=None, status_note="", claim=None)
+    # One statement for the whole batch's successes: the claim is ours until these rows say SENT.
+    Message.objects.bulk_update(
+        sent, ["status", "sent_at", "provider_id", "next_attempt_at", "status_note", "claim", "updated_at"], batch_size=500)
     MessageAttempt.objects.bulk_create(attempts)
     Event.objects.bulk_create(events)
 
