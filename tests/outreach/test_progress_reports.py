@@ -230,6 +230,15 @@ def test_a_report_unsent_by_closing_is_missed_and_escalated_once(recovery, front
     assert Reminder.objects.get(incident=recovery, kind=Reminder.Kind.PROGRESS_MISSED).due_at == START + DAY + 4 * HOUR
 
 
+def test_managers_see_the_missed_report_on_the_incident_page(recovery, manager, pass_at, client):
+    pass_at(DAY)
+    pass_at(DAY + 4 * HOUR + 30 * MINUTE)  # Thursday 18:30
+    client.force_login(manager)
+    page = client.get(reverse("incident", args=[recovery.reference])).content.decode()
+    assert "Not sent by the end of Thu 05 Mar: a missed progress report." in page
+    assert "No progress report to the customer on Thu 05 Mar: escalated to" in page  # the timeline
+
+
 def test_a_sent_report_is_not_missed(recovery, frontline, manager, pass_at):
     pass_at(DAY)
     progress_reports.send_report(todays_draft(recovery), by=frontline, body="Still on it.", next_step="Call tomorrow")
