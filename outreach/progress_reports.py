@@ -160,8 +160,11 @@ def draft_due_reports(now):
         if location.organization.progress_report_every <= datetime.timedelta(0) or not is_open(location, now):
             continue  # closed now: the morning's pass drafts it, never one at night
         for incident in due_for_a_draft(location, now):
-            if draft_report(incident, now=now) is not None:
-                drafted += 1
+            try:
+                if draft_report(incident, now=now) is not None:
+                    drafted += 1
+            except Exception:  # one bad row must not hold back every other location's drafts
+                logger.exception("Drafting the progress report of incident %s failed", incident.pk)
     return drafted
 
 
@@ -273,10 +276,8 @@ def close_ended_days(now):
     without fuss. Otherwise a missed clock, escalated by the follow-up engine. Each draft is claimed
     with a compare-and-swap from DRAFT, so two passes never escalate one day twice."""
     missed = 0
-    # Every draft of a day that has begun somewhere; few rows (at most one per open recovery).
-    latest_day = (now + datetime.timedelta(hours=14)).date()
-    drafts = Message.objects.filter(kind=REPORT, status=Status.DRAFT, for_day__lte=latest_day).select_related(
-        "incident__location")
+    # Few rows: drafts are closed the day they were made, so at most one or two per open recovery.
+    drafts = Message.objects.filter(kind=REPORT, status=Status.DRAFT).select_related("incident__location")
     for draft in drafts:
         ended_at = day_ends_at(draft.for_day, draft.incident.location)
         if ended_at > now:
@@ -292,14 +293,17 @@ def close_ended_days(now):
             note = f"Not needed: the recovery was fixed or closed on {day}."
         else:
             note = f"Not sent by the end of {day}: a missed progress report."
-        with transaction.atomic():
-            if not Message.objects.filter(pk=draft.pk, status=Status.DRAFT).update(
-                    status=Status.NOT_SENT, status_note=note, updated_at=now):
-                continue  # sent, or closed by another pass, since we read it
-            if needed:
-                followup_services.escalate_missed_progress_report(
-                    incident, day=draft.for_day, day_ended_at=ended_at, now=now)
-                missed += 1
+        try:
+            with transaction.atomic():
+                if not Message.objects.filter(pk=draft.pk, status=Status.DRAFT).update(
+                        status=Status.NOT_SENT, status_note=note, updated_at=now):
+                    continue  # sent, or closed by another pass, since we read it
+                if needed:
+                    followup_services.escalate_missed_progress_report(
+                        incident, day=draft.for_day, day_ended_at=ended_at, now=now)
+                    missed += 1
+        except Exception:  # left as a draft for the next pass; the other days are still closed
+            logger.exception("Closing progress report %s failed", draft.pk)
     return missed
 
 
@@ -322,6 +326,11 @@ def send_due_by_themselves(now):
             send_report(draft, by=incident.owner, body=draft.body, next_step=incident.next_step, now=now)
         except RecoveryError as error:
             Message.objects.filter(pk=draft.pk, status=Status.DRAFT).update(status_note=error.message[:300])
+            continue
+        except Exception:  # kept for the owner to send by hand; the other drafts still go
+            logger.exception("Sending progress report %s by itself failed", draft.pk)
+            Message.objects.filter(pk=draft.pk, status=Status.DRAFT).update(
+                status_note="It could not go by itself; send it yourself.")
             continue
         sent += 1
     return sent

@@ -108,6 +108,20 @@ def test_two_passes_racing_for_the_same_day_make_one_draft(recovery, clock_at_st
     assert reports(recovery).count() == 1
 
 
+def test_one_recovery_that_cannot_be_drafted_holds_back_no_other(recovery, frontline, location, pass_at, monkeypatch):
+    other = factories.log_incident(user=frontline, location=location)
+    real = progress_reports.draft_text
+
+    def broken_for_the_first(incident, **options):
+        if incident.pk == recovery.pk:
+            raise ValueError("a row nobody can draft")
+        return real(incident, **options)
+
+    monkeypatch.setattr(progress_reports, "draft_text", broken_for_the_first)
+    assert pass_at(DAY).drafted == 1
+    assert reports(other).count() == 1 and not reports(recovery).exists()
+
+
 def test_the_draft_says_what_was_done_where_it_stands_and_the_next_step_in_the_owners_name(recovery, frontline, pass_at):
     incident_services.give_gesture(recovery, by=frontline, kind="gift", description="A toiletry bag for tonight",
                                    cost=Decimal("10"))
