@@ -1,6 +1,6 @@
 """How fast the worker sends customers' emails into a local SMTP server, and how soon one arrives.
 
-    DATABASE_URL=postgres://…/scratch [REDIS_URL=redis://127.0.0.1:6379/N] python bench/messages.py
+    DATABASE_URL=postgres://…/scratch REDIS_URL=redis://127.0.0.1:6379/N python bench/messages.py
     … python bench/messages.py --smoke    # 300 queued, 20 sends; the test suite runs this
 
 Two figures, with the real Celery worker (two processes, `--concurrency 2`) and beat:
@@ -80,8 +80,8 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.queued, args.sends, args.rate = 300, 20, 20
-    if connection.vendor != "postgresql":
-        sys.exit("bench/messages.py runs on PostgreSQL (two worker processes write at once): set DATABASE_URL")
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        sys.exit("bench/messages.py runs on PostgreSQL and Redis, as in production: set DATABASE_URL and REDIS_URL")
     call_command("migrate", verbosity=0)
     remove_bench_data()
     app.control.purge()

@@ -29,6 +29,8 @@ FIGURES = {
             r"django-helpdesk ticket create\s+- not measured: skipped in smoke mode"),
     "dashboard": (r"who\s+page\s+median\s+slowest\s+queries\s+worst query\s+target",
                   r"admin\s+open recoveries\s+\d+ms\s+\d+ms\s+\d+\s+\d+ms"),
+    "messages": (r"figure\s+measured\s+target",
+                 r"missing\s+0\s+0\s+met\n\s+sent twice\s+0\s+0\s+met\n\s+marked sent\s+320\s+320\s+met"),
     "load": (r"kind\s+requests\s+2xx/3xx\s+4xx\s+5xx\s+failed\s+p50 ms\s+p99 ms",
              r"API create\s+[1-9]\d*\s+[1-9]\d*\s+0\s+0\s+0\s+[\d.]+\s+[\d.]+"),
     "reminders": (r"Reminders \(heads-up\), sweep every 1 s, 20 incidents",
@@ -62,7 +64,7 @@ def _command(bench, cluster, request, tmp_path):
         script += ["--postgres", url, "--template", TEMPLATE]  # it makes its database and its Redis
     else:
         url = _copy_of_the_template(cluster, f"bench_{bench}")
-        if bench in ("reminders", "webhooks"):
+        if bench in ("messages", "reminders", "webhooks"):
             redis_url = request.getfixturevalue("redis_server").url
     # app_environment: the test run's SECRET_KEY and plain HTTP (tests/settings.py), a sweep every second.
     environment = app_environment(url, redis_url, folder=tmp_path, RECOVERY_VAR_DIR=tmp_path, LOG_LEVEL="WARNING", **extra)
