@@ -146,7 +146,9 @@ def send_satisfaction_checks(*, now=None):
         try:
             if send_check(incident_id, now=now) is not None:
                 sent += 1
-        except Exception:  # one bad incident must not stop the others; it is logged and tried next pass
+        # One bad incident must not stop the others: it is logged and tried again by the next passes,
+        # until CATCH_UP after it was due takes it out of the due list.
+        except Exception:
             logger.exception("satisfaction check failed", extra={"incident_id": incident_id})
     return sent
 

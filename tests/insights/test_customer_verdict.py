@@ -138,3 +138,17 @@ def test_a_manager_sees_only_the_answers_of_their_locations_and_frontline_staff_
     assert week["hilltop"].reference in text and "Nobody called me back" not in text
     client.force_login(frontline)
     assert client.get("/manage/answers/").status_code == 403
+
+
+def test_the_answers_page_query_count_does_not_grow_with_answers(client, build, manager, location, frontline,
+                                                               django_assert_max_num_queries):
+    client.force_login(manager)
+    url = "/manage/answers/?start=2026-03-02&end=2026-03-08"
+    customer_said(build(at=at(0), location=location, owner=frontline), 4, 9, at(1), suggestion="More soup")
+    with django_assert_max_num_queries(30) as few:
+        assert client.get(url).status_code == 200
+    for day in range(1, 5):
+        customer_said(build(at=at(day), location=location, owner=frontline), 2, 5, at(day, 12), suggestion="Faster")
+    with django_assert_max_num_queries(30) as many:
+        assert client.get(url).content.decode().count("Faster") == 4
+    assert len(many.captured_queries) == len(few.captured_queries)
