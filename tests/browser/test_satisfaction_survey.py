@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_on_a_phone_the_customer_answers_the_satisfaction_check_from_its_email(browser, live_server, screenshot,
-                                                                             eager_celery):
+                                                                             eager_celery, log_in):
     organization = factories.OrganizationFactory(name="Harbour Hotels", slug="harbour")
     # No quiet hours and no delay, so the real clock sends both messages now, whatever the hour.
     organization.quiet_hours_start = organization.quiet_hours_end = datetime.time(0, 0)
@@ -65,3 +65,17 @@ def test_on_a_phone_the_customer_answers_the_satisfaction_check_from_its_email(b
     incident.refresh_from_db()
     assert incident.customer_outcome == Outcome.CHAMPION and incident.survey_answer.suggestion.startswith("Warm")
     context.close()
+
+    # The manager reads it in the console: the suggestion as text, the customer's verdict on the scorecard.
+    manager = factories.UserFactory(organization=organization, role="manager", locations=[location])
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(manager, page)
+    page.get_by_role("link", name="Manage").click()
+    page.get_by_role("link", name="What customers said").click()
+    row = page.get_by_role("row", name=re.compile(incident.reference))
+    expect(row).to_contain_text("Warm the plates <b>please</b>")
+    expect(row).to_contain_text("Champion")
+    screenshot("manager-customer-answers", page)
+    page.get_by_role("link", name="Scorecard").click()
+    expect(page.locator("tfoot")).to_contain_text("1 of 1 (100%)")
+    page.close()
