@@ -126,13 +126,29 @@ def within_opening_hours(moment, policy):
     return moment
 
 
+def next_progress_report_at(facts, policy):
+    """When the next daily progress report falls due: once the recovery has been open
+    `progress_report_every`; after a report, at the opening of the day it comes round again on the
+    location's calendar (a report any time on Thursday makes Friday's due at Friday's opening), so
+    the owner's reminder lands with the morning's draft and no day goes without one."""
+    every = policy.progress_report_every
+    first = within_opening_hours(facts.logged_at + every, policy)
+    if facts.last_progress_at is None:
+        return first
+    if every < datetime.timedelta(days=1):  # more than one a day: simply `every` after the last
+        return max(first, within_opening_hours(facts.last_progress_at + every, policy))
+    zone = zoneinfo.ZoneInfo(policy.timezone)
+    midnight = datetime.datetime.combine(facts.last_progress_at.astimezone(zone).date(), datetime.time(0), tzinfo=zone)
+    # Wall-clock arithmetic in the zone: a day later is the next midnight, whatever daylight saving does.
+    return max(first, within_opening_hours((midnight + every).astimezone(datetime.timezone.utc), policy))
+
+
 def clocks(facts, policy):
     """Every clock of the incident, running or finished, in due order."""
     result = [Clock(TWENTY_MINUTE, facts.follow_up_due_at, facts.responded_at)]
     if facts.fixed_at is None:
         if facts.closed_at is None:
-            since = facts.last_progress_at or facts.logged_at
-            result.append(Clock(PROGRESS_REPORT, within_opening_hours(since + policy.progress_report_every, policy)))
+            result.append(Clock(PROGRESS_REPORT, next_progress_report_at(facts, policy)))
     else:
         result.append(
             Clock(

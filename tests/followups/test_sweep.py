@@ -243,14 +243,16 @@ def test_progress_reports_on_each_open_day(incident, frontline, sweep_at):
     assert due == [START + day * DAY for day in (1, 2, 3)]
 
 
-def test_a_progress_report_re_arms_the_progress_clock(incident, frontline, clock_at_start, sweep_at):
+def test_a_progress_report_re_arms_the_progress_clock_for_the_next_mornings(incident, frontline, clock_at_start, sweep_at):
     incident_services.record_apology(incident, by=frontline, channel="phone", text="I'm sorry")
-    clock_at_start.move_to(START + 3 * 60 * MINUTE)  # 17:00
-    incident_services.record_follow_up(incident, by=frontline, kind="progress", channel="phone", note="Parts ordered")
-    sweep_at(DAY + 30 * MINUTE)  # Thursday 14:30: nothing, the report went out at 17:00 yesterday
-    assert "progress_report" not in kinds_for(frontline)
-    sweep_at(DAY + 3 * 60 * MINUTE)
+    sweep_at(DAY)  # Thursday 14:00: open a day, the first report is due
     assert kinds_for(frontline).count("progress_report") == 1
+    clock_at_start.move_to(START + DAY + 3 * 60 * MINUTE)  # Thursday 17:00
+    incident_services.record_follow_up(incident, by=frontline, kind="progress", channel="phone", note="Parts ordered")
+    sweep_at(DAY + 19 * 60 * MINUTE - SECOND)  # Friday 08:59:59: nothing, Thursday had its report
+    assert kinds_for(frontline).count("progress_report") == 1
+    sweep_at(DAY + 19 * 60 * MINUTE)  # Friday 09:00, opening: Friday's is due, with its draft
+    assert kinds_for(frontline).count("progress_report") == 2
 
 
 def test_a_sweep_down_for_three_days_sends_one_progress_reminder_not_three(incident, frontline, sweep_at):

@@ -45,10 +45,17 @@ def test_a_response_stops_the_heads_up_and_the_escalation():
     assert kinds == ["internal_alert", "progress_report"]
 
 
-def test_a_progress_report_re_arms_the_progress_clock():
-    reported = LOGGED + datetime.timedelta(days=1, hours=1)
+@pytest.mark.parametrize("reported_at", ["2026-03-05T15:00", "2026-03-05T09:30", "2026-03-05T20:00"])
+def test_a_progress_report_re_arms_the_progress_clock_for_the_next_days_opening(reported_at):
+    reported = datetime.datetime.fromisoformat(reported_at).replace(tzinfo=UTC)  # any time on Thursday
     progress = [c for c in clock.clocks(facts(last_progress_at=reported), POLICY) if c.kind == "progress_report"]
-    assert progress[0].due_at == reported + datetime.timedelta(days=1)
+    assert progress[0].due_at == datetime.datetime(2026, 3, 6, 9, 0, tzinfo=UTC)  # Friday's opening
+
+
+def test_a_report_on_the_day_of_logging_still_leaves_the_first_day_its_own():
+    reported = LOGGED + 3 * 60 * MINUTE  # Wednesday 17:00
+    progress = [c for c in clock.clocks(facts(last_progress_at=reported), POLICY) if c.kind == "progress_report"]
+    assert progress[0].due_at == LOGGED + datetime.timedelta(days=1)  # open a day: Thursday 14:00
 
 
 def test_next_due_skips_moments_already_handled():

@@ -277,6 +277,24 @@ def test_a_day_that_ended_cannot_be_sent_any_more(recovery, frontline, pass_at, 
         progress_reports.send_report(draft, by=frontline, body="Late", next_step="")
 
 
+def test_the_owners_reminder_comes_once_a_day_with_the_draft(recovery, frontline, clock_at_start):
+    """Each day's report sent at 15:00: the engine reminds the owner when each draft is made, and
+    never a second time for the same day."""
+    for half_hours in range(1, 3 * 48 + 1):
+        clock_at_start.move_to(START + half_hours * 30 * MINUTE)
+        now = timezone.now()
+        progress_reports.run_pass(now=now)
+        followup_services.sweep(now=now)
+        draft = todays_draft(recovery)
+        if draft and now.hour == 15:
+            progress_reports.send_report(draft, by=frontline, body=draft.body, next_step="Keep at it")
+    drafted_at = [report.created_at for report in reports(recovery)]
+    reminded_at = list(Reminder.objects.filter(incident=recovery, kind="progress_report").order_by("due_at")
+                       .values_list("due_at", flat=True))
+    assert reminded_at == drafted_at and len(drafted_at) == 3
+    assert not Reminder.objects.filter(incident=recovery, kind=Reminder.Kind.PROGRESS_MISSED).exists()
+
+
 def test_the_owners_reminder_points_at_the_draft(recovery, frontline, pass_at):
     pass_at(DAY)
     followup_services.sweep(now=timezone.now())
