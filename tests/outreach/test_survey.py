@@ -119,6 +119,9 @@ def test_a_customer_who_opted_out_or_cannot_be_reached_gets_no_check(frontline, 
     opted_out = factories.CustomerFactory(organization=organization)
     wrap_up_sent(frontline, customer=opted_out)
     sending.opt_out(type(opted_out).objects.filter(pk=opted_out.pk), now=START + SECOND)
+    no_address = factories.CustomerFactory(organization=organization)
+    wrap_up_sent(frontline, customer=no_address)
+    type(no_address).objects.filter(pk=no_address.pk).update(email="", phone="")  # removed since
     assert survey.send_satisfaction_checks(now=START + DAY) == 0
     assert not Message.objects.filter(kind=Message.Kind.SATISFACTION_CHECK).exists()
 
