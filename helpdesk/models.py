@@ -96,6 +96,9 @@ class WebhookEndpoint(models.Model):
         FOLLOWUP_DUE = "followup.due", "Follow-up due"
         FOLLOWUP_BREACHED = "followup.breached", "Twenty-minute window breached"
         INCIDENT_CLOSED = "incident.closed", "Incident closed"
+        MESSAGE_SENT = "message.sent", "Message to the customer sent"
+        MESSAGE_FAILED = "message.failed", "Message to the customer failed"
+        SURVEY_ANSWERED = "survey.answered", "The customer answered the satisfaction check"
 
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views, webhook_views
+from . import directory_views, views, webhook_views
 
 app_name = "api"
 
@@ -15,14 +15,25 @@ urlpatterns = [
     path("incidents/<int:pk>/follow-ups/", views.FollowUpView.as_view(), name="incident-follow-ups"),
     path("incidents/<int:pk>/deposition/", views.DepositionView.as_view(), name="incident-deposition"),
     path("incidents/<int:pk>/outcome/", views.OutcomeView.as_view(), name="incident-outcome"),
+    path("incidents/<int:pk>/gestures/", views.GestureList.as_view(), name="incident-gestures"),
+    path("incidents/<int:pk>/gestures/<int:gesture_id>/approve/", views.GestureApproval.as_view(), name="gesture-approve"),
+    path("incidents/<int:pk>/gestures/<int:gesture_id>/refuse/", views.GestureRefusal.as_view(), name="gesture-refuse"),
+    path("incidents/<int:pk>/helpers/", views.HelperList.as_view(), name="incident-helpers"),
+    path("incidents/<int:pk>/helpers/<str:username>/", views.HelperDetail.as_view(), name="incident-helper"),
     path("customers/", views.CustomerList.as_view(), name="customer-list"),
     path("customers/<int:pk>/", views.CustomerDetail.as_view(), name="customer-detail"),
+    path("customers/<int:pk>/care-flag/", views.CareFlag.as_view(), name="customer-care-flag"),
+    path("locations/", directory_views.LocationList.as_view(), name="location-list"),
+    path("staff/", directory_views.StaffList.as_view(), name="staff-list"),
+    path("categories/", directory_views.CategoryList.as_view(), name="category-list"),
     path("webhooks/", webhook_views.WebhookList.as_view(), name="webhook-list"),
     path("webhooks/<int:pk>/", webhook_views.WebhookDetail.as_view(), name="webhook-detail"),
     path("webhooks/<int:pk>/deliveries/", webhook_views.WebhookDeliveryList.as_view(), name="webhook-deliveries"),
     path("webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/", webhook_views.WebhookRedeliver.as_view(),
          name="webhook-redeliver"),
     path("webhooks/<int:pk>/rotate-secret/", webhook_views.WebhookRotateSecret.as_view(), name="webhook-rotate-secret"),
+    path("problems/", views.problem_types, name="problems"),
+    path("problems/<str:code>", views.problem_types, name="problem"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"", views.not_found),

@@ -57,6 +57,10 @@ EVENT_TYPES = {
     EventKind.LOGGED: "incident.created",
     EventKind.BREACHED: "followup.breached",
     EventKind.CLOSED: "incident.closed",
+    EventKind.MESSAGE_SENT: "message.sent",
+    EventKind.MESSAGE_FAILED: "message.failed",
+    EventKind.MESSAGE_NOT_SENT: "message.failed",
+    EventKind.SURVEY_ANSWERED: "survey.answered",
     **{kind: "step.recorded" for kind in (
         EventKind.APOLOGY, EventKind.REVIEW, EventKind.FIX, EventKind.FOLLOW_UP, EventKind.DEPOSITION,
         EventKind.GESTURE_GIVEN, EventKind.GESTURE_AWAITS_APPROVAL, EventKind.GESTURE_APPROVED,
