@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import directory_views, views, webhook_views
+from . import directory_views, message_views, views, webhook_views
 
 app_name = "api"
 
@@ -20,6 +20,9 @@ urlpatterns = [
     path("incidents/<int:pk>/gestures/<int:gesture_id>/refuse/", views.GestureRefusal.as_view(), name="gesture-refuse"),
     path("incidents/<int:pk>/helpers/", views.HelperList.as_view(), name="incident-helpers"),
     path("incidents/<int:pk>/helpers/<str:username>/", views.HelperDetail.as_view(), name="incident-helper"),
+    path("incidents/<int:pk>/messages/", message_views.MessageList.as_view(), name="incident-messages"),
+    path("incidents/<int:pk>/messages/<int:message_id>/send/", message_views.MessageSend.as_view(), name="message-send"),
+    path("incidents/<int:pk>/survey/", message_views.SurveyAnswerView.as_view(), name="incident-survey"),
     path("customers/", views.CustomerList.as_view(), name="customer-list"),
     path("customers/<int:pk>/", views.CustomerDetail.as_view(), name="customer-detail"),
     path("customers/<int:pk>/care-flag/", views.CareFlag.as_view(), name="customer-care-flag"),

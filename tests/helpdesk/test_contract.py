@@ -159,6 +159,18 @@ def test_a_recovery_walked_from_the_document_reaches_every_operation(schema, org
          body={"root_cause": "Pass left unattended", "circumstances": "Before a show", "busyness": "peak"})
     timeline = call("incidents_timeline_list", 200, path=on_it).json()
     assert timeline[0]["kind"] == "logged"
+
+    # What the customer hears: a note drafted, then sent; their answer, once they give it.
+    draft = call("incidents_messages_create", 201, path=on_it, body={
+        "kind": "wrap_up", "body": "Thank you for giving us another chance.", "subject": "Thank you", "channel": "email"}).json()
+    assert draft["status"] == "draft"
+    call("incidents_messages_send_create", 200, path={**on_it, "message_id": draft["id"]}, body={})
+    assert [m["status"] for m in call("incidents_messages_list", 200, path=on_it).json()] == ["scheduled"]
+    call("incidents_survey_retrieve", 404, path=on_it)
+    from outreach import survey
+
+    survey.record_answer(Incident.objects.get(pk=incident["id"]), feeling=5, would_recommend=9)
+    assert call("incidents_survey_retrieve", 200, path=on_it).json()["customer_outcome"] == "champion"
     call("incidents_outcome_create", 201, path=on_it, body={"outcome": "champion", "satisfaction": 5})
 
     # The customer.
