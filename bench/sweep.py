@@ -107,13 +107,14 @@ def grow_to(size, org, location, owner, customer, now):
             INSERT INTO incidents_incident (
                 channel, severity, summary, busyness, occurred_at, logged_at, external_id, stage,
                 follow_up_due_at, responded_at, next_due_at, updated_at,
-                customer_id, logged_by_id, owner_id, location_id, organization_id, outcome, gesture_count, gesture_cost)
+                customer_id, logged_by_id, owner_id, location_id, organization_id, outcome, gesture_count, gesture_cost,
+                customer_outcome, next_step)
             SELECT 'in_person', 'medium', 'Bench incident', '', logged, logged, '', 'apology',
                    logged + interval '20 minutes',
                    CASE WHEN n %% 100 = 0 THEN NULL ELSE logged + interval '5 minutes' END,
                    CASE WHEN n %% 100 = 0 THEN logged + interval '15 minutes'
                         ELSE %(now)s + (n %% 86400) * interval '1 second' END,
-                   %(now)s, %(customer)s, %(owner)s, %(owner)s, %(location)s, %(org)s, '', 0, 0
+                   %(now)s, %(customer)s, %(owner)s, %(owner)s, %(location)s, %(org)s, '', 0, 0, '', ''
             FROM (SELECT n, CASE WHEN n %% 100 = 0 THEN %(now)s - interval '16 minutes'
                                  ELSE %(now)s - interval '2 hours' END AS logged
                   FROM generate_series(%(start)s, %(stop)s) AS n) AS rows
