@@ -75,8 +75,10 @@ class MessageList(ApiView):
 
     @extend_schema(
         summary="Write a message to the customer, as a draft or sent",
-        description="Sent in the sender's name, Reply-To them. A customer who opted out, or has no address for the "
-                    "channel, is not messaged: the answer's status is not_sent with the reason.",
+        description="Sent in the sender's name, Reply-To them. A progress report or a wrap-up note sent is recorded "
+                    "as that follow-up too. A customer who opted out, or has no address for the channel, is not "
+                    "messaged: a progress report or wrap-up answers 400 (record a call instead), a thank-you is kept "
+                    "with status not_sent and the reason.",
         request=MessageInput, responses={201: MessageSerializer, **ERRORS}, parameters=[IDEMPOTENCY_PARAMETER],
         examples=[OpenApiExample("A wrap-up note, sent", request_only=True, value={
             "kind": "wrap_up", "body": "Thank you for giving us another chance, Ada. See you soon. Maria", "send": True})],
@@ -89,22 +91,23 @@ class MessageList(ApiView):
             send, at = data.pop("send"), data.pop("at", None)
             message = outreach.draft_message(incident, author=request.user, **data)
             if send:
-                message = outreach.send_message(message, by=request.user, at=at)
+                message = outreach.send_draft(message, by=request.user, at=at)
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
         return self.answer(write)
 
 
 class MessageSend(ApiView):
     @extend_schema(summary="Send a drafted message", operation_id="incidents_messages_send_create",
-                   description="A draft (a progress report Recovery drafted this morning, say) goes now or at `at`. "
-                               "A message already sent answers 400.",
+                   description="A draft (a progress report Recovery drafted this morning, say) goes now or at `at`, "
+                               "recorded as its follow-up like one sent from the incident page. A message already sent "
+                               "answers 400.",
                    request=SendInput, responses={200: MessageSerializer, **ERRORS}, parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, request, pk, message_id):
         def send():
             incident = self.incident(pk)
             message = get_object_or_404(incident.messages, pk=message_id)
             _require_on_the_recovery(request.user, incident)
-            sent = outreach.send_message(message, by=request.user, at=self.parse(SendInput).get("at"))
+            sent = outreach.send_draft(message, by=request.user, at=self.parse(SendInput).get("at"))
             return Response(MessageSerializer(sent).data)
         return self.answer(send)
 

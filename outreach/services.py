@@ -238,6 +238,27 @@ def send_follow_up(incident, *, by, kind, channel, note, subject="", at=None, no
     return send_message(message, by=by, at=at, now=now)
 
 
+# A draft of these kinds is a follow-up to the customer too: sending it records that follow-up.
+DRAFTED_FOLLOW_UPS = {Message.Kind.PROGRESS_REPORT: FollowUp.Kind.PROGRESS, Message.Kind.WRAP_UP: FollowUp.Kind.WRAP_UP}
+
+
+@transaction.atomic
+def send_draft(message, *, by, at=None, now=None):
+    """Send a message drafted earlier (by a person, or the morning's progress report), as the page's
+    send does: a progress report or a wrap-up note is recorded as that follow-up (it meets its
+    clock) in the same transaction; a customer who cannot receive it is refused before anything is
+    written, so the owner can phone or write by hand instead. Returns the message."""
+    now = now or timezone.now()
+    follow_up = DRAFTED_FOLLOW_UPS.get(message.kind)
+    if follow_up and message.status == Status.DRAFT:
+        reason = reason_not_sendable(message.incident.customer, message.channel)
+        if reason:
+            raise MessageError(f"{reason} Record a call or a handwritten note instead.", field_errors={"channel": [reason]})
+        incident_services.record_follow_up(message.incident, by=by, kind=follow_up,
+                                           channel=RECORDED_AS[message.channel], note=message.body, now=now)
+    return send_message(message, by=by, at=at, now=now)
+
+
 SENT_CHANNELS = {"email": Message.Channel.EMAIL, "sms": Message.Channel.SMS}
 
 

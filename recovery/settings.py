@@ -379,6 +379,10 @@ SPECTACULAR_SETTINGS.update(
         "REDOC_DIST": "SIDECAR",
         "COMPONENT_SPLIT_REQUEST": True,
         "SERVE_INCLUDE_SCHEMA": False,
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "helpdesk.schema.document_rate_limit_headers",
+        ],
         "ENUM_NAME_OVERRIDES": {
             "ChannelEnum": "incidents.models.Channel",
             "BusynessEnum": "incidents.models.Busyness",
@@ -386,6 +390,7 @@ SPECTACULAR_SETTINGS.update(
             "GestureKindEnum": "incidents.models.Gesture.Kind",
             "GestureApprovalEnum": "incidents.models.Gesture.Approval",
             "FollowUpKindEnum": "incidents.models.FollowUp.Kind",
+            "MessageChannelEnum": "outreach.models.Message.Channel",
         },
     }
 )

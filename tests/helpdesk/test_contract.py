@@ -44,6 +44,8 @@ def test_descriptions_are_written_for_integrators_not_for_the_code(db):
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+            # Every answer says where the client stands against its rate limit.
+            assert all("RateLimit-Remaining" in answer.get("headers", {}) for answer in operation["responses"].values())
 
 
 @pytest.fixture

@@ -39,12 +39,29 @@ def test_a_helpdesk_writes_a_draft_then_sends_it(api, logged, clock_at_start):
 
 def test_a_customer_who_opted_out_is_not_messaged_and_the_answer_says_why(api, logged, customer):
     Customer.objects.filter(pk=customer.pk).update(opted_out_at=timezone.now())
+    url = f"/api/v1/incidents/{logged.pk}/messages/"
 
-    answer = api.post(f"/api/v1/incidents/{logged.pk}/messages/",
-                      {"kind": "wrap_up", "body": "Thank you, Ada.", "send": True}, format="json")
+    thanks = api.post(url, {"kind": "thank_you", "body": "Thank you, Ada.", "send": True}, format="json")
+    wrap_up = api.post(url, {"kind": "wrap_up", "body": "Thank you, Ada.", "send": True}, format="json")
 
-    assert answer.status_code == 201
-    assert answer.json()["status"] == "not_sent" and answer.json()["status_note"]
+    assert thanks.status_code == 201
+    assert thanks.json()["status"] == "not_sent" and thanks.json()["status_note"]
+    # A follow-up is refused before anything is written, so the owner can phone or write instead.
+    assert wrap_up.status_code == 400 and "channel" in wrap_up.json()["errors"]
+    assert list(Message.objects.values_list("kind", flat=True)) == ["thank_you"]
+
+
+def test_a_drafted_progress_report_sent_over_the_api_counts_as_the_day_s_follow_up(api, logged, frontline):
+    from incidents import services
+    from incidents.models import FollowUp
+
+    services.record_apology(logged, by=frontline, channel="in_person", text="I am so sorry.")
+    draft = outreach.draft_message(logged, kind=Message.Kind.PROGRESS_REPORT, body="Today we found your bag.")
+
+    sent = api.post(f"/api/v1/incidents/{logged.pk}/messages/{draft.pk}/send/", {}, format="json")
+
+    assert sent.status_code == 200, sent.json()
+    assert FollowUp.objects.get(incident=logged).kind == FollowUp.Kind.PROGRESS
 
 
 @pytest.mark.parametrize("body, field", [
