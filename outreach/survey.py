@@ -119,22 +119,33 @@ def incident_for_token(token):
 # --- The pass that sends the checks ---------------------------------------------------------------
 
 def due_incident_ids(now, *, limit=BATCH):
-    """Incidents whose wrap-up message went out at least their organization's satisfaction_check_after
-    ago (and not more than CATCH_UP after that), that have no satisfaction check yet, and whose customer
-    can be reached and has not opted out.
+    """Incidents wrapped up at least their organization's satisfaction_check_after ago (and not more than
+    CATCH_UP after that), that have no satisfaction check yet, and whose customer can be reached and has
+    not opted out. Wrapped up: the wrap-up message went out; or, with no wrap-up message at all, the
+    wrap-up was done by hand (a card, a call), which the method prefers where customers are met in person.
 
     A scan of the sent wrap-ups: an index on outreach_message (kind, sent_at) WHERE status = 'sent'
     would serve it once the table is large."""
-    due_at = ExpressionWrapper(F("sent_at") + F("incident__organization__satisfaction_check_after"),
-                               output_field=DateTimeField())
     checked = Message.objects.filter(incident=OuterRef("incident"), kind=Message.Kind.SATISFACTION_CHECK)
-    unreachable = Q(incident__customer__email="", incident__customer__phone="")
+    reachable = ~Q(incident__customer__email="", incident__customer__phone="") & Q(incident__customer__opted_out_at__isnull=True)
     wrap_ups = (
         Message.objects.filter(kind=Message.Kind.WRAP_UP, status=Message.Status.SENT, sent_at__isnull=False)
-        .annotate(due_at=due_at).filter(due_at__lte=now, due_at__gt=now - CATCH_UP)
-        .exclude(Exists(checked)).exclude(unreachable).exclude(incident__customer__opted_out_at__isnull=False)
+        .annotate(due_at=_after_the_delay("sent_at", "incident__organization")).filter(due_at__lte=now, due_at__gt=now - CATCH_UP)
+        .exclude(Exists(checked)).filter(reachable)
     )
-    return list(wrap_ups.order_by("due_at").values_list("incident_id", flat=True).distinct()[:limit])
+    sent = list(wrap_ups.order_by("due_at").values_list("incident_id", flat=True).distinct()[:limit])
+    by_hand = (
+        Incident.objects.filter(wrapped_up_at__isnull=False)
+        .annotate(due_at=_after_the_delay("wrapped_up_at", "organization")).filter(due_at__lte=now, due_at__gt=now - CATCH_UP)
+        .exclude(Exists(Message.objects.filter(incident=OuterRef("pk"), kind__in=[Message.Kind.WRAP_UP,
+                                                                                   Message.Kind.SATISFACTION_CHECK])))
+        .exclude(customer__email="", customer__phone="").filter(customer__opted_out_at__isnull=True)
+    )
+    return sent + list(by_hand.order_by("due_at").values_list("pk", flat=True)[:max(limit - len(sent), 0)])
+
+
+def _after_the_delay(moment, organization):
+    return ExpressionWrapper(F(moment) + F(f"{organization}__satisfaction_check_after"), output_field=DateTimeField())
 
 
 def send_satisfaction_checks(*, now=None):

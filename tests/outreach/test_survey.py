@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 DAY = datetime.timedelta(days=1)
 SECOND = datetime.timedelta(seconds=1)
+HOUR = datetime.timedelta(hours=1)
 LINK = re.compile(r"http://[^\s]+/feedback/([^/\s]+)/")
 
 
@@ -113,6 +114,24 @@ def test_no_check_goes_before_a_wrap_up_was_actually_sent(frontline, customer):
     incident = factories.log_incident(user=frontline, customer=customer, now=START)
     sending.draft_message(incident, kind=Message.Kind.WRAP_UP, body="Thank you", author=frontline)  # a draft only
     assert survey.send_satisfaction_checks(now=START + 2 * DAY) == 0
+
+
+def test_a_wrap_up_done_by_hand_brings_the_check_too(frontline, customer):
+    """A card or a call, which the method prefers where customers are met in person."""
+    from incidents import services
+
+    incident = factories.log_incident(user=frontline, customer=customer, now=START - datetime.timedelta(hours=2))
+    services.record_apology(incident, by=frontline, channel="in_person", text="I am so sorry.", now=START - HOUR)
+    services.record_review(incident, by=frontline, customer_account="Cold soup.", customer_needs="A hot meal.",
+                           now=START - HOUR)
+    services.record_fix(incident, by=frontline, description="Fresh soup", fixed=True, now=START - HOUR)
+    services.record_follow_up(incident, by=frontline, kind="wrap_up", channel="in_person", note="Wrote her a card.",
+                              now=START)
+
+    assert survey.send_satisfaction_checks(now=START + DAY - SECOND) == 0
+    assert survey.send_satisfaction_checks(now=START + DAY) == 1
+    assert survey.send_satisfaction_checks(now=START + DAY + HOUR) == 0
+    assert checks_of(incident).count() == 1
 
 
 def test_a_customer_who_opted_out_or_cannot_be_reached_gets_no_check(frontline, organization):
