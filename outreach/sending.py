@@ -35,9 +35,12 @@ def sending_address():
     return settings.OUTREACH_FROM_EMAIL or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
 
 
+def message_id_domain():
+    return sending_address().rpartition("@")[2] or "recovery"
+
+
 def message_id(message):
-    domain = sending_address().rpartition("@")[2] or "recovery"
-    return f"<recovery-message-{message.pk}@{domain}>"
+    return f"<recovery-message-{message.pk}@{message_id_domain()}>"
 
 
 def compose(message):

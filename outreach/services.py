@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from followups import selectors as followup_selectors
@@ -413,9 +414,19 @@ def _record_outcomes(outcomes, *, now, report):
                 message.incident, EventKind.MESSAGE_FAILED,
                 f"{message.get_kind_display()} by {CHANNEL_WORDS[message.channel]} to {message.to} failed: {detail}",
                 at=at, actor_label=SENDER_LABEL, after=_event_facts(message)))
-    # One statement for the whole batch's successes: the claim is ours until these rows say SENT.
-    Message.objects.bulk_update(
-        sent, ["status", "sent_at", "provider_id", "next_attempt_at", "status_note", "claim", "updated_at"], batch_size=500)
+    # One statement for the whole batch's successes (the claim is ours until these rows say SENT); an
+    # email's provider id is its Message-ID, made from its id, so the database writes it. Only ids a
+    # provider chose (a text's, an API's) take a statement each.
+    own_ids = {message.pk for message in sent if message.provider_id == sending.message_id(message)}
+    domain = sending.message_id_domain()
+    Message.objects.filter(pk__in=own_ids).update(
+        status=Status.SENT, sent_at=at, next_attempt_at=None, status_note="", claim=None, updated_at=at,
+        provider_id=Concat(Value("<recovery-message-"), Cast("id", CharField()), Value(f"@{domain}>")))
+    for message in sent:
+        if message.pk not in own_ids:
+            Message.objects.filter(pk=message.pk).update(
+                status=Status.SENT, sent_at=at, next_attempt_at=None, status_note="", claim=None, updated_at=at,
+                provider_id=message.provider_id)
     MessageAttempt.objects.bulk_create(attempts)
     Event.objects.bulk_create(events)
 

@@ -60,6 +60,7 @@ def test_a_sent_message_reaches_the_smtp_server_once_in_the_owners_name(owner, l
     assert received.text.startswith("Thank you for bearing with us.")
     message.refresh_from_db()
     assert (message.status, message.sent_at, message.author) == (Message.Status.SENT, START, owner)
+    assert message.provider_id == received.message["Message-ID"]  # what a bounce names
     assert message.attempts == 1 and message.attempt_log.get().succeeded
     (sent,) = events(message.incident, EventKind.MESSAGE_SENT)
     assert sent.actor == owner and message.incident.customer.email in sent.summary
