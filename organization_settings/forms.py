@@ -29,6 +29,7 @@ class OrganizationForm(ModelForm):
                   "escalate_after": "Tell the admins after a missed window by",
                   "progress_report_every": "Progress report to the customer every",
                   "progress_reports_send_at": "Progress reports go by themselves at (local time; empty: owners send them)",
+                  "satisfaction_check_after": "Ask the customer how they feel this long after the wrap-up",
                   "two_factor_required": "Managers and admins must use two-factor sign-in",
                   "quiet_hours_start": "No messages to customers from (their location's time)",
                   "quiet_hours_end": "until (a message due then waits for this hour)"}
