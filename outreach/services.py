@@ -38,6 +38,7 @@ Status = Message.Status
 # Attempts before a message is given up as FAILED (30 s, 1, 2, 4 … minutes apart: about two hours).
 MAX_ATTEMPTS = 8
 SENDER_LABEL = "Messages to customers"
+SMS_MAX_CHARACTERS = 1600
 # The timeline and the page call a channel by these words.
 CHANNEL_WORDS = {Message.Channel.EMAIL: "email", Message.Channel.SMS: "text message"}
 
@@ -133,6 +134,10 @@ def draft_message(incident, *, kind, body, subject="", channel=None, author=None
     channel = channel or channel_for(customer)
     if channel not in Message.Channel.values:
         raise MessageError("Choose email or a text message.", field_errors={"channel": ["Email or text message."]})
+    if channel == Message.Channel.SMS and len(body) > SMS_MAX_CHARACTERS:
+        # Providers refuse longer texts (Twilio: 1,600 characters); better said now than failed later.
+        raise MessageError(f"A text message holds at most {SMS_MAX_CHARACTERS:,} characters; this one has {len(body):,}. "
+                           "Shorten it, or send it by email.", field_errors={"note": ["Too long for a text message."]})
     message = Message(
         incident=incident, kind=kind, channel=channel, to=address_for(customer, channel),
         subject=(subject or default_subject(kind, incident)) if channel == Message.Channel.EMAIL else "",

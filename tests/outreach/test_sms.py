@@ -102,6 +102,13 @@ def test_a_number_that_cannot_take_a_text_is_not_sent(owner, organization, sms_p
     assert sms_provider.requests == 0
 
 
+def test_a_text_too_long_for_a_provider_is_refused_before_anything_is_written(owner, texter, clock_at_start):
+    incident = factories.log_incident(user=owner, customer=texter)
+    with pytest.raises(services.MessageError, match="at most 1,600 characters"):
+        services.draft_message(incident, kind=Message.Kind.WRAP_UP, body="x" * 1601, author=owner)
+    assert not Message.objects.exists()
+
+
 def test_the_console_backend_prints_the_text(owner, texter, settings, clock_at_start):
     settings.SMS_BACKEND = "outreach.sms.ConsoleBackend"
     stream = io.StringIO()
