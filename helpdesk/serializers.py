@@ -187,6 +187,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     busyness = serializers.CharField(
         read_only=True, help_text="quiet, normal, busy, peak; empty when not given. The deposition's answer replaces it."
     )
+    outcome = serializers.CharField(read_only=True, help_text="The outcome staff recorded; empty until then.")
+    customer_outcome = serializers.CharField(
+        read_only=True, help_text="The outcome the customer's answer to the satisfaction check confirms; empty until they answer.")
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -194,7 +197,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         fields = [
             "id", "reference", "stage", "is_open", "summary", "channel", "category", "severity", "busyness",
             "location", "owner", "customer", "external_id", "occurred_at", "logged_at", "follow_up_due_at",
-            "responded_at", "breached_at", "fixed_at", "closed_at", "next_due_at", "updated_at", "links",
+            "responded_at", "breached_at", "fixed_at", "closed_at", "next_due_at", "updated_at", "outcome",
+            "customer_outcome", "links",
         ]
         read_only_fields = fields
 
@@ -225,6 +229,7 @@ class IncidentSerializer(serializers.ModelSerializer):
                      "closed_at", "next_due_at", "updated_at"):
             value = getattr(incident, name)
             data[name] = None if value is None else moment(value)
+        data["outcome"], data["customer_outcome"] = incident.outcome, incident.customer_outcome
         data["links"] = self.get_links(incident)
         return data
 

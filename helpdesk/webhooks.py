@@ -249,6 +249,7 @@ def _incident(incident):
         "id": incident.pk, "reference": incident.reference, "external_id": incident.external_id,
         "stage": incident.stage, "owner": incident.owner.username, "follow_up_due_at": iso(incident.follow_up_due_at),
         "next_due_at": iso(incident.next_due_at), "closed_at": iso(incident.closed_at),
+        "outcome": incident.outcome, "customer_outcome": incident.customer_outcome,
         "url": f"/api/v1/incidents/{incident.pk}/",
     }
 
