@@ -19,6 +19,7 @@ from followups.models import Notification
 from incidents import services
 from helpdesk import services as api_services
 from helpdesk.models import WebhookDelivery
+from outreach.services import draft_message
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,7 @@ def _incident_with_everything(user, location, customer, summary, secret):
     services.record_review(incident, by=user, customer_account=f"Account {secret}", customer_needs="Bag back")
     services.record_fix(incident, by=user, description=f"Found it {secret}", fixed=True,
                         gesture={"kind": "credit", "description": f"Voucher {secret}", "cost": Decimal("5000")})
+    draft_message(incident, kind="thank_you", body=f"Thank you {secret}", author=user)  # a message to its customer
     return incident
 
 
@@ -106,6 +108,7 @@ def _fill(route, incident, world, nonexistent=False):
         "rest": "anything",  # the tail of an allauth page that is not offered
         "token": "not-a-signed-link",  # a customer's signed link (the satisfaction page): forged
         "gesture_id": gesture.pk,
+        "message_id": incident.messages.first().pk,
         "username": incident.owner.username,  # a helper named in the path
     }
     if route.startswith("settings/"):
