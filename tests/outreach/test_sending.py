@@ -311,3 +311,22 @@ def test_one_smtp_connection_carries_a_batch(owner, smtp, organization, clock_at
         services.send_message(drafted(owner), by=owner)
     assert services.send_due(batch_size=5).sent == 5
     assert len(smtp.messages) == 5 and len(opened) == 1
+
+
+
+def test_a_sent_message_reaches_the_helpdesks_webhooks_with_the_pumps_next_pass(owner, smtp, settings, clock_at_start):
+    from helpdesk import services as api_services
+    from helpdesk import webhooks
+    from helpdesk.models import WebhookDelivery
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    client, _ = api_services.create_api_client(organization=owner.organization, name="Helpdesk")
+    api_services.register_webhook(client=client, url="http://127.0.0.1:9/hooks")
+    message = drafted(owner)
+    services.send_message(message, by=owner)
+    services.send_due()
+
+    webhooks.pump(now=timezone.now())
+
+    sent = message.incident.events.get(kind=EventKind.MESSAGE_SENT)
+    assert WebhookDelivery.objects.filter(event_type="message.sent", event_id=f"evt_{sent.pk}").count() == 1
