@@ -4,8 +4,8 @@
         .venv/bin/python bench/webhooks.py [--rate 200] [--seconds 30]
     … .venv/bin/python bench/webhooks.py --smoke    # 20 events a second for 3 s; the test suite runs this
 
-Starts a receiver on 127.0.0.1 (a process of its own) that answers 500 to the first call for each
-event and 200 to the next, so half of all calls fail and every event is retried once; registers it
+Starts a receiver on 127.0.0.1 (a process of its own, keeping connections open as HTTP/1.1 servers
+do) that answers 500 to the first call for each event and 200 to the next, so half of all calls fail and every event is retried once; registers it
 as a webhook of a bench organization; starts `celery worker` (2 processes, as on this 2-core machine)
 and `celery beat` as production runs them; then logs incidents at a steady rate for `--seconds`
 (each one timeline event, `incident.created`) and waits until every event has been acknowledged
@@ -67,6 +67,8 @@ def _serve(port_pipe, log_path):
     log = open(log_path, "a", buffering=1)
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps a connection open between calls, as receivers mostly do
+
         def do_POST(self):
             arrived = time.time()
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

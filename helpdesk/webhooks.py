@@ -5,8 +5,9 @@ Every door (pages, the API, the admin, the follow-up sweep) writes the append-on
 When an event commits, `event_committed()` makes its deliveries at once and queues the sender of each
 endpoint; `pump()`, every SWEEP_INTERVAL_SECONDS, is the safety net: it remembers the last event (and
 follow-up reminder) it handled and makes whatever the first path missed (a crash, the broker away).
-`send_due()` sends one endpoint's due deliveries one at a time, oldest first; `deliver()` sends one,
-signs it (Standard Webhooks), logs the attempt and schedules the next one with backoff. Delivery is at
+`send_due()` sends one endpoint's due deliveries one at a time, oldest first, over one kept-open
+connection; `deliver()` sends one, signs it (Standard Webhooks), logs the attempt and schedules the
+next one with backoff. Delivery is at
 least once: the event id in every delivery lets the receiver drop repeats.
 """
 
@@ -21,6 +22,7 @@ import ipaddress
 import json
 import logging
 import os
+import select
 import socket
 import ssl
 import threading
@@ -219,8 +221,9 @@ def _make_and_queue(organization_id, deliveries_for):
 
 def on_saved(sender, instance, created, raw=False, using=None, **kwargs):
     """post_save of incidents.Event and followups.Reminder, connected in apps.py (neither app knows
-    of webhooks). Every timeline write goes through Event.save (incidents.events) and every reminder
-    through Reminder.objects.create; nothing bulk-creates either."""
+    of webhooks). Timeline writes go through Event.save (incidents.events) and reminders through
+    Reminder.objects.create, except the message worker's batch of "sent"/"failed" entries (one INSERT):
+    those reach endpoints at the next pump."""
     if created and not raw:
         committed = event_committed if sender is Event else reminder_committed
         # robust: whatever happens here, the committed write has happened and its caller must not fail.
@@ -345,32 +348,48 @@ def _time_left(deadline):
     return left
 
 
-class _DeadlineSocket(io.RawIOBase):
+class _DeadlineSocket:
     """A connected socket as http.client uses it (sendall, makefile, close), whose timeout is, before
     every write and every read, the time left until the deadline. A plain socket timeout counts per
-    read, so a receiver trickling a byte every few seconds could hold the send as long as it liked."""
+    read, so a receiver trickling a byte every few seconds could hold the send as long as it liked.
+    A kept-open connection gets the next send's deadline before each request."""
 
     def __init__(self, sock, deadline):
-        super().__init__()
         self.sock, self.deadline = sock, deadline
 
     def sendall(self, data):
         self.sock.settimeout(_time_left(self.deadline))
         self.sock.sendall(data)
 
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
+    def recv_into(self, buffer):
         self.sock.settimeout(_time_left(self.deadline))
         return self.sock.recv_into(buffer)
 
     def makefile(self, mode):
-        return io.BufferedReader(self)
+        return io.BufferedReader(_AnswerReader(self))
+
+    def closed_by_peer(self):
+        """True if the receiver has closed the connection (or sent what nobody asked for): it is
+        readable while no request is under way."""
+        return bool(select.select([self.sock], [], [], 0)[0])
 
     def close(self):
-        super().close()
         self.sock.close()
+
+
+class _AnswerReader(io.RawIOBase):
+    """One answer's reads from the socket. http.client closes it once the answer is read; the socket
+    stays open for the next request."""
+
+    def __init__(self, sock):
+        super().__init__()
+        self.sock = sock
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        return self.sock.recv_into(buffer)
 
 
 class _PinnedConnection(http.client.HTTPConnection):
@@ -385,6 +404,11 @@ class _PinnedConnection(http.client.HTTPConnection):
         if tls:
             self.default_port = 443  # so the Host header leaves out the usual port, as for http's 80
 
+    def set_deadline(self, deadline):
+        self.deadline = deadline
+        if self.sock is not None:
+            self.sock.deadline = deadline
+
     def connect(self):
         failure = OSError("no address")
         for family, sockaddr in self.addresses:  # in the resolver's order, as socket.create_connection does
@@ -392,6 +416,7 @@ class _PinnedConnection(http.client.HTTPConnection):
             try:
                 sock.settimeout(_time_left(self.deadline))
                 sock.connect(sockaddr)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does
                 if self.tls:
                     sock.settimeout(_time_left(self.deadline))  # the handshake, all its reads, within the rest
                     sock = self.tls.wrap_socket(sock, server_hostname=self.host)
@@ -403,14 +428,55 @@ class _PinnedConnection(http.client.HTTPConnection):
         raise failure
 
 
-def _post(url, body, headers, deadline):
+# A kept-open connection is used again only after an answer whose body is at most this long (and is
+# read, within the deadline); a longer or chunked one is not read, and its connection is closed.
+KEEP_ALIVE_MAX_BODY = 64 * 1024
+
+
+class _KeptConnection:
+    """The connection a sender keeps open to its endpoint from one delivery to the next (HTTP
+    keep-alive), instead of a lookup, a connection and a TLS handshake per delivery. Every connection
+    opened is to addresses looked up and checked just before; one is not used again after an error,
+    when the receiver asked to close it or has closed it, or when the URL has changed."""
+
+    def __init__(self):
+        self.key = self.connection = None
+
+    def take(self, key):
+        """The open connection for `key` (scheme, host, port), or None; the caller owns it now."""
+        connection, self.connection = self.connection, None
+        if connection is not None and (key != self.key or connection.sock is None or connection.sock.closed_by_peer()):
+            connection.close()
+            connection = None
+        return connection
+
+    def keep(self, key, connection):
+        self.key, self.connection = key, connection
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def _post(url, body, headers, deadline, kept=None):
     """POST `body` to `url` once, never following a redirect, given up at `deadline` (monotonic).
-    Returns (status code or None, error text)."""
+    Returns (status code or None, error text). With `kept`, a connection it holds is used and the
+    connection is left open in it afterwards if the receiver keeps it open."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in SCHEMES or not parts.hostname:
         return None, "Not sent: only http and https URLs are called."
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    # Resolved once: the addresses checked here are the ones connected to.
+    key = (parts.scheme, parts.hostname, port)
+    connection = kept.take(key) if kept is not None else None
+    if connection is not None:
+        try:
+            return _request(connection, parts, body, headers, deadline, kept, key)
+        except ConnectionError:
+            # The receiver closed the kept connection as this request went out (an idle timeout):
+            # once more on a new connection, as HTTP clients do.
+            pass
+    # Resolved once per connection: the addresses checked here are the ones connected to.
     addresses = _resolve(parts.hostname, port)
     _time_left(deadline)  # a lookup cannot be cut short, but nothing is sent once it has used up the deadline
     inward = None if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS else _first_inward(addresses)
@@ -418,21 +484,35 @@ def _post(url, body, headers, deadline):
         return None, f"Not sent: {inward} is inside this network, not a public address."
     tls = ssl.create_default_context() if parts.scheme == "https" else None
     connection = _PinnedConnection(parts.hostname, port, addresses=addresses, deadline=deadline, tls=tls)
+    return _request(connection, parts, body, headers, deadline, kept, key)
+
+
+def _request(connection, parts, body, headers, deadline, kept, key):
+    """One POST on `connection`; afterwards it is closed, or given back to `kept` for the next."""
+    connection.set_deadline(deadline)
+    reusable = False
     try:
         connection.request("POST", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
-                           body=body, headers={**headers, "Connection": "close"})
-        answer = connection.getresponse()  # the status line and headers; the body is never read
+                           body=body, headers=headers if kept is not None else {**headers, "Connection": "close"})
+        answer = connection.getresponse()  # the status line and headers
+        if kept is not None and not answer.will_close and answer.length is not None and answer.length <= KEEP_ALIVE_MAX_BODY:
+            answer.read()  # the next answer starts after this one's body
+            reusable = True
     finally:
-        connection.close()
+        if reusable:
+            kept.keep(key, connection)
+        else:
+            connection.close()
     if 300 <= answer.status < 400:
         # A redirect could point anywhere, this network included, and to other schemes: never followed.
         return answer.status, f"Redirect not followed: HTTP {answer.status} to {answer.getheader('Location', '')}"
     return answer.status, "" if 200 <= answer.status < 300 else f"HTTP {answer.status}"
 
 
-def deliver(delivery_id, *, now=None):
+def deliver(delivery_id, *, now=None, kept=None):
     """Send one delivery if it is due. Returns the delivery after the attempt, or None if it was
-    not due (already sent, given up, or claimed by another worker)."""
+    not due (already sent, given up, or claimed by another worker). `kept`: the sender's
+    _KeptConnection, to send over a connection left open by the delivery before."""
     now = now or timezone.now()
     deadline_seconds = settings.WEBHOOK_DEADLINE_SECONDS
     lease = now + datetime.timedelta(seconds=deadline_seconds + LEASE_MARGIN_SECONDS)
@@ -462,7 +542,7 @@ def deliver(delivery_id, *, now=None):
         SIGNATURE_HEADER: signature_header(secrets, timestamp, body),
     }
     try:
-        status_code, error = _post(delivery.endpoint.url, body, headers, deadline)
+        status_code, error = _post(delivery.endpoint.url, body, headers, deadline, kept)
     except TimeoutError:
         status_code, error = None, f"Timed out: no answer within {deadline_seconds:g} s."
     except (OSError, http.client.HTTPException, ValueError) as failure:
@@ -510,7 +590,7 @@ def _due_deliveries(endpoint_id, now, limit):
 
 def send_due(endpoint_id):
     """Send the endpoint's due deliveries one at a time, oldest first (the order their events were
-    recorded). Returns (sent, retry_at): how many were attempted, and when the earliest retry falls
+    recorded), over one connection kept open while the receiver keeps it open. Returns (sent, retry_at): how many were attempted, and when the earliest retry falls
     due (None when none waits).
 
     One sender per endpoint: it claims the endpoint with a compare-and-swap on `sending_until`; a
@@ -520,6 +600,7 @@ def send_due(endpoint_id):
     """
     attempted = 0
     started = time.monotonic()
+    kept = _KeptConnection()
 
     def within_budget():
         return attempted < SEND_LIMIT and time.monotonic() - started < SEND_BUDGET_SECONDS
@@ -542,9 +623,10 @@ def send_due(endpoint_id):
                     # before the claim lapses, so no second sender ever starts beside it.
                     if not within_budget():
                         break
-                    if deliver(delivery_id) is not None:
+                    if deliver(delivery_id, kept=kept) is not None:
                         attempted += 1
         finally:
+            kept.close()
             WebhookEndpoint.objects.filter(pk=endpoint_id, sending_until=until).update(sending_until=None)
         # A delivery made while the claim was held had its task leave at once: look again after
         # letting go. Over budget, a fresh task takes over instead.

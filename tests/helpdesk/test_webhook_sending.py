@@ -2,8 +2,11 @@
 at a time, a failure set aside for its backoff without holding later ones; the pump is the safety net."""
 
 import datetime
+import http.server
 import json
 import re
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,47 @@ def log(frontline, location, customer, count=1):
 
 def sent_event_ids(receiver):
     return [json.loads(request["body"])["id"] for request in receiver.requests]
+
+
+class KeepAliveReceiver:
+    """A receiver that keeps its connections open between calls (HTTP/1.1), as most do, and counts
+    them. After `calls_per_connection` answers it closes a connection without saying so first, as
+    a server ending an idle connection does."""
+
+    def __init__(self, calls_per_connection=None):
+        self.requests, self.connections = [], 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                receiver.connections += 1
+                self.answered = 0
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                self.answered += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if calls_per_connection and self.answered >= calls_per_connection:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def test_a_committed_event_becomes_a_delivery_and_queues_its_endpoints_sender_at_once(
@@ -110,15 +154,20 @@ def test_a_due_reminder_the_sweep_commits_is_made_and_queued_at_once_too(
     assert published == [endpoint.pk]
 
 
+# The message worker writes a batch's "sent"/"failed" entries in one INSERT: a hook per entry cost a query
+# each, a fifth of the drain's speed. Those events reach helpdesks at the next pump (SWEEP_INTERVAL_SECONDS).
+BULK_TIMELINE_WRITERS = {"outreach/services.py"}
+
+
 def test_every_timeline_write_goes_through_event_save_so_the_hook_sees_it():
     """A bulk_create of events or reminders would skip post_save, and with it the commit hook (the pump
     would still find them, a pass later)."""
     found = []
-    for app in ("incidents", "followups", "helpdesk", "insights", "organization_settings"):
+    for app in ("incidents", "followups", "helpdesk", "insights", "organization_settings", "outreach"):
         for path in (ROOT / app).rglob("*.py"):
             if "migrations" not in path.parts and re.search(r"(Event|Reminder)\.objects\.bulk_create|events\.bulk_create|reminders\.bulk_create", path.read_text()):
                 found.append(str(path.relative_to(ROOT)))
-    assert found == []
+    assert set(found) == BULK_TIMELINE_WRITERS
 
 
 def test_an_endpoints_deliveries_are_sent_in_the_order_of_their_events(endpoint, receiver, frontline, location, customer):
@@ -241,3 +290,76 @@ def test_a_sender_past_its_budget_stops_between_two_sends_and_hands_over_to_a_ne
     assert len(receiver.requests) == 2
     assert published == [endpoint.pk]  # the third is the next task's
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).sending_until is None
+
+
+def test_a_sender_keeps_one_connection_open_for_the_endpoints_deliveries_and_looks_the_host_up_once(
+    helpdesk, frontline, location, customer, clock_at_start, monkeypatch
+):
+    receiver = KeepAliveReceiver()
+    resolve = webhooks._resolve
+    lookups = []
+    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: lookups.append(host) or resolve(host, port))
+    try:
+        endpoint = api_services.register_webhook(client=helpdesk, url=receiver.url)
+        log(frontline, location, customer, count=3)
+        webhooks.pump(now=timezone.now())
+
+        assert webhooks.send_due(endpoint.pk)[0] == 3
+    finally:
+        receiver.close()
+
+    ids = sent_event_ids(receiver)
+    assert ids == sorted(ids, key=lambda event_id: int(event_id.removeprefix("evt_"))) and len(ids) == 3
+    assert receiver.connections == 1
+    assert lookups == ["127.0.0.1"]
+    assert all("close" not in request["headers"].get("Connection", "") for request in receiver.requests)
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 3
+
+
+def test_once_the_receiver_closes_the_kept_connection_the_next_one_is_looked_up_and_checked_afresh(
+    helpdesk, frontline, location, customer, clock_at_start, monkeypatch, settings
+):
+    """Between two connections the name can have been pointed into this network (DNS rebinding): a
+    new connection is only ever made to addresses looked up and checked for it."""
+    from tests.helpdesk.test_webhook_safety import PUBLIC, resolves
+
+    receiver = KeepAliveReceiver(calls_per_connection=2)
+    real_connect = socket.socket.connect
+    # The public address stands for the receiver on this machine.
+    monkeypatch.setattr(socket.socket, "connect", lambda sock, address: real_connect(
+        sock, ("127.0.0.1", receiver.port) if address[0] == PUBLIC else address))
+    try:
+        endpoint = api_services.register_webhook(client=helpdesk, url=f"http://hooks.example.com:{receiver.port}/hooks")
+        log(frontline, location, customer, count=3)
+        webhooks.pump(now=timezone.now())
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+        lookups = resolves(monkeypatch, "hooks.example.com", PUBLIC, "10.0.0.7")
+
+        assert webhooks.send_due(endpoint.pk)[0] == 3
+    finally:
+        receiver.close()
+
+    first, second, third = WebhookDelivery.objects.order_by("id")
+    assert sent_event_ids(receiver) == [first.event_id, second.event_id]
+    assert receiver.connections == 1 and len(lookups) == 2
+    assert (first.status, second.status, third.status) == ("delivered", "delivered", "pending")
+    assert third.last_error == "Not sent: 10.0.0.7 is inside this network, not a public address."
+
+
+def test_a_request_on_a_kept_connection_the_receiver_closed_meanwhile_goes_out_on_a_new_one(
+    helpdesk, frontline, location, customer, clock_at_start, monkeypatch
+):
+    receiver = KeepAliveReceiver(calls_per_connection=1)
+    # As if the receiver closed the connection just after the sender looked: the request meets a closed socket.
+    monkeypatch.setattr(webhooks._DeadlineSocket, "closed_by_peer", lambda sock: False)
+    try:
+        endpoint = api_services.register_webhook(client=helpdesk, url=receiver.url)
+        log(frontline, location, customer, count=2)
+        webhooks.pump(now=timezone.now())
+
+        assert webhooks.send_due(endpoint.pk)[0] == 2
+    finally:
+        receiver.close()
+
+    assert len(receiver.requests) == receiver.connections == 2
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 2
