@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pytest
+from kombu import pools
 from django.core import mail
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ def _use_broker(url):
     app.pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    pools.reset()  # kombu's shared producer pools still hold the closed connections: later sends would fail
     app.conf.broker_url = url
     app.conf.broker_transport_options = {"visibility_timeout": 300}
 

@@ -11,6 +11,7 @@ import socket
 import time
 
 import pytest
+from kombu import pools
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -218,6 +219,7 @@ def broker_away():
         app.pool.force_close_all()
         app._pool = None
         app.amqp._producer_pool = None
+        pools.reset()  # kombu's shared producer pools still hold the closed connections: later sends would fail
         app.conf.broker_url, app.conf.broker_transport_options = url, options
 
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
