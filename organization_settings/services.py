@@ -24,6 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from incidents import selectors
 from helpdesk import services as api_services
+from helpdesk import webhooks
 from helpdesk import tokens as api_tokens
 from helpdesk.models import ApiClient, ApiToken, WebhookEndpoint
 from incidents.models import Location, Organization, User
@@ -285,6 +286,13 @@ def set_api_client_active(client, *, by, active):
 def add_webhook(client, *, by, url, events=()):
     _require_admin(by, client.organization, "add webhooks")
     return api_services.register_webhook(client=client, url=url, events=events)
+
+
+def rotate_webhook_secret(endpoint, *, by):
+    """A new signing secret, shown once; the old one goes on signing beside it for a day, so the
+    receiver can switch at its own moment (helpdesk.webhooks.rotate_secret)."""
+    _require_admin(by, endpoint.client.organization, "change webhooks")
+    return webhooks.rotate_secret(endpoint)
 
 
 def set_webhook_active(endpoint, *, by, active):

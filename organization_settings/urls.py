@@ -20,4 +20,5 @@ urlpatterns = [
     path("api-clients/<int:pk>/tokens/<int:token_pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("single-sign-on/", views.single_sign_on, name="single_sign_on"),
     path("api-clients/<int:pk>/webhooks/<int:webhook_pk>/active/", views.webhook_active, name="webhook_active"),
+    path("api-clients/<int:pk>/webhooks/<int:webhook_pk>/secret/", views.webhook_secret_rotate, name="webhook_secret"),
 ]

@@ -149,10 +149,10 @@ def api_client(request, pk):
     organization = _admin_organization(request)
     client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
     form = forms.WebhookForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.add_webhook(
-            client, by=request.user, **form.cleaned_data)):
-        messages.success(request, "Webhook added. Its signing secret is shown below.")
-        return redirect("settings:api_client", pk=client.pk)
+    added = request.method == "POST" and form.is_valid() and run_service(form, lambda: services.add_webhook(
+        client, by=request.user, **form.cleaned_data))
+    if added:
+        return _client_page(request, client, new_secret=added)  # the secret, this once
     return _client_page(request, client, form=form)
 
 
@@ -196,13 +196,16 @@ def api_token_revoke(request, pk, token_pk):
     return redirect("settings:api_client", pk=client.pk)
 
 
-def _client_page(request, client, *, form=None, token_form=None, rotate_form=None, new_token=None, rotated=None):
-    """An API client's page: its tokens (a new one shown this once), their forms, and its webhooks."""
+def _client_page(request, client, *, form=None, token_form=None, rotate_form=None, new_token=None, rotated=None,
+                 new_secret=None):
+    """An API client's page: its tokens (a new one shown this once), their forms, and its webhooks (a
+    new signing secret shown this once)."""
     now = timezone.now()
     listed = [(token, api_tokens.state(token, now)) for token in client.tokens.all()]
     bound = next((each for each in (form, token_form, rotate_form) if each is not None and each.is_bound), None)
     context = {
         "client": client, "webhooks": client.webhooks.all(), "tokens": listed, "new_token": new_token, "rotated": rotated,
+        "new_secret": new_secret,
         "form": form or forms.WebhookForm(), "token_form": token_form or forms.ApiTokenForm(),
         "rotate_form": rotate_form or forms.RotateTokenForm(),
     }
@@ -230,6 +233,20 @@ def webhook_active(request, pk, webhook_pk):
     _act(request, lambda: services.set_webhook_active(endpoint, by=request.user, active=active),
          f"Webhook {'resumed' if active else 'paused'}.")
     return redirect("settings:api_client", pk=client.pk)
+
+
+@login_required
+@require_POST
+def webhook_secret_rotate(request, pk, webhook_pk):
+    """A new signing secret for the webhook, shown on this answer only; the old one signs beside it for a day."""
+    organization = _admin_organization(request)
+    client = get_object_or_404(services.api_clients_of(request.user, organization), pk=pk)
+    endpoint = get_object_or_404(client.webhooks, pk=webhook_pk)
+    try:
+        rotated = services.rotate_webhook_secret(endpoint, by=request.user)
+    except NotAllowed as error:
+        raise PermissionDenied(error.message) from error
+    return _client_page(request, client, new_secret=rotated)
 
 
 @login_required

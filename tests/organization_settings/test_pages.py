@@ -155,3 +155,26 @@ def test_a_webhook_inside_this_network_is_refused_from_the_settings_page(client,
     assert answer.status_code == 400
     assert "127.0.0.1:8000/hook" in answer.content.decode()
     assert not created.webhooks.exists()
+
+
+def test_a_webhook_s_signing_secret_is_shown_once_and_a_new_one_on_request(client, admin, manager, organization, settings):
+    from helpdesk import services as api_services
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    created, _ = api_services.create_api_client(organization=organization, name="Helpdesk")
+    page = f"/settings/api-clients/{created.pk}/"
+    added = _as(client, admin).post(page, {"url": "http://127.0.0.1:9/hook"})
+    endpoint = created.webhooks.get()
+    first = endpoint.secret
+
+    assert added.status_code == 200 and first in added.content.decode()
+    assert first not in client.get(page).content.decode()  # not on later visits
+
+    rotated = client.post(f"{page}webhooks/{endpoint.pk}/secret/")
+
+    endpoint.refresh_from_db()
+    assert rotated.status_code == 200 and endpoint.secret != first and endpoint.secret in rotated.content.decode()
+    assert endpoint.previous_secret == first  # it signs beside the new one for a day
+    assert endpoint.secret not in client.get(page).content.decode()
+    _as(client, manager)
+    assert client.post(f"{page}webhooks/{endpoint.pk}/secret/").status_code == 403
