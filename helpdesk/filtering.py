@@ -3,6 +3,7 @@ query parameter it does not take, answers 400 naming it, never a page that silen
 The same FilterSets describe the parameters in the OpenAPI document (`list_parameters`)."""
 
 import base64
+import functools
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
@@ -115,5 +116,6 @@ class Cursor(CursorPagination):
         return cursor
 
 
+@functools.cache  # one class per ordering, made once rather than on every request
 def cursor_ordered_by(field):
     return type(f"CursorBy{field.title()}", (Cursor,), {"ordering": field})

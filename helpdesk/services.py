@@ -88,14 +88,13 @@ def customers_for(user):
 def staff_for(user, *, everyone=False):
     """The organization's active people (not its integrations), for an integrator to name owners and
     helpers; `everyone`: also former staff and the integrations, who may own older incidents."""
-    client = client_of(user)
-    members = User.objects.filter(organization_id=client.organization_id if client else user.organization_id)
+    # An API client's own user belongs to the client's organization, like any member of staff.
+    members = User.objects.filter(organization_id=user.organization_id)
     return members if everyone else members.filter(is_active=True, api_client__isnull=True)
 
 
 def categories_for(user):
-    client = client_of(user)
-    return Category.objects.filter(organization_id=client.organization_id if client else user.organization_id)
+    return Category.objects.filter(organization_id=user.organization_id)
 
 
 def locations_for(user):
