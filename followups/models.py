@@ -59,9 +59,19 @@ class Notification(models.Model):
         PROGRESS_MISSED = "progress_missed", "Progress report missed"
         CHECK_BACK = "check_back", "Check back"
         WRAP_UP = "wrap_up", "Wrap-up note"
+        # About a problem (problems app): a new incident matched it, an action is due or overdue, the
+        # verdict proposes closing or the problem recurred, customers wait for a thank-you.
+        KNOWN_PROBLEM = "known_problem", "Known problem happened again"
+        ACTION_DUE = "action_due", "Corrective action due"
+        ACTION_OVERDUE = "action_overdue", "Corrective action overdue"
+        PROBLEM_UPDATE = "problem_update", "Problem update"
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="notifications")
+    # Empty for a notification about something other than one incident (a problem's action); `link` then
+    # says where it leads.
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="notifications",
+                                 null=True, blank=True)
+    link = models.CharField(max_length=300, blank=True, help_text="Where the notification leads, when not an incident.")
     reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="notifications", null=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     title = models.CharField(max_length=200)

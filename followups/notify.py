@@ -179,6 +179,27 @@ def create_notifications(incident, reminder, messages, *, now):
     return [delivery.pk for delivery in deliveries]
 
 
+def create_plain_notifications(recipients, *, kind, title, body, dedupe_key, now, incident=None, link=""):
+    """Inbox rows with the words already written (another app's news: a problem's action due, say),
+    one per active recipient, each with an email Delivery when they have an address. `dedupe_key` is
+    made unique per recipient here; a key written before is skipped, so a repeated pass tells nobody
+    twice. Returns the deliveries' ids."""
+    people = {person.pk: person for person in recipients if person.is_active}
+    keys = {pk: f"{dedupe_key}.{pk}"[:200] for pk in people}
+    already = set(Notification.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True))
+    created = Notification.objects.bulk_create(
+        Notification(recipient=person, incident=incident, link=link, kind=kind, title=title[:200], body=body,
+                     created_at=now, dedupe_key=keys[pk])
+        for pk, person in people.items() if keys[pk] not in already
+    )
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(notification=notification, channel=Delivery.Channel.EMAIL,
+                 next_attempt_at=now + settings.FOLLOWUPS_REQUEUE_AFTER)
+        for notification in created if notification.recipient.email
+    )
+    return [delivery.pk for delivery in deliveries]
+
+
 def inbox_url():
     return settings.SITE_URL.rstrip("/") + reverse("followups:inbox")
 

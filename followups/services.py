@@ -49,6 +49,8 @@ class SweepReport:
     notifications: int = 0
     deliveries_queued: int = 0
     deliveries_requeued: int = 0
+    # What each other clock (registered with also_sweep) did, by its module: {"problems.services": Counter}.
+    others: dict = field(default_factory=dict)
 
     def lines(self):
         yield f"Sweep at {self.now:%Y-%m-%d %H:%M:%S} UTC: {self.due} incidents due, {self.acted} acted on"
@@ -61,9 +63,23 @@ class SweepReport:
         yield f"  {self.notifications} notifications, {self.deliveries_queued} emails queued"
         if self.deliveries_requeued:
             yield f"  {self.deliveries_requeued} unfinished emails queued again"
+        for counts in self.others.values():
+            for what, count in sorted(counts.items()):
+                yield f"  {count} × {what}"
 
 
 # --- The sweep -----------------------------------------------------------------------------------
+
+# Other apps' deadlines that are not an incident's (a problem's corrective actions, say) ride on the same
+# pass: each registers here, from its AppConfig.ready, `run(now=…)` returning a Counter of what it did.
+_other_clocks = []
+
+
+def also_sweep(run):
+    """Register one more clock of the engine, run by every sweep after the incidents."""
+    _other_clocks.append(run)
+    return run
+
 
 
 def sweep(*, now=None, batch_size=None):
@@ -83,6 +99,8 @@ def sweep(*, now=None, batch_size=None):
     report.due = len(due_ids)
     for incident_id in due_ids:
         _sweep_incident(incident_id, now, report)
+    for other_clock in _other_clocks:
+        report.others[other_clock.__module__] = other_clock(now=now)
     report.deliveries_requeued = requeue_deliveries(now)
     # Wall-clock time on purpose: the heartbeat tells whether beat and a worker are alive now.
     EngineHeartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"last_run_at": timezone.now()})
@@ -269,6 +287,16 @@ def _record_failure(incident_id, now, error):
 
 
 # --- Delivery ----------------------------------------------------------------------------------
+
+
+def tell(recipients, *, kind, title, body, dedupe_key, now=None, incident=None, link=""):
+    """Tell staff something in their inbox and by email, once per `dedupe_key` and person; the emails go
+    when the caller's transaction commits. For news that is not one of the engine's own reminders."""
+    now = now or timezone.now()
+    delivery_ids = notify.create_plain_notifications(recipients, kind=kind, title=title, body=body,
+                                                     dedupe_key=dedupe_key, now=now, incident=incident, link=link)
+    queue_deliveries(delivery_ids)
+    return delivery_ids
 
 
 def queue_deliveries(delivery_ids):

@@ -105,6 +105,10 @@ class Organization(models.Model):
     # No message to a customer goes out at night on their location's clock; one due then waits for the morning.
     quiet_hours_start = models.TimeField(default=datetime.time(21, 0))
     quiet_hours_end = models.TimeField(default=datetime.time(8, 0))
+    problem_watch_period = models.DurationField(
+        default=datetime.timedelta(weeks=4),
+        help_text="A fixed problem is watched this long without recurrence before closing it is proposed.",
+    )
     default_discretion_budget = models.DecimalField(
         max_digits=10,
         decimal_places=2,

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "helpdesk",
     "outreach",
     "insights",
+    "problems",
     "organization_settings",
     "signing_in",
 ]

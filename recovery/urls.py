@@ -24,6 +24,7 @@ urlpatterns = [
     path("logout/", account_views.LogoutView.as_view(), name="logout"),
     path("notifications/", include("followups.urls")),
     path("api/v1/", include("helpdesk.urls")),
+    path("manage/problems/", include("problems.urls")),
     path("manage/", include("insights.urls")),
     path("settings/", include("organization_settings.urls")),
     path("messages/", include("outreach.urls")),

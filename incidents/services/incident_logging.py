@@ -12,6 +12,17 @@ from .customers import _save_flagged, customer_from_details
 from .team import may_direct
 
 
+# Other apps act on a new incident in the same transaction (problems links it to a known problem).
+# `incidents` never imports them; each registers `when_logged(incident, now=…)` from its AppConfig.ready.
+_when_logged = []
+
+
+def also_when_logged(hook):
+    """Register `hook(incident, now=…)`, called inside the logging transaction once the incident is saved."""
+    _when_logged.append(hook)
+    return hook
+
+
 def log_incident(
     *,
     logged_by,
@@ -99,6 +110,8 @@ def log_incident(
                 f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
             ) from error
         logged.save()
+        for hook in _when_logged:
+            hook(incident, now=now)
     return incident
 
 

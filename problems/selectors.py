@@ -1,0 +1,45 @@
+"""Who sees which problems, and the reads the problem pages, the console and the API share."""
+
+import datetime
+
+from django.db.models import Case, Count, Q, Value, When
+
+from incidents.models import User
+from incidents.selectors import visible_locations
+
+from .models import OPEN_STATUSES, Problem
+
+# "Recent" on the problems list, the console and the digest: the last four weeks, as the trends page.
+RECENT = datetime.timedelta(days=28)
+
+
+def visible_problems(user):
+    """The incidents' rule: a manager sees the problems whose pattern touches their locations (a location
+    of theirs, a region one of theirs is in, or the whole organization); an admin all of the
+    organization's; frontline staff see a problem only through an incident linked to it."""
+    if not user.is_authenticated:
+        return Problem.objects.none()
+    if user.is_superuser and user.organization_id is None:
+        return Problem.objects.all()
+    problems = Problem.objects.filter(organization_id=user.organization_id)
+    if user.role == User.Role.ADMIN:
+        return problems
+    if user.role != User.Role.MANAGER:
+        return problems.none()
+    locations = list(visible_locations(user).values_list("pk", "region"))
+    mine = [pk for pk, _ in locations]
+    regions = {region for _, region in locations if region}
+    return problems.filter(
+        Q(location_id__in=mine) | Q(location__isnull=True, region__in=regions) | Q(location__isnull=True, region="")
+    )
+
+
+def problems_list(user, *, now, open_only=False):
+    """Open first, then by incidents linked in the last 28 days, most first."""
+    problems = visible_problems(user).select_related("owner", "location", "category")
+    if open_only:
+        problems = problems.filter(status__in=OPEN_STATUSES)
+    return problems.annotate(
+        recent=Count("links", filter=Q(links__incident__logged_at__gte=now - RECENT)),
+        closed_last=Case(When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1)),
+    ).order_by("closed_last", "-recent", "-opened_at", "-id")
