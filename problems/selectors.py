@@ -2,11 +2,12 @@
 
 import datetime
 
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, Min, Q, Value, When
 
-from incidents.models import User
+from incidents.models import Incident, Location, User
 from incidents.selectors import visible_locations
 
+from . import patterns, verdict
 from .models import OPEN_STATUSES, Problem
 
 # "Recent" on the problems list, the console and the digest: the last four weeks, as the trends page.
@@ -43,3 +44,26 @@ def problems_list(user, *, now, open_only=False):
         recent=Count("links", filter=Q(links__incident__logged_at__gte=now - RECENT)),
         closed_last=Case(When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1)),
     ).order_by("closed_last", "-recent", "-opened_at", "-id")
+
+
+def pattern_incidents(problem):
+    """The incidents that fit the problem's pattern (at any of the organization's locations)."""
+    locations = list(Location.objects.filter(organization_id=problem.organization_id))
+    return patterns.incidents_matching(patterns.Pattern.of(problem), problem.organization_id, locations)
+
+
+def verdict_of(problem, *, now):
+    """Did the fix work: the pattern's count after the fix against its rate before (problems.verdict).
+    The old rate is read over at most BEFORE_WINDOW before the fix, and never from before the organization's
+    first incident. Three counting queries."""
+    if problem.fixed_at is None:
+        return verdict.Verdict(verdict.NOT_MARKED, "No fix is marked done yet.")
+    incidents = pattern_incidents(problem)
+    first = Incident.objects.filter(organization_id=problem.organization_id).aggregate(first=Min("logged_at"))["first"]
+    start = max(problem.fixed_at - verdict.BEFORE_WINDOW, first or problem.fixed_at)
+    before = incidents.filter(logged_at__gte=start, logged_at__lt=problem.fixed_at).count()
+    after = incidents.filter(logged_at__gte=problem.fixed_at, logged_at__lt=now).count()
+    day = datetime.timedelta(days=1)
+    return verdict.judge(before=before, before_days=(problem.fixed_at - start) / day, after=after,
+                         after_days=max((now - problem.fixed_at) / day, 0), since=problem.fixed_at,
+                         usual_per_day=problem.usual_per_day)
