@@ -109,6 +109,10 @@ class Organization(models.Model):
         default=datetime.timedelta(weeks=4),
         help_text="A fixed problem is watched this long without recurrence before closing it is proposed.",
     )
+    # Kept by problems.services as problems gain or lose a pattern: an organization with none skips the
+    # matching of each new incident (no query), one with some pays one query.
+    problem_patterns = models.PositiveIntegerField(default=0, editable=False,
+                                                   help_text="How many of its problems have a pattern to match new incidents against.")
     default_discretion_budget = models.DecimalField(
         max_digits=10,
         decimal_places=2,

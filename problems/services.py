@@ -8,10 +8,11 @@ person was looking at, writes, and appends to the problem's timeline.
 import datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from incidents.customer_data import REDACTED
-from incidents.models import Category, Incident, Location, User
+from incidents.models import Category, Incident, Location, Organization, User
 from incidents.services import Conflict, NotAllowed, RecoveryError, is_integration
 
 from . import clock, notices, patterns
@@ -71,9 +72,15 @@ def clean_pattern(organization, pattern):
 
 
 def _apply_pattern(problem, pattern):
+    """Set the pattern's columns, and keep the organization's count of problems with a pattern (which
+    lets the incidents of an organization without any skip the matching) in step, in the same transaction."""
+    had = problem.has_pattern
     for name, value in pattern.as_fields().items():
         setattr(problem, name, value)
     problem.has_pattern = not pattern.is_empty
+    if problem.has_pattern != had:
+        Organization.objects.filter(pk=problem.organization_id).update(
+            problem_patterns=F("problem_patterns") + (1 if problem.has_pattern else -1))
 
 
 # --- Opening and changing a problem ----------------------------------------------------------------
@@ -269,7 +276,10 @@ def link_new_incident(incident, *, now):
     """Called as an incident is logged, from every door (incidents' `also_when_logged`): link it to the
     organization's problems whose pattern it fits. One query when nothing matches, whatever the number of
     problems: the database compares the pattern columns (an index on the organization's problems with a
-    pattern). A match writes the links and tells the owners."""
+    pattern). None at all for an organization without a problem with a pattern: its count is on the
+    organization row the create has read already. A match writes the links and tells the owners."""
+    if not incident.organization.problem_patterns:
+        return []
     matched = list(
         Problem.objects.filter(organization_id=incident.organization_id, has_pattern=True, status__in=[*OPEN_STATUSES, Status.CLOSED])
         .filter(patterns.matches_new_incident(incident)).select_related("owner")

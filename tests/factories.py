@@ -72,6 +72,9 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 def log_incident(*, user, location=None, customer=None, now=None, **overrides):
     """An incident logged through the service, as every door logs one."""
     location = location or user.locations.first()
+    # Read afresh, with its organization, as every door does per request: the organization row carries
+    # counts other writes keep (how many problems have a pattern), which a fixture's copy would miss.
+    location = Location.objects.select_related("organization").get(pk=location.pk)
     customer = customer or CustomerFactory(organization=location.organization)
     values = {"summary": "Soup arrived cold", "channel": "in_person", "category": "Kitchen"}
     values.update(overrides)

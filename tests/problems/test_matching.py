@@ -64,6 +64,7 @@ def test_matching_is_one_query_whatever_the_number_of_problems(manager, frontlin
             factories.log_incident(user=frontline, location=location, now=START)
         return len(captured)
 
+    _problem(manager, location_id=other_location.pk, weekday=1)
     queries_to_log()  # warm: the category and customer lookups are the same each time
     base = queries_to_log()
     for hour in range(20):
@@ -87,3 +88,29 @@ def test_matching_adds_one_query_to_a_create(manager, frontline, location, other
     with_matching = queries_to_log()
     monkeypatch.setattr(incident_logging, "_when_logged", [])
     assert with_matching == queries_to_log() + 1
+
+
+def test_an_organization_without_patterns_pays_no_query_and_the_count_follows_the_writes(
+        manager, frontline, location, organization, monkeypatch):
+    from incidents.services import incident_logging
+
+    def queries_to_log():
+        customer = factories.CustomerFactory(organization=organization)
+        with CaptureQueriesContext(connection) as captured:
+            factories.log_incident(user=frontline, location=location, customer=customer, now=START)
+        return len(captured)
+
+    queries_to_log()
+    without_problems = queries_to_log()
+    monkeypatch.setattr(incident_logging, "_when_logged", [])
+    assert queries_to_log() == without_problems
+    monkeypatch.undo()
+
+    by_hand = _problem(manager)  # no pattern: linked by hand only
+    patterned = _problem(manager, location_id=location.pk)
+    organization.refresh_from_db()
+    assert organization.problem_patterns == 1
+    services.update_problem(by_hand, by=manager, version=by_hand.version, pattern=Pattern(busyness=Busyness.PEAK))
+    services.update_problem(patterned, by=manager, version=patterned.version, pattern=Pattern())
+    organization.refresh_from_db()
+    assert organization.problem_patterns == 1
