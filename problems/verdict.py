@@ -79,9 +79,10 @@ def _expected(x):
     return f"{x:.0f}" if x >= 10 else f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def judge(*, before, before_days, after, after_days, since, usual_per_day=None):
-    """The verdict on counts: `since` is the day of the change, for the words ("Since the change on 3 Nov")."""
-    opening = f"Since the change on {since.day} {since:%b}"
+def judge(*, before, before_days, after, after_days, since, usual_per_day=None, change="the change"):
+    """The verdict on counts: `since` is the day of the change, for the words ("Since the change on 3 Nov");
+    `change` names it otherwise (the recurrence check after closing says "Since closing on 1 Dec")."""
+    opening = f"Since {change} on {since.day} {since:%b}"
     expected = before / before_days * after_days if before_days > 0 else 0.0
     facts = dict(before=before, before_days=before_days, after=after, after_days=after_days, expected=expected)
     observed = f"{_incidents(after)} in {_span(after_days)}"
