@@ -1,4 +1,7 @@
-"""What the problems tell people (through the follow-up engine's inbox and email)."""
+"""What the problems tell people (through the follow-up engine's inbox and email).
+
+Each notice has a dedupe key naming the moment it is about (an action's due day, a fix's date, a closing),
+so a repeated or concurrent pass of the engine tells nobody twice."""
 
 from django.urls import reverse
 
@@ -6,10 +9,59 @@ from followups.models import Notification
 from followups.services import tell
 
 
+def _page(problem):
+    return reverse("problems:detail", args=[problem.pk])
+
+
+def _name(person):
+    return person.display_name()
+
+
 def new_incident_matched(problem, incident, *, now):
     """The problem's owner hears that it happened again."""
     tell([problem.owner], kind=Notification.Kind.KNOWN_PROBLEM, incident=incident,
-         link=reverse("problems:detail", args=[problem.pk]),
+         link=_page(problem),
          title=f"{problem.title}: it happened again ({incident.reference})",
          body=f"{incident.reference} at {incident.location.name} matches the problem's pattern: {incident.summary}",
          dedupe_key=f"problem.{problem.pk}.incident.{incident.pk}", now=now)
+
+
+def action_due(action, *, now):
+    """The morning of its due day: the action's owner is reminded."""
+    problem = action.problem
+    return tell([action.owner], kind=Notification.Kind.ACTION_DUE, link=_page(problem),
+                title=f"Due today: {action.description}",
+                body=(f"Your corrective action for the problem \"{problem.title}\" is due today "
+                      f"({action.due_on:%a %d %b}). Do it and mark it done on the problem's page, so the cause "
+                      f"stays fixed; if it is not done by tomorrow morning, {_name(problem.owner)}'s manager is told."),
+                dedupe_key=f"problem.{problem.pk}.action.{action.pk}.due.{action.due_on:%Y%m%d}", now=now)
+
+
+def action_overdue(action, managers, *, now):
+    """A day past due and still not done: the problem owner's managers (or the admins), the problem's
+    owner and the action's owner hear it."""
+    problem = action.problem
+    who = ", ".join(_name(person) for person in managers) or "nobody (no manager or admin to tell)"
+    body = (f"\"{action.description}\", {_name(action.owner)}'s corrective action for the problem "
+            f"\"{problem.title}\", was due on {action.due_on:%a %d %b} and is not done. "
+            f"Told: {who}. Follow it up, or change the plan on the problem's page.")
+    return tell([*managers, problem.owner, action.owner], kind=Notification.Kind.ACTION_OVERDUE, link=_page(problem),
+                title=f"Overdue since {action.due_on:%d %b}: {action.description}", body=body,
+                dedupe_key=f"problem.{problem.pk}.action.{action.pk}.overdue.{action.due_on:%Y%m%d}", now=now)
+
+
+def close_proposed(problem, verdict, *, now):
+    """The watching period passed and the verdict says fixed: the owner is offered to close it."""
+    return tell([problem.owner], kind=Notification.Kind.PROBLEM_UPDATE, link=_page(problem),
+                title=f"{problem.title}: the fix held, close the problem?",
+                body=(f"{verdict.text} Nothing came back over the watching period: close the problem on its page "
+                      "(it keeps watching for a recurrence after closing)."),
+                dedupe_key=f"problem.{problem.pk}.close_proposed.{problem.fixed_at:%Y%m%dT%H%M%S}", now=now)
+
+
+def recurred(problem, closed_at, summary, *, now):
+    """A closed problem's pattern came back: the owner hears it is open again, and why."""
+    return tell([problem.owner], kind=Notification.Kind.PROBLEM_UPDATE, link=_page(problem),
+                title=f"{problem.title} came back after closing",
+                body=f"{summary} The problem is open again (recurred): look at what changed since it was closed.",
+                dedupe_key=f"problem.{problem.pk}.recurred.{closed_at:%Y%m%dT%H%M%S}", now=now)
