@@ -10,6 +10,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 
 from incidents.validators import validate_in_range
@@ -75,6 +76,18 @@ def list_parameters(filterset_class=None, ordering_fields=()):
         OpenApiParameter("page_size", int, description=f"Rows per page, 1 to {MAX_PAGE_SIZE} (default {PAGE_SIZE})."),
     ]
     return parameters
+
+
+class OrderingWithId(OrderingFilter):
+    """The order asked for (or the view's `ordering`), then the id in the same direction: rows logged in
+    the same instant keep one order from page to page, and an index ending in the id (incidents'
+    (organization, logged_at, id)) gives the whole order, so no page sorts anything."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering or ordering[0].lstrip("-") == "id":
+            return ordering
+        return [ordering[0], ("-" if ordering[0].startswith("-") else "") + "id"]
 
 
 class Cursor(CursorPagination):

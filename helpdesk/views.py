@@ -15,7 +15,6 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers as fields
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,7 +30,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from .authentication import ClientTokenAuthentication, TokenScope
 from .errors import PROBLEM_CONTENT_TYPE, PayloadTooLarge
-from .filtering import Cursor, cursor_ordered_by, filter_rows, list_parameters, yes_no_filter
+from .filtering import Cursor, OrderingWithId, cursor_ordered_by, filter_rows, list_parameters, yes_no_filter
 from .services import (
     create_incident,
     customers_for,
@@ -154,10 +153,19 @@ class IncidentFilter(filters.FilterSet):
         return queryset.filter(owner__username=value)
 
 
+def caller_incidents(user):
+    """The caller's incidents with what their representation shows. The organization (and a member of
+    staff's locations and own rows) is a condition of this query itself, not `pk__in` a subquery of
+    visible ids: only then can PostgreSQL read a page from the (organization, logged_at, id) index and
+    stop, instead of sorting every incident of every organization on each page."""
+    return incident_rows() & incidents_for(user)
+
+
 class IncidentList(ApiView):
-    filter_backends = [OrderingFilter]  # read by the cursor page for its order
+    filter_backends = [OrderingWithId]  # read by the cursor page for its order
     filterset_class = IncidentFilter
     ordering_fields = ["logged_at", "updated_at", "id"]
+    ordering = ["-logged_at"]
     pagination_class = Cursor
 
     @extend_schema(
@@ -167,7 +175,7 @@ class IncidentList(ApiView):
         parameters=list_parameters(IncidentFilter, ordering_fields),
     )
     def get(self, request):
-        rows = filter_rows(request, incident_rows().filter(pk__in=incidents_for(request.user).values("pk")), self)
+        rows = filter_rows(request, caller_incidents(request.user), self)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(s.IncidentSerializer(page, many=True).data)
@@ -195,7 +203,7 @@ class IncidentList(ApiView):
 class IncidentDetail(ApiView):
     @extend_schema(summary="Read one incident", responses={200: s.IncidentSerializer, **ERRORS})
     def get(self, request, pk):
-        return render_incident(get_object_or_404(incident_rows().filter(pk__in=incidents_for(request.user).values("pk")), pk=pk))
+        return render_incident(get_object_or_404(caller_incidents(request.user), pk=pk))
 
     @extend_schema(
         summary="Change an incident's details or owner",

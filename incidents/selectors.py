@@ -27,9 +27,10 @@ def visible_incidents(user):
     incidents = Incident.objects.filter(organization_id=user.organization_id)
     if user.role == User.Role.ADMIN:
         return incidents
-    return incidents.filter(
-        Q(location__in=visible_locations(user)) | Q(owner=user) | Q(helpers=user)
-    ).distinct()
+    # Every condition is on the incident row itself (helping is a subquery, not a join): no DISTINCT,
+    # so a list's ORDER BY logged_at … LIMIT walks the organization's index and stops after one page.
+    helping = Incident.helpers.through.objects.filter(user=user).values("incident_id")
+    return incidents.filter(Q(location__in=visible_locations(user)) | Q(owner=user) | Q(pk__in=helping))
 
 
 def visible_customers(user):
@@ -41,12 +42,18 @@ def visible_customers(user):
 
 
 def open_incidents_for(user):
-    """The user's own open recoveries, most urgent first: the nearest due moment leads."""
+    """The user's own open recoveries (owned or helping on), most urgent first: the nearest due moment leads.
+
+    The cost follows the person's own rows, not the organization's open incidents: the ids are the UNION
+    of the open incidents they own (index incident_owner_open: owner, closed_at) and those they help on
+    (the helpers table's index on the user), and only those rows are read, sorted and counted.
+    """
+    owned = Incident.objects.filter(owner=user, closed_at__isnull=True).order_by().values("pk")
+    helping = Incident.helpers.through.objects.filter(user=user).values("incident_id")
     return (
-        Incident.objects.filter(Q(owner=user) | Q(helpers=user), closed_at__isnull=True)
-        .distinct()
+        Incident.objects.filter(pk__in=owned.union(helping), closed_at__isnull=True)
         .select_related("customer", "location", "category")
-        .order_by(F("next_due_at").asc(nulls_last=True), "logged_at")
+        .order_by(F("next_due_at").asc(nulls_last=True), "logged_at", "pk")
     )
 
 
