@@ -207,7 +207,10 @@ def inbox_url():
 def send_email(notification):
     """Send one notification by email. The dedupe key is the Message-ID: a copy sent again after a
     crash between sending and recording it carries the same id, so mail servers can drop it."""
-    context = {"notification": notification, "incident": notification.incident, "inbox_url": inbox_url()}
+    # A notification not about one incident (a problem's action, say) leads to its `link`, made absolute.
+    link_url = settings.SITE_URL.rstrip("/") + notification.link if notification.link.startswith("/") else notification.link
+    context = {"notification": notification, "incident": notification.incident, "inbox_url": inbox_url(),
+               "link_url": link_url}
     message = EmailMultiAlternatives(
         # A name stored before line breaks were refused would make the mail library refuse the header,
         # and every email about that incident with it.
