@@ -7,6 +7,7 @@ form error in `_run_service`, the one place that translates the rules into the p
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +34,9 @@ OPEN_SECTION = {
     Stage.OUTCOME: "outcome",
     Stage.CLOSED: "",
 }
+
+# My open recoveries a page: a phone's screenful or two.
+HOME_PER_PAGE = 25
 
 # Service field names that differ from the form's.
 FIELD_ALIASES = {"name": "customer_name", "email": "customer_email", "phone": "customer_phone", "cost": "gesture_cost"}
@@ -81,9 +85,10 @@ def clock_words(seconds_left):
 
 @login_required
 def home(request):
-    """My open recoveries, most urgent first, each with its twenty-minute clock and next step."""
+    """My open recoveries, most urgent first, 25 a page, each with its twenty-minute clock and next step."""
     now = timezone.now()
-    incidents = list(selectors.open_incidents_for(request.user))
+    page = Paginator(selectors.open_incidents_for(request.user), HOME_PER_PAGE).get_page(request.GET.get("page"))
+    incidents = list(page)
     progress_drafts = progress_reports.open_drafts_by_incident(incidents)
     for incident in incidents:
         incident.progress_draft = progress_drafts.get(incident.pk)
@@ -93,7 +98,8 @@ def home(request):
         incident.window_words = clock_words(incident.window_seconds)
     # Messages to my customers that did not go out, until I follow up another way.
     undelivered = outreach_selectors.undelivered_for(request.user)
-    return render(request, "incidents/home.html", {"incidents": incidents, "now": now, "undelivered": undelivered})
+    return render(request, "incidents/home.html",
+                  {"incidents": incidents, "page": page, "now": now, "undelivered": undelivered})
 
 
 @login_required

@@ -17,6 +17,7 @@ from outreach.survey import feeling_label
 
 from . import charts, clusters, export, selectors
 from .scope import Filters, categories_of, period_of, scope_for, staff_of
+from .selectors.open_recoveries import open_recoveries_page
 
 
 def manager_page(view):
@@ -46,19 +47,28 @@ def _filters(request, scope, staff=None):
 
 @manager_page
 def open_recoveries(request, scope):
-    """Open recoveries at my locations, late first; `?partial=1` is the table alone, for the refresh."""
+    """Open recoveries at my locations, 50 a page, late ones and decisions waiting first; `?partial=1` is
+    the table alone (its page kept), for the refresh."""
     form, values, staff = _filters(request, scope)
     now = timezone.now()
-    rows, counts = selectors.open_recoveries(scope, values, now=now)
+    page, counts = open_recoveries_page(scope, values, now=now, number=_page_number(request))
+    rows = page.object_list
     # The pickers of a location are the same on every row: build their <option>s once per location.
     by_location, managers = selectors.staff_by_location(staff)
     options = {key: _options(people) for key, people in by_location.items()}
     for incident in rows:
         incident.staff_options = options.get(incident.location_id) or _options(managers)
-    context = {"form": form, "rows": rows, "counts": counts, "staff": staff, "now": now, "zone": scope.timezone,
-               "next": request.get_full_path().replace("partial=1", "")}
+    query = charts.query({key: value for key, value in request.GET.items() if key not in ("page", "partial")})
+    context = {"form": form, "rows": rows, "page": page, "query": query, "counts": counts, "staff": staff, "now": now,
+               "zone": scope.timezone, "next": request.get_full_path().replace("partial=1", "")}
     template = "insights/_open_table.html" if request.GET.get("partial") else "insights/open.html"
     return render(request, template, context)
+
+
+def _page_number(request):
+    """?page=, read as a page number; anything else typed there is the first page."""
+    number = request.GET.get("page", "")
+    return int(number) if number.isascii() and number.isdigit() and len(number) < 7 else 1
 
 
 def _options(people):
@@ -144,9 +154,8 @@ def trends(request, scope):
     form, values, staff = _filters(request, scope)
     now = timezone.now()
     start, end = period_of(values, scope, now)
-    incidents = selectors.period_incidents(scope, values, start, end, now)
     link = {"start": start.date(), "end": (end - selectors.DAY).date(), **_kept(values)}
-    counts = selectors.trend_counts(scope, incidents)
+    counts = selectors.period_trends(scope, values, start, end, now)
     category_names = {key: name for key, name in form.fields["category"].choices if key != ""}
     found = clusters.time_clusters(counts.cells, scope.locations, link=link)
     found += clusters.category_clusters(counts.region_category, category_names, link=link)
