@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import idea_views, views
+from . import cluster_views, idea_views, views
 
 app_name = "problems"
 urlpatterns = [
     path("", views.problem_list, name="list"),
     path("new/", views.problem_new, name="new"),
+    path("from-cluster/", cluster_views.open_from_cluster, name="from_cluster"),
     path("<int:pk>/", views.problem_detail, name="detail"),
     path("<int:pk>/edit/", views.problem_edit, name="edit"),
     path("<int:pk>/status/", views.problem_status, name="status"),
