@@ -14,11 +14,13 @@ class HelpdeskConfig(AppConfig):
         from incidents.customer_data import also_redact
         from followups.models import Reminder
         from incidents.models import Event
+        from problems.models import ProblemEvent
 
         from . import webhooks
         from .services import redact_api_copies
 
         also_redact(redact_api_copies)
-        # Webhooks go out as soon as a timeline event or a reminder commits; neither app knows of them.
-        for model in (Event, Reminder):
+        # Webhooks go out as soon as a timeline event, a reminder or a problem's timeline entry commits;
+        # none of those apps knows of them.
+        for model in (Event, Reminder, ProblemEvent):
             post_save.connect(webhooks.on_saved, sender=model, dispatch_uid=f"helpdesk.webhooks.on_saved.{model.__name__}")

@@ -99,6 +99,12 @@ class WebhookEndpoint(models.Model):
         MESSAGE_SENT = "message.sent", "Message to the customer sent"
         MESSAGE_FAILED = "message.failed", "Message to the customer failed"
         SURVEY_ANSWERED = "survey.answered", "The customer answered the satisfaction check"
+        PROBLEM_OPENED = "problem.opened", "Problem opened"
+        PROBLEM_UPDATED = "problem.updated", "Problem changed (details, status, fix, recurrence)"
+        PROBLEM_ACTION_ADDED = "problem.action_added", "Corrective action added"
+        PROBLEM_ACTION_DONE = "problem.action_done", "Corrective action done"
+        PROBLEM_ACTION_OVERDUE = "problem.action_overdue", "Corrective action overdue"
+        PROBLEM_INCIDENT_LINKED = "problem.incident_linked", "Incident linked to a problem"
 
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
@@ -185,11 +191,13 @@ class WebhookAttempt(models.Model):
 
 
 class WebhookOutbox(models.Model):
-    """Where the outbox pass stands in the timeline (Event ids) and the follow-up reminders."""
+    """Where the outbox pass stands in the timeline (Event ids), the follow-up reminders and the
+    problems' timeline (ProblemEvent ids)."""
 
     name = models.CharField(max_length=40, unique=True)
     last_event_id = models.BigIntegerField(default=0)
     last_reminder_id = models.BigIntegerField(default=0)
+    last_problem_event_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

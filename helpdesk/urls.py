@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import directory_views, message_views, views, webhook_views
+from . import directory_views, message_views, problem_views, views, webhook_views
 
 app_name = "api"
 
@@ -35,7 +35,13 @@ urlpatterns = [
     path("webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/", webhook_views.WebhookRedeliver.as_view(),
          name="webhook-redeliver"),
     path("webhooks/<int:pk>/rotate-secret/", webhook_views.WebhookRotateSecret.as_view(), name="webhook-rotate-secret"),
-    path("problems/", views.problem_types, name="problems"),
+    # Problems (recurring causes) and, at /problems/<code> without a slash, the error documents' types.
+    path("problems/", problem_views.ProblemList.as_view(), name="problem-list"),
+    path("problems/<int:pk>/", problem_views.ProblemDetail.as_view(), name="problem-detail"),
+    path("problems/<int:pk>/actions/", problem_views.ActionList.as_view(), name="problem-actions"),
+    path("problems/<int:pk>/actions/<int:action_id>/done/", problem_views.ActionDone.as_view(), name="problem-action-done"),
+    path("problems/<int:pk>/incidents/", problem_views.LinkedIncidents.as_view(), name="problem-incidents"),
+    path("problems/types/", views.problem_types, name="problems"),
     path("problems/<str:code>", views.problem_types, name="problem"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

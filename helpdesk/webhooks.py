@@ -37,6 +37,7 @@ from kombu.exceptions import OperationalError
 
 from followups.models import Reminder
 from incidents.models import Event, EventKind
+from problems.models import ProblemEvent
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutbox, new_webhook_secret
 
@@ -70,6 +71,21 @@ EVENT_TYPES = {
         EventKind.DETAILS_CHANGED,
     )},
 }
+# Each kind of a problem's timeline entry is sent as one of these, or is internal (PROBLEM_INTERNAL_KINDS).
+PROBLEM_EVENT_TYPES = {
+    ProblemEvent.Kind.OPENED: "problem.opened",
+    **{kind: "problem.updated" for kind in (
+        ProblemEvent.Kind.CHANGED, ProblemEvent.Kind.STATUS_CHANGED, ProblemEvent.Kind.FIX_MARKED,
+        ProblemEvent.Kind.CLOSE_PROPOSED, ProblemEvent.Kind.RECURRED,
+    )},
+    ProblemEvent.Kind.ACTION_ADDED: "problem.action_added",
+    ProblemEvent.Kind.ACTION_DONE: "problem.action_done",
+    ProblemEvent.Kind.ACTION_OVERDUE: "problem.action_overdue",
+    ProblemEvent.Kind.INCIDENT_LINKED: "problem.incident_linked",
+}
+# Customers' own words (an idea attached) and the thank-yous sent to them stay inside Recovery: a
+# helpdesk hears of the problem, not of what a customer suggested.
+PROBLEM_INTERNAL_KINDS = frozenset({ProblemEvent.Kind.IDEA_ATTACHED, ProblemEvent.Kind.THANKED})
 # Reminders of the follow-up engine that mean "something is due now" (the missed window is `breached`).
 DUE_REMINDER_KINDS = {"heads_up", "progress_report", "check_back", "wrap_up"}
 
@@ -169,9 +185,20 @@ def _pump_batch(now):
         if reminders:
             outbox.last_reminder_id = reminders[-1].id
 
+        problem_events = list(
+            ProblemEvent.objects.filter(id__gt=max(outbox.last_problem_event_id - LOOKBACK_IDS, 0))
+            .order_by("id").values_list("id", "problem__organization_id", "kind")[:BATCH]
+        )
+        wanted = [pk for pk, organization_id, kind in problem_events
+                  if kind in PROBLEM_EVENT_TYPES and organization_id in by_organization]
+        for event in ProblemEvent.objects.filter(pk__in=wanted).select_related("problem", "actor").order_by("id"):
+            deliveries += _problem_event_deliveries(by_organization, event, now)
+        if problem_events:
+            outbox.last_problem_event_id = max(outbox.last_problem_event_id, problem_events[-1][0])
+
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-        outbox.save(update_fields=["last_event_id", "last_reminder_id", "updated_at"])
-    return len(events) == BATCH or len(reminders) == BATCH
+        outbox.save(update_fields=["last_event_id", "last_reminder_id", "last_problem_event_id", "updated_at"])
+    return len(events) == BATCH or len(reminders) == BATCH or len(problem_events) == BATCH
 
 
 def _active_endpoints(**filters):
@@ -206,6 +233,25 @@ def reminder_committed(reminder_id, organization_id):
     _make_and_queue(organization_id, deliveries)
 
 
+def problem_event_committed(event_id, organization_id):
+    """The same for an entry of a problem's timeline (`problem.*`); the delivery names no incident."""
+    def deliveries(by_organization, now):
+        event = ProblemEvent.objects.select_related("problem", "actor").get(pk=event_id)
+        return _problem_event_deliveries(by_organization, event, now)
+
+    _make_and_queue(organization_id, deliveries)
+
+
+def _problem_event_deliveries(by_organization, event, now):
+    from .problem_serializers import problem_payload  # the API's representation of a problem
+
+    event_type = PROBLEM_EVENT_TYPES.get(event.kind)
+    if not event_type:
+        return []
+    return _for_endpoints(by_organization, None, event_type, f"pev_{event.id}", problem_payload(event, event_type, now),
+                          now, event.at, organization_id=event.problem.organization_id)
+
+
 def _make_and_queue(organization_id, deliveries_for):
     endpoints = _active_endpoints(client__organization_id=organization_id)
     if not endpoints:
@@ -220,15 +266,18 @@ def _make_and_queue(organization_id, deliveries_for):
 
 
 def on_saved(sender, instance, created, raw=False, using=None, **kwargs):
-    """post_save of incidents.Event and followups.Reminder, connected in apps.py (neither app knows
-    of webhooks). Timeline writes go through Event.save (incidents.events) and reminders through
-    Reminder.objects.create, except the message worker's batch of "sent"/"failed" entries (one INSERT):
-    those reach endpoints at the next pump."""
+    """post_save of incidents.Event, followups.Reminder and problems.ProblemEvent, connected in apps.py
+    (none of those apps knows of webhooks). Timeline writes go through Event.save (incidents.events),
+    reminders through Reminder.objects.create and problem entries through problems.events.record, except
+    the message worker's batch of "sent"/"failed" entries (one INSERT): those reach endpoints at the next pump."""
     if created and not raw:
-        committed = event_committed if sender is Event else reminder_committed
+        if sender is ProblemEvent:
+            committed, organization_id = problem_event_committed, instance.problem.organization_id
+        else:
+            committed = event_committed if sender is Event else reminder_committed
+            organization_id = instance.incident.organization_id
         # robust: whatever happens here, the committed write has happened and its caller must not fail.
-        transaction.on_commit(functools.partial(committed, instance.pk, instance.incident.organization_id),
-                              using=using, robust=True)
+        transaction.on_commit(functools.partial(committed, instance.pk, organization_id), using=using, robust=True)
 
 
 def _due_reminders(after_id):
@@ -236,12 +285,14 @@ def _due_reminders(after_id):
     return Reminder.objects.filter(id__gt=after_id).select_related("incident", "incident__owner").order_by("id")[:BATCH]
 
 
-def _for_endpoints(by_organization, incident, event_type, event_id, payload, now, happened_at):
+def _for_endpoints(by_organization, incident, event_type, event_id, payload, now, happened_at, organization_id=None):
     # An endpoint hears of what happened after it was registered, not of the look-back window before.
+    # A problem's event names no incident: its organization is given instead.
+    organization_id = incident.organization_id if incident is not None else organization_id
     return [
         WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type=event_type, incident=incident,
                         payload={**payload, "id": event_id}, next_attempt_at=now, created_at=now)
-        for endpoint in by_organization.get(incident.organization_id, [])
+        for endpoint in by_organization.get(organization_id, [])
         if endpoint.wants(event_type) and endpoint.created_at <= happened_at
     ]
 

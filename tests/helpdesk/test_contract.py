@@ -24,6 +24,7 @@ from schemathesis.checks import (
 from incidents import services
 from incidents.models import Gesture, Incident
 from tests import factories
+from tests.helpdesk.test_problems_api import walk_problems
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -195,6 +196,7 @@ def test_a_recovery_walked_from_the_document_reaches_every_operation(schema, org
             assert rest["results"] and rest["results"] != first_page["results"], operation_id
 
     walk_webhooks(call)
+    walk_problems(call, manager)
 
     assert call.every_operation() - call.called == set()
     assert call.every_query_parameter() - call.parameters_used == set()
