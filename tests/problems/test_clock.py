@@ -3,13 +3,15 @@ corrective actions reminded on their due day and escalated a day late, closing p
 period, and a closed problem whose pattern came back reopened."""
 
 import datetime
+import threading
 
 import pytest
+from django.db import connection, connections
 from django.urls import reverse
 
 from followups import services as followups
 from followups.models import Notification
-from problems import services
+from problems import clock, services
 from problems.models import CorrectiveAction, ProblemEvent, Status
 from problems.patterns import Pattern
 from tests import factories
@@ -122,10 +124,7 @@ def test_a_done_action_is_neither_reminded_nor_escalated(action, manager):
 
 
 def test_the_pass_reads_due_actions_from_the_partial_index_in_one_query(action):
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
-
-    from problems import clock
 
     with CaptureQueriesContext(connection) as captured:
         clock.due_action_ids(DUE_MORNING - MINUTE, limit=10)
@@ -217,3 +216,30 @@ def test_a_closed_problem_whose_pattern_comes_back_recurs_and_says_so(frontline,
     assert news.title == "Wednesday rush came back after closing"
     assert news.link == reverse("problems:detail", args=[problem.pk])
     assert _sweep(CLOSED_AT + 9 * DAY + HOUR) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks with SKIP LOCKED need PostgreSQL (set DATABASE_URL)")
+def test_two_passes_at_once_escalate_each_overdue_action_once(manager, owner, frontline, monkeypatch):
+    monkeypatch.setattr(followups, "_publish", lambda delivery_ids: None)  # these commit: no real broker
+    problem = services.open_problem(by=manager, title="Cold soup at Riverside", owner=owner, now=START)
+    for number in range(30):
+        services.add_action(problem, by=manager, description=f"Step {number}", owner=frontline, due_on=DUE_ON, now=START)
+    start, results = threading.Barrier(2), []
+
+    def run():
+        try:
+            start.wait()
+            results.append(clock.run(now=A_DAY_LATE))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(result["overdue actions escalated"] for result in results) == 30
+    assert problem.events.filter(kind=ProblemEvent.Kind.ACTION_OVERDUE).count() == 30
+    assert CorrectiveAction.objects.filter(escalated_at__isnull=False).count() == 30
