@@ -138,7 +138,8 @@ def retry_pause(attempts):
 
 
 def pump(*, now=None):
-    """Turn new timeline events and due reminders into deliveries; return the ids due to send now.
+    """Turn new timeline events, due reminders and problems' timeline entries into deliveries; return
+    the ids due to send now.
 
     Batch after batch until it has caught up or PUMP_BUDGET_SECONDS have passed, so after an outage
     (the broker away, no worker) one pass moves thousands of events, not one batch."""
