@@ -30,6 +30,7 @@ class OrganizationForm(ModelForm):
                   "progress_report_every": "Progress report to the customer every",
                   "progress_reports_send_at": "Progress reports go by themselves at (local time; empty: owners send them)",
                   "satisfaction_check_after": "Ask the customer how they feel this long after the wrap-up",
+                  "problem_watch_period": "Watch a fixed problem this long without recurrence before proposing to close it",
                   "two_factor_required": "Managers and admins must use two-factor sign-in",
                   "quiet_hours_start": "No messages to customers from (their location's time)",
                   "quiet_hours_end": "until (a message due then waits for this hour)"}

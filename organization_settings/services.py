@@ -35,8 +35,8 @@ from signing_in.provider import OrganizationSignOn
 RANK = {User.Role.FRONTLINE: 0, User.Role.MANAGER: 1, User.Role.ADMIN: 2}
 ORGANIZATION_FIELDS = ["name", "currency", "follow_up_window", "heads_up_before", "escalate_after",
                        "progress_report_every", "progress_reports_send_at", "check_back_after", "wrap_up_after",
-                       "satisfaction_check_after", "default_discretion_budget", "two_factor_required",
-                       "quiet_hours_start", "quiet_hours_end"]
+                       "satisfaction_check_after", "problem_watch_period", "default_discretion_budget",
+                       "two_factor_required", "quiet_hours_start", "quiet_hours_end"]
 
 
 # --- Who may do what ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import re
 
 import pytest
 import time_machine
+from django.utils.duration import duration_string
 
 from incidents.models import Busyness, Channel
 from problems import services
@@ -284,3 +285,16 @@ def test_the_chart_counts_the_pattern_by_week_and_marks_the_fix(client, manager,
     assert chart["bars"][8]["x"] < chart["fix"]["x"] <= chart["bars"][9]["x"]
     assert "<summary>The counts as a table</summary>" in text
     assert answer.context["verdict"].text in text
+
+
+def test_the_watching_period_is_an_organization_setting(client, admin, organization):
+    client.force_login(admin)
+    form = client.get("/settings/").context["form"]
+    assert "problem_watch_period" in form.fields
+    data = {name: form[name].value() for name in form.fields if form[name].value() not in (None, False)}
+    data = {name: duration_string(value) if isinstance(value, datetime.timedelta) else value for name, value in data.items()}
+    data["problem_watch_period"] = "14 00:00:00"
+    answer = client.post("/settings/", data)
+    assert answer.status_code == 302, _text(answer)[:2000]
+    organization.refresh_from_db()
+    assert organization.problem_watch_period == datetime.timedelta(days=14)
