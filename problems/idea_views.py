@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from incidents.services import NotAllowed, RecoveryError
+from outreach import services as outreach
+from outreach.models import Message
 
 from . import ideas
 from .models import CustomerIdea, Problem
@@ -66,9 +68,12 @@ def thank_customer(request, pk, idea_pk):
     text = request.POST.get("text", "")
     idea = _run(request, problem, f"thank-{idea.pk}", text, lambda: ideas.thank_customer(idea, by=request.user, text=text))
     if idea:
-        if idea.thank_you_message_id:
-            messages.success(request, f"Thank-you to {idea.incident.customer.name}: {idea.thank_you_message.get_status_display().lower()}"
-                             + (f" ({idea.thank_you_message.status_note})" if idea.thank_you_message.status_note else "") + ".")
+        message = idea.thank_you_message
+        if message and message.status == Message.Status.NOT_SENT:
+            messages.warning(request, f"The thank-you was not sent: {message.status_note}")
+        elif message:
+            messages.success(request, f"The thank-you to {idea.incident.customer.name} goes by "
+                             f"{outreach.CHANNEL_WORDS[message.channel]} to {message.to}.")
         else:
             messages.success(request, f"{idea.incident.customer.name} cannot be messaged: a call to thank them is on "
                              f"{idea.problem.owner.display_name()}'s list.")

@@ -121,7 +121,8 @@ def attach_idea(problem, *, by, incident, text, source, now=None):
             idea = CustomerIdea.objects.create(problem=problem, incident=incident, text=text, source=source,
                                                attached_by=by, attached_at=now)
     except IntegrityError:
-        raise RecoveryError(f"The idea from {incident.reference} ({CustomerIdea.Source(source).label.lower()}) is already attached.",
+        label = CustomerIdea.Source(source).label.lower()
+        raise RecoveryError(f"The idea from {incident.reference} ({label}) is already attached.",
                             field_errors={"incident": ["Already attached from this source."]}) from None
     record(problem, ProblemEvent.Kind.IDEA_ATTACHED,
            f"{_name(by)} attached the customer's idea from {incident.reference} ({CustomerIdea.Source(source).label.lower()})",
@@ -141,7 +142,8 @@ def what_we_changed(problem):
     """The corrective actions done, in their own words; else the confirmed cause; '' when neither."""
     done = [action.description.strip().rstrip(".") for action in problem.actions.filter(done_at__isnull=False)]
     if done:
-        return "; ".join(done)
+        # Mid-sentence in the thank-you: "… and changed this: fitted a heat lamp at the pass."
+        return "; ".join(words[:1].lower() + words[1:] for words in done if words)
     return problem.confirmed_cause.strip().rstrip(".")
 
 

@@ -14,8 +14,8 @@ FLASH_KEY = "problem-ideas-{}"
 @register.simple_tag(takes_context=True)
 def ideas_section(context, problem):
     request = context.get("request")
-    flash = request.session.pop(FLASH_KEY.format(problem.pk), None) if request is not None and hasattr(request, "session") else None
-    flash = flash or {}
+    session = getattr(request, "session", None)
+    flash = (session.pop(FLASH_KEY.format(problem.pk), None) if session is not None else None) or {}
     suggestions = []
     for suggestion in idea_services.suggestions_for(problem):
         key = f"attach-{suggestion.incident.pk}-{suggestion.source}"

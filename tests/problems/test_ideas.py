@@ -221,7 +221,7 @@ def test_the_fixed_problem_offers_a_thank_you_naming_what_changed(owner, frontli
     fixed(problem, owner)
 
     draft = ideas.thank_you_draft(idea)
-    assert "You told us: “A heat lamp at the pass”" in draft and "Fitted a heat lamp at the pass" in draft
+    assert "You told us: “A heat lamp at the pass”" in draft and "changed this: fitted a heat lamp at the pass." in draft
     html = section_html(problem, owner)
     assert "Thank the customers who suggested it" in html and "Send the thank-you" in html
 
@@ -240,6 +240,7 @@ def test_the_thank_you_is_sent_to_the_customer_as_a_message_from_the_page(owner,
                            {"text": "You told us the soup went cold; we fitted a heat lamp. Thank you, Ada."})
 
     assert response.status_code == 302
+    assert "The thank-you to Ada Lovelace goes by email to ada@example.com." in client.get(response["Location"]).content.decode()
     idea.refresh_from_db()
     message = idea.thank_you_message
     assert (message.kind, message.status, message.author, message.to) == (
@@ -329,3 +330,18 @@ def test_anonymizing_the_customer_scrubs_their_ideas(owner, frontline, location)
     kept.refresh_from_db()
     assert kept.text == "Another customer's words"
     assert not any(NEEDS in event.summary for event in problem.events.all())
+
+
+def test_the_problem_page_shows_the_section_and_a_refusal_with_what_was_typed(owner, frontline, location, client):
+    incident = reviewed(frontline, location)
+    problem = problem_of(owner, incident)
+    client.force_login(owner)
+
+    client.post(reverse("problems:attach_idea", args=[problem.pk]),
+                {"incident": incident.pk, "source": "review", "text": "x" * 2001})
+    page = client.get(reverse("problems:detail", args=[problem.pk])).content.decode()
+    again = client.get(reverse("problems:detail", args=[problem.pk])).content.decode()
+
+    assert "What customers suggested" in page and incident.customer.name in page
+    assert "At most 2,000 characters (this has 2,001)." in page and "x" * 2001 in page
+    assert "At most 2,000 characters" not in again and NEEDS in again  # shown once; then the customer's words again
