@@ -10,11 +10,11 @@ grouped rows (a few per location or person) for the templates.
 
 from .answers import customer_answers
 from .open_recoveries import RowClock, clock_of, open_recoveries, staff_by_location
-from .scorecard import DAY, SORTABLE, ScoreRow, scorecard, sort_rows
-from .trends import BREAKDOWNS, TrendCounts, heatmap, incident_list, labelled, local_cells, period_incidents, trend_counts
+from .scorecard import DAY, SORTABLE, ScoreRow, scorecard, scorecard_from_raw, sort_rows
+from .trends import BREAKDOWNS, TrendCounts, heatmap, incident_list, labelled, local_cells, period_incidents, period_trends, trend_counts
 
 __all__ = [
     "BREAKDOWNS", "DAY", "RowClock", "SORTABLE", "ScoreRow", "TrendCounts", "clock_of", "customer_answers", "heatmap",
-    "incident_list", "labelled", "local_cells", "open_recoveries", "period_incidents", "scorecard", "sort_rows", "staff_by_location",
+    "incident_list", "labelled", "local_cells", "open_recoveries", "period_incidents", "period_trends", "scorecard", "scorecard_from_raw", "sort_rows", "staff_by_location",
     "trend_counts",
 ]
