@@ -92,7 +92,7 @@ def digest_context(scope, monday, now):
     start = end - datetime.timedelta(days=7)
     rows, total = selectors.scorecard(scope, start, end, group="location", now=now)
     staff_rows, _ = selectors.scorecard(scope, start, end, group="staff", now=now, staff=staff_of(scope))
-    counts = selectors.trend_counts(scope, selectors.period_incidents(scope, {}, start, end, now))
+    counts = selectors.period_trends(scope, {}, start, end, now)
     names = dict(Category.objects.filter(pk__in=[key for _, key in counts.region_category]).values_list("pk", "name"))
     found = clusters.time_clusters(counts.cells, scope.locations)
     found += clusters.category_clusters(counts.region_category, names)

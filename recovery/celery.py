@@ -61,6 +61,13 @@ def _beat_schedule():
             "schedule": 15 * 60,
             "options": {"expires": 15 * 60},
         },
+        # The managers' rollup (scorecard, trends): the incidents changed since the last pass are
+        # folded in, so the pages are at most a minute behind the recoveries.
+        "fold-rollups": {
+            "task": "insights.tasks.fold_rollups",
+            "schedule": 60,
+            "options": {"expires": 60},
+        },
         # The managers' weekly digest: each manager's Monday morning in their location's time zone is
         # decided by the task, so a quarter-hourly beat reaches every zone and catches up a missed run.
         "weekly-digest": {
