@@ -74,10 +74,10 @@ def suggestions_for(problem):
         found.append(Suggestion(incidents[review.incident_id], CustomerIdea.Source.REVIEW, review_words(review)))
     for answer in SurveyAnswer.objects.filter(incident_id__in=incidents).exclude(suggestion="").only("incident_id", "suggestion"):
         found.append(Suggestion(incidents[answer.incident_id], CustomerIdea.Source.SURVEY, answer.suggestion.strip()))
-    order = list(incidents)
+    position = {pk: index for index, pk in enumerate(incidents)}  # newest incident first
     return sorted(
         (s for s in found if s.text and (s.incident.pk, s.source) not in attached),
-        key=lambda s: (order.index(s.incident.pk), s.source),
+        key=lambda s: (position[s.incident.pk], s.source),
     )
 
 
@@ -139,22 +139,24 @@ def is_fixed(problem):
 
 
 def what_we_changed(problem):
-    """The corrective actions done, in their own words; else the confirmed cause; '' when neither."""
+    """(words, from_actions): the corrective actions done, in their own words; else the confirmed cause;
+    '' when neither. One query."""
     done = [action.description.strip().rstrip(".") for action in problem.actions.filter(done_at__isnull=False)]
     if done:
         # Mid-sentence in the thank-you: "… and changed this: fitted a heat lamp at the pass."
-        return "; ".join(words[:1].lower() + words[1:] for words in done if words)
-    return problem.confirmed_cause.strip().rstrip(".")
+        return "; ".join(words[:1].lower() + words[1:] for words in done if words), True
+    return problem.confirmed_cause.strip().rstrip("."), False
 
 
 def thank_you_draft(idea, changed=None):
-    """"You told us …, we changed … . Thank you." in the owner's name, for the owner to edit."""
+    """"You told us …, we changed … . Thank you." in the owner's name, for the owner to edit. `changed`:
+    what_we_changed(problem), read once for all the ideas of the page."""
     problem = idea.problem
-    changed = what_we_changed(problem) if changed is None else changed
-    if changed and problem.actions.filter(done_at__isnull=False).exists():
-        what = f"We listened, and changed this: {changed}."
-    elif changed:
-        what = f"We listened, found the cause ({changed}) and fixed it."
+    words, from_actions = what_we_changed(problem) if changed is None else changed
+    if words and from_actions:
+        what = f"We listened, and changed this: {words}."
+    elif words:
+        what = f"We listened, found the cause ({words[:1].lower() + words[1:]}) and fixed it."
     else:
         what = "We listened, and fixed it."
     return (f"Dear {idea.incident.customer.name},\n\nYou told us: “{idea.text}”. {what} "

@@ -23,7 +23,7 @@ def ideas_section(context, problem):
                             "errors": flash.get("errors", {}) if flash.get("form") == key else {},
                             "message": flash.get("message") if flash.get("form") == key else ""})
     fixed = idea_services.is_fixed(problem)
-    changed = idea_services.what_we_changed(problem) if fixed else ""
+    changed = idea_services.what_we_changed(problem) if fixed else ("", False)
     ideas = []
     for idea in idea_services.ideas_of(problem):
         key = f"thank-{idea.pk}"

@@ -345,3 +345,20 @@ def test_the_problem_page_shows_the_section_and_a_refusal_with_what_was_typed(ow
     assert "What customers suggested" in page and incident.customer.name in page
     assert "At most 2,000 characters (this has 2,001)." in page and "x" * 2001 in page
     assert "At most 2,000 characters" not in again and NEEDS in again  # shown once; then the customer's words again
+
+
+def test_the_section_costs_the_same_queries_for_one_idea_or_many(owner, frontline, location):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_to_render(count):
+        incidents = [reviewed(frontline, location, needs=f"Idea {n}") for n in range(count)]
+        problem = problem_of(owner, *incidents)
+        for incident in incidents[:-1]:
+            ideas.attach_idea(problem, by=owner, incident=incident, text="Words", source="review", now=START)
+        fixed(problem, owner)
+        with CaptureQueriesContext(connection) as captured:
+            section_html(problem, owner)
+        return len(captured)
+
+    assert queries_to_render(2) == queries_to_render(6)
