@@ -13,4 +13,7 @@ urlpatterns = [
     path("incidents/", views.incident_list, name="incidents"),
     path("answers/", views.customer_answers, name="answers"),
     path("export.csv", views.export_csv, name="export"),
+    path("exports/<int:pk>/", views.export_job, name="export_job"),
+    path("exports/<int:pk>/download/", views.export_download, name="export_download"),
+    path("exports/<int:pk>/retry/", views.export_retry, name="export_retry"),
 ]

@@ -16,6 +16,7 @@ from incidents.models import Gesture, Incident, User
 from outreach.survey import feeling_label
 
 from . import charts, clusters, export, selectors
+from .models import ExportJob
 from .scope import Filters, categories_of, period_of, scope_for, staff_of
 from .selectors.open_recoveries import open_recoveries_page
 
@@ -214,7 +215,28 @@ def customer_answers(request, scope):
 
 @manager_page
 def export_csv(request, scope):
+    """The CSV at once when it is small; a large one becomes a job, and I am sent to its page."""
     form, values, _ = _filters(request, scope)
+    result = export.export(scope, values, now=timezone.now())
+    return redirect("insights:export_job", pk=result.pk) if isinstance(result, ExportJob) else result
+
+
+@login_required
+def export_job(request, pk):
+    """A large export's page: its progress bar while it is written, then the download link."""
     now = timezone.now()
-    start, end = period_of(values, scope, now)
-    return export.streamed(selectors.period_incidents(scope, values, start, end, now), f"incidents-{start:%Y%m%d}.csv")
+    job = export.job_for(request.user, pk)
+    template = "insights/_export_job.html" if request.GET.get("partial") else "insights/export_job.html"
+    return render(request, template, {"job": job, "state": export.state_of(job, now), "now": now})
+
+
+@login_required
+def export_download(request, pk):
+    return export.download(request.user, pk, now=timezone.now())
+
+
+@login_required
+@require_POST
+def export_retry(request, pk):
+    job = export.retry(request.user, pk, now=timezone.now())
+    return redirect("insights:export_job", pk=job.pk)

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # The customer search's trigram indexes (OpClass in an index); harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -205,6 +207,25 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve straight from the app's static folders too, so `make run` needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+
+# --- Files: the managers' CSV exports ---------------------------------------------------------
+# A large export is written by a worker and kept in the "exports" storage until it expires; the page
+# serves it only to the person who asked and their organization's admins, never from a public URL.
+# Local files by default (`make run`); in production set EXPORTS_STORAGE_BACKEND to an object store's
+# backend (e.g. django-storages' S3 one, once installed) and its options as JSON.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": {
+        "BACKEND": os.environ.get("EXPORTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": json.loads(os.environ.get("EXPORTS_STORAGE_OPTIONS") or "null")
+        or {"location": str(VAR_DIR / "exports"), "base_url": None},
+    },
+}
+# Exports of up to this many rows are answered at once; larger ones become a job with a progress bar.
+EXPORT_IMMEDIATE_MAX_ROWS = int(os.environ.get("EXPORT_IMMEDIATE_MAX_ROWS", "5000"))
+# How long a finished export can be downloaded before its file is deleted.
+EXPORT_KEEP_FOR = datetime.timedelta(days=int(os.environ.get("EXPORT_KEEP_DAYS", "7")))
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
