@@ -1,6 +1,6 @@
 """Reads worth naming: who may see which incidents, and the lists pages and the API show."""
 
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 
 from .models import Customer, EventKind, Incident, Location, User
 from .phones import parse_phone
@@ -67,22 +67,37 @@ def timeline(incident):
 
 
 def search_customers(user, query, *, limit=8):
-    """Customers of the user's organization whose name, email or phone contains `query`; flagged
-    customers first, so the one who needs care is not missed."""
+    """Customers of the user's organization whose name, email or phone contains `query`, as typed into
+    the Log a failure form. Exact matches first, then those that start with it, then the rest; within
+    each, flagged customers first, so the one who needs care is not missed.
+
+    On PostgreSQL each condition is served by a trigram index (migration 0021): UPPER(name) and
+    UPPER(email), which is what `icontains` compares, and the phone as stored. SQLite (`make run`) asks
+    the same query without them."""
     # NUL can be typed (or sent) but never stored: PostgreSQL refuses it even in a search.
     query = (query or "").replace("\x00", "").strip()
     if len(query) < 2:
         return Customer.objects.none()
+    starts = Q(name__istartswith=query) | Q(email__istartswith=query)
+    exact = Q(name__iexact=query) | Q(email__iexact=query)
+    # Two characters make no trigram inside a word, but do at its start: only names and emails that
+    # start with them, which the same indexes find.
+    match = starts if len(query) < 3 else Q(name__icontains=query) | Q(email__icontains=query)
     digits = "".join(ch for ch in query if ch.isdigit())
-    match = Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
     if len(digits) >= 3:
-        # Numbers are stored in E.164 (+442079460018): a whole number typed any way is read as one
-        # (incidents.phones), and part of one typed nationally loses its trunk 0 ("020 79" finds it).
-        match |= Q(phone__icontains=digits.removeprefix("0") if len(digits) > 3 else digits)
+        # Numbers are stored in E.164 (+442079460018), digits behind a plus: a whole number typed any
+        # way is read as one (incidents.phones), and part of one typed nationally loses its trunk 0
+        # ("020 79" finds it).
+        match |= Q(phone__contains=digits.removeprefix("0") if len(digits) > 3 else digits)
         number = parse_phone(query, strict=False)
         if number:
             match |= Q(phone=number)
-    return visible_customers(user).filter(match).order_by("-care_flag", "name")[:limit]
+            exact |= Q(phone=number)
+    rank = Case(When(exact, then=Value(2)), When(starts, then=Value(1)), default=Value(0))
+    return (
+        visible_customers(user).filter(match).alias(rank=rank)
+        .order_by("-rank", "-care_flag", "name", "id")[:limit]
+    )
 
 
 def incidents_of_customer(user, customer):

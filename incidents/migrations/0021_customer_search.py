@@ -1,4 +1,34 @@
+"""Customer search as you type, served by trigram indexes (PostgreSQL's pg_trgm) on what
+`selectors.search_customers` compares: UPPER(name) and UPPER(email) (the expressions `icontains` and
+`istartswith` put in the query) and the phone as stored (E.164, digits behind a plus).
+
+They are made here on PostgreSQL only and are not in Customer.Meta.indexes: SQLite (`make run`) has no
+GIN indexes, and every index a model declares is made on every database, SQLite's table rebuilds
+included. On SQLite this migration does nothing and the search reads the table.
+"""
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
+from django.db.models.functions import Upper
+
+TRIGRAM_INDEXES = [
+    GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+    GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="customer_email_trgm"),
+    GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="customer_phone_trgm"),
+]
+
+
+def add_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for index in TRIGRAM_INDEXES:
+            schema_editor.add_index(apps.get_model("incidents", "Customer"), index)
+
+
+def remove_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for index in TRIGRAM_INDEXES:
+            schema_editor.remove_index(apps.get_model("incidents", "Customer"), index)
 
 
 class Migration(migrations.Migration):
@@ -6,4 +36,7 @@ class Migration(migrations.Migration):
         ("incidents", "0020_list_indexes"),
     ]
 
-    operations = []
+    operations = [
+        TrigramExtension(),  # CREATE EXTENSION IF NOT EXISTS pg_trgm; nothing on SQLite
+        migrations.RunPython(add_indexes, remove_indexes),
+    ]
