@@ -251,7 +251,7 @@ def test_an_action_due_before_the_problem_was_opened_is_refused_and_a_good_one_i
     assert answer.status_code == 302
     action = CorrectiveAction.objects.get()
     page = _text(client.get(f"/manage/problems/{problem.pk}/"))
-    assert "Second cook at lunch" in page and "overdue" in page
+    assert "Second cook at lunch" in page and '<span class="overdue-text">overdue</span>' in page
     assert client.post(f"/manage/problems/{problem.pk}/actions/{action.pk}/done/").status_code == 302
     action.refresh_from_db()
     assert action.done_at == NOW and action.done_by == manager
