@@ -34,6 +34,7 @@ from django.utils import timezone  # noqa: E402
 from followups import selectors, services  # noqa: E402
 from followups.models import Notification, Reminder  # noqa: E402
 from incidents.models import Customer, Incident, Location, Organization, User  # noqa: E402
+from reads import insert_select  # noqa: E402  (bench/ is this script's folder, first on the path)
 
 SLUG = "bench-sweep"
 
@@ -101,27 +102,20 @@ def grow_to(size, org, location, owner, customer, now):
     have = Incident.objects.filter(organization=org).count()
     if have >= size:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO incidents_incident (
-                channel, severity, summary, busyness, occurred_at, logged_at, external_id, stage,
-                follow_up_due_at, responded_at, next_due_at, updated_at,
-                customer_id, logged_by_id, owner_id, location_id, organization_id, outcome, gesture_count, gesture_cost,
-                customer_outcome, next_step)
-            SELECT 'in_person', 'medium', 'Bench incident', '', logged, logged, '', 'apology',
-                   logged + interval '20 minutes',
-                   CASE WHEN n %% 100 = 0 THEN NULL ELSE logged + interval '5 minutes' END,
-                   CASE WHEN n %% 100 = 0 THEN logged + interval '15 minutes'
-                        ELSE %(now)s + (n %% 86400) * interval '1 second' END,
-                   %(now)s, %(customer)s, %(owner)s, %(owner)s, %(location)s, %(org)s, '', 0, 0, '', ''
-            FROM (SELECT n, CASE WHEN n %% 100 = 0 THEN %(now)s - interval '16 minutes'
-                                 ELSE %(now)s - interval '2 hours' END AS logged
-                  FROM generate_series(%(start)s, %(stop)s) AS n) AS rows
-            """,
-            {"now": now, "customer": customer.pk, "owner": owner.pk, "location": location.pk, "org": org.pk,
-             "start": have + 1, "stop": size},
-        )
+    # Every column not named here gets its model field's default (reads.insert_select), so a column the
+    # incidents gain later is filled, or named in a clear error, instead of failing the INSERT.
+    insert_select(Incident, {
+        "organization_id": "%(org)s", "customer_id": "%(customer)s", "location_id": "%(location)s",
+        "logged_by_id": "%(owner)s", "owner_id": "%(owner)s", "channel": "'in_person'", "summary": "'Bench incident'",
+        "occurred_at": "logged", "logged_at": "logged", "follow_up_due_at": "logged + interval '20 minutes'",
+        "responded_at": "CASE WHEN n %% 100 = 0 THEN NULL ELSE logged + interval '5 minutes' END",
+        "next_due_at": "CASE WHEN n %% 100 = 0 THEN logged + interval '15 minutes' "
+                       "ELSE %(now)s + (n %% 86400) * interval '1 second' END",
+        "updated_at": "%(now)s",
+    }, """(SELECT n, CASE WHEN n %% 100 = 0 THEN %(now)s - interval '16 minutes' ELSE %(now)s - interval '2 hours' END AS logged
+           FROM generate_series(%(start)s, %(stop)s) AS n) AS rows""",
+        {"now": now, "customer": customer.pk, "owner": owner.pk, "location": location.pk, "org": org.pk,
+         "start": have + 1, "stop": size})
     # Settle the table the way a running system's would be (statistics fresh, no autovacuum of
     # the bulk insert running during the timings).
     with connection.cursor() as cursor:
