@@ -8,6 +8,7 @@ moment: the pass looks only at problems with something to check (watching ones p
 closed ones with an incident linked since closing), a bounded number each pass, each at most once an hour.
 """
 
+import contextlib
 import datetime
 import logging
 import zoneinfo
@@ -170,21 +171,35 @@ def _watch(now, done):
         .filter(watched_until__lte=now).order_by("fixed_at")
     )
     for problem in _throttled(candidates, "watch", now):
-        finding = selectors.verdict_of(problem, now=now)
-        if not finding.is_fixed:
-            continue
-        with transaction.atomic():
-            # Compare-and-swap: a concurrent pass, or a manager's change of status, wins over us.
-            claimed = Problem.objects.filter(pk=problem.pk, status=Status.WATCHING, close_proposed_at__isnull=True,
-                                             fixed_at=problem.fixed_at).update(close_proposed_at=now)
-            if not claimed:
-                continue
-            weeks = problem.organization.problem_watch_period / datetime.timedelta(weeks=1)
-            record(problem, ProblemEvent.Kind.CLOSE_PROPOSED,
-                   f"Closing proposed: no recurrence in the watching period ({weeks:g} weeks). {finding.text}",
-                   at=now, verdict=finding.kind, incidents_after=finding.after, expected=round(finding.expected, 2))
-            notices.close_proposed(problem, finding, now=now)
-        done[PROPOSED] += 1
+        with _one_problem(problem):
+            _propose_closing(problem, now, done)
+
+
+def _propose_closing(problem, now, done):
+    finding = selectors.verdict_of(problem, now=now)
+    if not finding.is_fixed:
+        return
+    with transaction.atomic():
+        # Compare-and-swap: a concurrent pass, or a manager's change of status, wins over us.
+        claimed = Problem.objects.filter(pk=problem.pk, status=Status.WATCHING, close_proposed_at__isnull=True,
+                                         fixed_at=problem.fixed_at).update(close_proposed_at=now)
+        if not claimed:
+            return
+        weeks = problem.organization.problem_watch_period / datetime.timedelta(weeks=1)
+        record(problem, ProblemEvent.Kind.CLOSE_PROPOSED,
+               f"Closing proposed: no recurrence in the watching period ({weeks:g} weeks). {finding.text}",
+               at=now, verdict=finding.kind, incidents_after=finding.after, expected=round(finding.expected, 2))
+        notices.close_proposed(problem, finding, now=now)
+    done[PROPOSED] += 1
+
+
+@contextlib.contextmanager
+def _one_problem(problem):
+    """One problem the pass cannot read is logged and left for the next slot; the sweep goes on."""
+    try:
+        yield
+    except Exception:
+        logger.exception("Problems' pass failed on problem %s", problem.pk)
 
 
 def _throttled(candidates, what, now):
@@ -229,19 +244,24 @@ def _look_for_recurrences(now, done):
         .filter(Exists(linked_since)).order_by("closed_at")
     )
     for problem in _throttled(candidates, "recur", now):
-        finding = since_closing(problem, now=now)
-        if finding.kind in (verdict.FIXED, verdict.TOO_EARLY):
-            continue
-        closed_at = problem.closed_at
-        with transaction.atomic():
-            claimed = Problem.objects.filter(pk=problem.pk, status=Status.CLOSED, closed_at=closed_at).update(
-                status=Status.RECURRED, closed_at=None, close_proposed_at=None, version=F("version") + 1,
-                updated_at=now)
-            if not claimed:
-                continue
-            summary = f"Recurred after closing: {finding.text}"
-            record(problem, ProblemEvent.Kind.RECURRED, summary, at=now, status=Status.RECURRED,
-                   closed_at=closed_at.isoformat(), incidents_after=finding.after, expected=round(finding.expected, 2))
-            notices.recurred(problem, closed_at, summary, now=now)
-        done[RECURRED] += 1
+        with _one_problem(problem):
+            _reopen_if_recurred(problem, now, done)
+
+
+def _reopen_if_recurred(problem, now, done):
+    finding = since_closing(problem, now=now)
+    if finding.kind in (verdict.FIXED, verdict.TOO_EARLY):
+        return
+    closed_at = problem.closed_at
+    with transaction.atomic():
+        claimed = Problem.objects.filter(pk=problem.pk, status=Status.CLOSED, closed_at=closed_at).update(
+            status=Status.RECURRED, closed_at=None, close_proposed_at=None, version=F("version") + 1,
+            updated_at=now)
+        if not claimed:
+            return
+        summary = f"Recurred after closing: {finding.text}"
+        record(problem, ProblemEvent.Kind.RECURRED, summary, at=now, status=Status.RECURRED,
+               closed_at=closed_at.isoformat(), incidents_after=finding.after, expected=round(finding.expected, 2))
+        notices.recurred(problem, closed_at, summary, now=now)
+    done[RECURRED] += 1
 
