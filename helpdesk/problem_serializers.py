@@ -84,7 +84,8 @@ def resolved_pattern(organization_id, data):
     if data.get("category"):
         name = str(data["category"]).strip()
         found = Category.objects.filter(organization_id=organization_id)
-        found = found.filter(pk=int(name)) if name.isdigit() and len(name) < 18 else found.filter(name__iexact=name)
+        by_id = Q(pk=int(name)) if name.isdigit() and len(name) < 18 else Q(pk__in=[])
+        found = found.filter(by_id | Q(name__iexact=name))
         ids["category_id"] = found.values_list("pk", flat=True).first()
         if ids["category_id"] is None:
             errors["category"] = [f"No category '{name}'."]

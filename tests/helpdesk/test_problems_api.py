@@ -111,6 +111,8 @@ def test_a_helpdesk_opens_a_problem_for_its_organization(api, helpdesk, manager,
     assert data["pattern_text"] == "Kitchen in the North region"
     assert data["pattern"]["category"]["name"] == "Kitchen" and data["suspected_cause"] == "Descaling skipped"
     assert response["Location"] == data["url"]
+    by_id = api.post("/api/v1/problems/", body(pattern={"category": str(data["pattern"]["category"]["id"])}), format="json")
+    assert by_id.json()["pattern_text"] == "Kitchen"
     problem = Problem.objects.get(pk=data["id"])
     assert problem.opened_by == helpdesk.user and problem.has_pattern
     assert problem.events.get().kind == ProblemEvent.Kind.OPENED
