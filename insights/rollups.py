@@ -189,12 +189,10 @@ def _days_of(logged):
 
 
 def _locked_cursor(now):
-    cursor = TallyCursor.objects.select_for_update().order_by("pk").first()
-    if cursor is None:
-        TallyCursor.objects.create(folded_until=now)
-        cursor = TallyCursor.objects.select_for_update().order_by("pk").first()
-        cursor.fresh = True
-    return cursor
+    """The cursor row, locked for the pass: a second pass waits here, then starts from where this one
+    ended. True with it if this pass made it (the rollup was never built)."""
+    _, created = TallyCursor.objects.get_or_create(pk=1, defaults={"folded_until": now})
+    return TallyCursor.objects.select_for_update().get(pk=1), created
 
 
 def fold_changes(*, now=None):
@@ -202,8 +200,8 @@ def fold_changes(*, now=None):
     MARGIN). The first pass folds everything. Returns how many location-days were folded."""
     now = now or timezone.now()
     with transaction.atomic():
-        cursor = _locked_cursor(now)
-        if getattr(cursor, "fresh", False):
+        cursor, created = _locked_cursor(now)
+        if created:
             return _rebuild_locked()
         since = cursor.folded_until - MARGIN
         # Per organization, so the (organization, updated_at) index answers.
@@ -223,7 +221,7 @@ def rebuild(*, now=None):
     """Fold every location-day that has incidents (a new installation, or after a bulk load)."""
     now = now or timezone.now()
     with transaction.atomic():
-        cursor = _locked_cursor(now)
+        cursor, _ = _locked_cursor(now)
         folded = _rebuild_locked()
         cursor.folded_until = now
         cursor.save(update_fields=["folded_until"])
@@ -277,29 +275,23 @@ def slice_condition(locations, start, end):
     return condition
 
 
-def _summed(tallies, group):
-    """{group key: {figure: sum}} and the longest unanswered window, in one GROUP BY."""
+def _by_period(conditions, dimension, column):
+    """{(in the current period, group key): figures} for both periods, and {same key: {duration:
+    Counter}}, and the longest unanswered window: one GROUP BY and one read of the histograms."""
+    current = Case(When(conditions[True], then=Value(1)), default=Value(0), output_field=IntegerField())
+    tallies = Tally.objects.filter(conditions[True] | conditions[False], dimension=dimension).annotate(current=current)
     aggregates = {name: Sum(name) for name in SUMMED} | {"window": Max("unanswered_window")}
-    if group is None:
-        rows = {None: tallies.aggregate(**aggregates)}
-    else:
-        rows = {row.pop(group): row for row in tallies.values(group).annotate(**aggregates).order_by()}
-    window = max((row.pop("window") or 0 for row in rows.values()), default=0)
-    for row in rows.values():
-        for name in SUMMED:
-            row[name] = row[name] or 0
-    return rows, window
-
-
-def _histograms(tallies, group):
-    """{group key: {duration: Counter}} merged from the rows' histograms."""
-    merged = defaultdict(lambda: defaultdict(Counter))
-    for key, durations in tallies.exclude(durations={}).values_list(group or "dimension", "durations").iterator():
-        target = merged[key if group else None]
+    rows, window = {}, 0
+    for row in tallies.values("current", column).annotate(**aggregates).order_by():
+        window = max(window, row.pop("window") or 0)
+        rows[(row.pop("current") == 1, row.pop(column))] = {name: row[name] or 0 for name in SUMMED}
+    histograms = defaultdict(lambda: defaultdict(Counter))
+    for period, key, durations in tallies.exclude(durations={}).values_list("current", column, "durations").iterator():
+        target = histograms[(period == 1, key)]
         for name, counts in durations.items():
             for value, n in counts.items():
                 target[name][int(value)] += n
-    return merged
+    return rows, histograms, window
 
 
 def scorecard_counts(scope, start, end, group, now):
@@ -313,23 +305,29 @@ def scorecard_counts(scope, start, end, group, now):
                   False: slice_condition(scope.locations, previous_start, start)}
     if None in conditions.values():
         return None
-    dimension, column = ("", "location_id") if group == "location" else ("owner", "key")
-    result, windows = {}, []
-    for current, condition in conditions.items():
-        tallies = Tally.objects.filter(condition, dimension=dimension)
-        rows, window = _summed(tallies, column)
-        totals, _ = _summed(Tally.objects.filter(condition, dimension=""), None)
-        histograms = _histograms(tallies, column)
-        total_histograms = _histograms(Tally.objects.filter(condition, dimension=""), None)
-        if group != "location":
-            rows = {int(key): row for key, row in rows.items()}
-            histograms = {int(key): value for key, value in histograms.items()}
-        for key, row in rows.items():
-            _percentiles(row, histograms.get(key, {}))
-        _percentiles(totals[None], total_histograms.get(None, {}))
-        result[current] = (rows, totals[None])
-        windows.append(window)
-    _finish_with_now(scope, start, end, previous_start, group, now, max(windows), result)
+    if group == "location":
+        rows, histograms, window = _by_period(conditions, "", "location_id")
+        totals, total_histograms = defaultdict(Counter), defaultdict(lambda: defaultdict(Counter))
+        for (period, _), row in rows.items():
+            totals[(period, None)].update(row)
+            for name, counts in histograms[(period, _)].items():
+                total_histograms[(period, None)][name].update(counts)
+    else:
+        rows, histograms, window = _by_period(conditions, "owner", "key")
+        rows = {(period, int(key)): row for (period, key), row in rows.items()}
+        histograms = {(period, int(key)): value for (period, key), value in histograms.items()}
+        totals, total_histograms, _ = _by_period(conditions, "", "dimension")
+        totals = {(period, None): row for (period, _), row in totals.items()}
+        total_histograms = {(period, None): value for (period, _), value in total_histograms.items()}
+    result = {}
+    for period in (True, False):
+        mine = {key: row for (p, key), row in rows.items() if p == period}
+        for key, row in mine.items():
+            _percentiles(row, histograms.get((period, key), {}))
+        total = {name: 0 for name in SUMMED} | dict(totals.get((period, None), {}))
+        _percentiles(total, total_histograms.get((period, None), {}))
+        result[period] = (mine, total)
+    _finish_with_now(scope, start, end, previous_start, group, now, window, result)
     return result[True][0], result[False][0], result[True][1], result[False][1]
 
 
