@@ -203,3 +203,35 @@ def test_the_beat_task_folds(monkeypatch):
     calls = []
     monkeypatch.setattr(tasks, "fold_changes", lambda: calls.append("folded") or 3)
     assert tasks.fold_rollups() == 3 and calls == ["folded"]
+
+
+def _page(client, url):
+    import re
+
+    response = client.get(url)
+    assert response.status_code == 200
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+
+
+def test_the_pages_show_the_same_from_the_rollup_as_from_the_incidents(client, build, location, other_location,
+                                                                       frontline, manager, admin):
+    """The scorecard (per location and per person) and the trends page, as a manager reads them."""
+    other_location.timezone = "America/New_York"
+    other_location.save()
+    rng = random.Random("pages")
+    start = datetime.datetime(2026, 3, 2, tzinfo=UTC)
+    for _ in range(30):
+        place = rng.choice([location, other_location])
+        moment = start + datetime.timedelta(minutes=rng.randint(0, 27 * 24 * 60))
+        with time_machine.travel(moment, tick=False):
+            build(at=moment, location=place, owner=rng.choice([frontline, manager]), apology=rng.randint(1, 9),
+                  fix=rng.choice([None, 12, 45, 200]), busyness=rng.choice(["quiet", "peak"]))
+    client.force_login(admin)
+    urls = ["/manage/scorecard/?start=2026-03-02&end=2026-03-29", "/manage/scorecard/?by=staff&start=2026-03-09&end=2026-03-29",
+            "/manage/trends/?start=2026-03-02&end=2026-03-29", f"/manage/trends/?start=2026-03-02&end=2026-03-29&location={location.pk}"]
+    with time_machine.travel(start + 30 * DAY, tick=False):
+        from_incidents = [_page(client, url) for url in urls]
+        rollups.fold_changes()
+        assert rollups.is_built()
+        assert [_page(client, url) for url in urls] == from_incidents
+    assert "peak" in from_incidents[2].lower() or "Peak" in from_incidents[2]
