@@ -14,7 +14,9 @@ class OutreachConfig(AppConfig):
     def ready(self):
         from incidents.customer_data import also_redact
 
+        from .services import redact_messages
         from .survey import redact_answers
 
-        # The customer's suggestion is their own words: anonymizing them removes it too.
+        # The customer's suggestion and the messages sent to them are their data: anonymizing them removes both.
         also_redact(redact_answers)
+        also_redact(redact_messages)

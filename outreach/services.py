@@ -24,6 +24,7 @@ from django.utils import timezone
 from followups import selectors as followup_selectors
 from incidents import phones
 from incidents import services as incident_services
+from incidents.customer_data import REDACTED
 from incidents.events import new_event, record_event
 from incidents.models import Channel as IncidentChannel
 from incidents.models import Customer, Event, EventKind, FollowUp
@@ -477,3 +478,13 @@ def record_bounce(provider_id, *, reason, now=None):
                  f"{message.get_kind_display()} by {CHANNEL_WORDS[message.channel]} to {message.to} bounced: {reason}",
                  at=now, actor_label=SENDER_LABEL, after=_event_facts(message))
     return message
+
+
+def redact_messages(incidents):
+    """Registered with `incidents.customer_data.also_redact`: messages to an anonymized customer keep their
+    kind, channel and times for the figures, lose the address and the words, and any not yet sent never goes."""
+    messages = Message.objects.filter(incident__in=incidents)
+    messages.filter(status__in=[Status.DRAFT, Status.SCHEDULED]).update(
+        status=Status.NOT_SENT, status_note="The customer's data was removed at their request.", next_attempt_at=None)
+    messages.update(to="", subject=REDACTED, body=REDACTED)
+
