@@ -1,10 +1,10 @@
 """The console's first page: open recoveries at the manager's locations, late ones and decisions waiting first."""
 
-import math
 from dataclasses import dataclass
+from functools import cached_property
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, Sum, Value, When, Window
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, Value, When
 
 from incidents import clock
 from incidents.models import Gesture, Incident, late_condition
@@ -29,34 +29,33 @@ def open_recoveries_page(scope, values, *, now, number=1, per_page=PER_PAGE):
 
     Returns (a Django Page whose object_list holds the page's rows, {"total": …, "late": …}). Every query
     starts from the partial index `incident_open_by_location` (location, next_due_at WHERE closed_at IS
-    NULL), so the cost follows the open incidents, never the whole table; its included columns decide
-    "late". Four queries whatever the size: the ranking (with the counts), the rows, their helpers, their
-    pending gestures. A page past the end (rows closed since the link was made) shows the last page.
+    NULL), so the cost follows the open incidents, never the whole table. Four queries whatever the size:
+    the counts (an index-only scan: the index's included columns decide "late"), the page's rows (their ids
+    ranked in a subquery with a top-N sort), their helpers, their pending gestures. A page past the end shows the last one.
     """
     incidents = _open(scope, values, now)
-    number = max(int(number), 1)
-    ranking = _ranking(incidents, scope, now, number, per_page)
-    if not ranking and number > 1:
-        number = max(math.ceil(incidents.count() / per_page), 1)
-        ranking = _ranking(incidents, scope, now, number, per_page)
-    counts = {"total": ranking[0][1], "late": ranking[0][2]} if ranking else {"total": 0, "late": 0}
-    ranked = [pk for pk, _, _ in ranking]
-    # The ranking reads ids alone; only the page's rows are read whole with their joins (joining every
-    # open incident before the sort is what costs).
-    shown = (
-        Incident.objects.filter(pk__in=ranked)
+    # Counted apart from the ranking: counts riding on the ranking as window aggregates would make the
+    # database sort every open incident in full instead of keeping only the page's top N. "Late" here is
+    # late_condition without its `closed_at IS NULL`, which the WHERE already holds: naming closed_at (or
+    # the id) in the count would make PostgreSQL read every open row instead of the index alone.
+    unanswered_past_window = Q(responded_at__isnull=True, follow_up_due_at__lt=now)
+    counts = incidents.aggregate(total=Count("*"), late=Count("logged_at", filter=unanswered_past_window))
+    page = _CountedPaginator(_ranked(incidents, now).values("pk"), per_page, count=counts["total"]).get_page(number)
+    # The ranking reads ids alone, as a subquery (ORDER BY … LIMIT 50 OFFSET n); only the page's rows are
+    # read whole with their joins, and sorted again (50 rows): joining every open incident before the sort
+    # is what would cost.
+    page.object_list = list(
+        _ranked(Incident.objects.filter(pk__in=page.object_list), now)
         .select_related("customer", "location", "owner", "category")
         .prefetch_related(
             "helpers",
             Prefetch("gestures", queryset=Gesture.objects.filter(approval=Gesture.Approval.PENDING).order_by("given_at"),
                      to_attr="pending_gestures"),
         )
-        .in_bulk()
-    ) if ranked else {}
-    rows = [shown[pk] for pk in ranked if pk in shown]
-    for incident in rows:
+    )
+    for incident in page.object_list:
         incident.clock = clock_of(incident, now)
-    return Page(rows, number, _CountedPaginator(counts["total"], per_page)), counts
+    return page, counts
 
 
 def _open(scope, values, now):
@@ -65,42 +64,29 @@ def _open(scope, values, now):
     )
 
 
-def _ranking(incidents, scope, now, number, per_page):
-    """[(id, total, late)] of one page, in the console's order (late, decision waiting, soonest due).
-
-    The counts ride along as window aggregates over the same scan (computed before the LIMIT), so the
-    page and its counts are one read of the index.
-    """
+def _ranked(incidents, now):
+    """The incidents in the console's order: late, then decision waiting, then soonest due."""
     # Pending gestures are few (the partial index gesture_pending holds only them): an uncorrelated
     # `IN (SELECT …)` the database hashes once, not a lookup per open incident.
-    waiting = Gesture.objects.filter(
-        approval=Gesture.Approval.PENDING, incident__location_id__in=scope.location_ids,
-        incident__closed_at__isnull=True,
-    ).values("incident_id")
-    is_late = Case(When(late_condition(now), then=Value(1)), default=Value(0), output_field=IntegerField())
+    waiting = Gesture.objects.filter(approval=Gesture.Approval.PENDING).values("incident_id")
     urgency = Case(
         When(late_condition(now), then=Value(LATE)),
         When(Q(pk__in=waiting), then=Value(DECISION_WAITING)),
         default=Value(RUNNING), output_field=IntegerField(),
     )
-    start = (number - 1) * per_page
-    return list(
-        incidents.annotate(urgency=urgency, total=Window(Count("pk")), late=Window(Sum(is_late)))
-        .order_by("urgency", F("next_due_at").asc(nulls_last=True), "logged_at", "pk")
-        .values_list("pk", "total", "late")[start:start + per_page]
-    )
+    return incidents.alias(urgency=urgency).order_by("urgency", F("next_due_at").asc(nulls_last=True), "logged_at", "pk")
 
 
 class _CountedPaginator(Paginator):
-    """The page's paginator, told the count the ranking already read (its page links need nothing more)."""
+    """A paginator told the count, which the counts query read beside the late count."""
 
-    def __init__(self, count, per_page):
-        super().__init__([], per_page)
-        self.known_count = count
+    def __init__(self, object_list, per_page, *, count):
+        super().__init__(object_list, per_page)
+        self._known_count = count
 
-    @property
+    @cached_property
     def count(self):
-        return self.known_count
+        return self._known_count
 
 
 def staff_by_location(staff):
