@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from incidents.models import Busyness, Category, Channel, Location, User
 from incidents.services import RecoveryError
-from problems.models import CorrectiveAction, Problem, Status
+from problems.models import CorrectiveAction, Problem, Status, overdue_condition
 from problems.patterns import Pattern
 from problems.selectors import verdict_of
 
@@ -114,8 +114,7 @@ def problem_rows(*, now):
     return Problem.objects.select_related("owner", "location", "category", "logged_by").annotate(
         linked_count=Count("links", distinct=True),
         open_actions=Count("actions", filter=Q(actions__done_at__isnull=True), distinct=True),
-        # Overdue: not done and its due day has passed.
-        overdue_actions=Count("actions", filter=Q(actions__done_at__isnull=True, actions__due_on__lt=today), distinct=True),
+        overdue_actions=Count("actions", filter=overdue_condition(today, via="actions__"), distinct=True),
     )
 
 
@@ -249,4 +248,4 @@ class ActionSerializer(serializers.ModelSerializer):
 
     def get_is_overdue(self, action) -> bool:
         today = self.context.get("today") or timezone.localdate()
-        return action.done_at is None and action.due_on < today
+        return action.is_overdue(today)

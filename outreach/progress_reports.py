@@ -29,7 +29,7 @@ from incidents import clock
 from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.events import record_event
-from incidents.models import Event, EventKind, FollowUp, Gesture, Incident, Location
+from incidents.models import EventKind, FollowUp, Gesture, Incident, Location
 from incidents.services import NotAllowed, RecoveryError
 
 from . import services as outreach_services

@@ -102,7 +102,8 @@ class EditProblemForm(Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, staff, **kwargs):
-        super().__init__(*args, **kwargs)
+        # The problem page holds several forms with an owner and a confirmed cause: each form's ids are its own.
+        super().__init__(*args, auto_id="edit_%s", **kwargs)
         self.fields["owner"].set_choices(staff_choices(staff))
 
 
@@ -122,6 +123,9 @@ class FixForm(Form):
     confirmed_cause = TextField(label="Confirmed cause", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="fix_%s", **kwargs)
+
 
 class ActionForm(Form):
     description = LineField(label="What will be changed", max_length=300)
@@ -129,5 +133,5 @@ class ActionForm(Form):
     due_on = forms.DateField(label="Due", widget=date_input())
 
     def __init__(self, *args, staff, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, auto_id="action_%s", **kwargs)
         self.fields["owner"].set_choices(staff_choices(staff))

@@ -127,6 +127,16 @@ class CorrectiveAction(models.Model):
     def is_done(self):
         return self.done_at is not None
 
+    def is_overdue(self, today):
+        """Not done, and its due day has passed: the one rule, as `overdue_condition` for queries."""
+        return self.done_at is None and self.due_on < today
+
+
+def overdue_condition(today, via=""):
+    """Corrective actions not done whose due day (a day in the app's time zone, as due dates are checked
+    when an action is added) has passed; `via` is the path from the queried model, e.g. "actions__"."""
+    return Q(**{f"{via}done_at__isnull": True, f"{via}due_on__lt": today})
+
 
 class ProblemEvent(models.Model):
     """The problem's own timeline (opened, status changed, action added or done, fix marked, incident

@@ -24,7 +24,7 @@ from insights.scope import Filters, categories_of, scope_for, staff_of
 
 from . import charts, selectors, services
 from .forms import ActionForm, EditProblemForm, FixForm, NewProblemForm, StatusForm, local_midnight
-from .models import CorrectiveAction, Problem, Status
+from .models import CorrectiveAction, Problem, Status, overdue_condition
 from .patterns import Pattern, incidents_matching
 
 LINKED_SHOWN = 50
@@ -87,8 +87,7 @@ def problem_list(request):
     staff = _staff(request.user)
     names = _names(request.user.organization_id, staff)
     today = timezone.localdate(now)
-    overdue = dict(CorrectiveAction.objects.filter(problem__in=[problem.pk for problem in page], done_at__isnull=True,
-                                                    due_on__lt=today)
+    overdue = dict(CorrectiveAction.objects.filter(overdue_condition(today), problem__in=[problem.pk for problem in page])
                    .values_list("problem").annotate(n=Count("pk")).values_list("problem", "n"))
     for problem in page:
         problem.pattern_text = Pattern.of(problem).describe(names)
@@ -167,7 +166,7 @@ def _detail_page(request, problem, status=200, **forms):
     visible_links = links.filter(Q(incident__location__in=mine))
     actions = list(problem.actions.select_related("owner", "done_by"))
     for action in actions:
-        action.overdue = action.done_at is None and action.due_on < today
+        action.overdue = action.is_overdue(today)
     version = {"version": problem.version}
     context = {
         "problem": problem, "pattern_text": pattern.describe(names), "has_pattern": problem.has_pattern,

@@ -5,12 +5,12 @@ never import problems: the arrow runs from problems to them, as in the rest of t
 
 from django import template
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
 from ..cluster_views import cluster_usual_per_day, open_by_pattern
-from ..models import OPEN_STATUSES, CorrectiveAction, Problem, Status
+from ..models import OPEN_STATUSES, CorrectiveAction, Problem, Status, overdue_condition
 from ..patterns import Pattern
 from ..selectors import problems_list, verdict_of, visible_problems
 
@@ -73,9 +73,8 @@ def known_problems(context, incident):
 
 
 def overdue(now):
-    """A condition on a problem's corrective actions: not done, and their due day has passed (the day in the
-    app's time zone, as due dates are checked when an action is added)."""
-    return Q(actions__done_at__isnull=True, actions__due_on__lt=timezone.localdate(now))
+    """A condition on a problem's corrective actions: not done, and their due day has passed."""
+    return overdue_condition(timezone.localdate(now), via="actions__")
 
 
 @register.simple_tag
