@@ -62,6 +62,10 @@ class Tally(models.Model):
     # {"seconds_to_apology": {"<shown seconds>": count}, …}: the durations at the resolution the
     # scorecard shows them, so medians and p90s are exact to what a manager reads.
     durations = models.JSONField(default=dict)
+    # The same histograms summed over this row's series (its location, dimension and key) up to and
+    # including this slice, on the "" and owner rows: a period's histogram is its last row's sum less
+    # its first row's, plus the first row's own, so a page reads two rows per series, not one per day.
+    durations_through = models.JSONField(default=dict)
 
     class Meta:
         constraints = [

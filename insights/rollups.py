@@ -170,11 +170,43 @@ def fold_days(days):
         if location_id not in zones:
             continue
         zone = zoneinfo.ZoneInfo(zones[location_id])
-        for day in sorted(dates):
-            with transaction.atomic():
+        with transaction.atomic():
+            for day in sorted(dates):
                 Tally.objects.filter(location_id=location_id, local_date=day).delete()
                 Tally.objects.bulk_create(_day_tallies(location_id, zone, day), batch_size=1000)
+            _chain(location_id, min(dates))
     return sum(len(dates) for dates in by_location.values())
+
+
+SERIES = ("", "owner")  # the rows that carry the scorecard's histograms
+
+
+def _plus(histograms, more, sign=1):
+    summed = {name: dict(counts) for name, counts in histograms.items()}
+    for name, counts in more.items():
+        target = summed.setdefault(name, {})
+        for value, n in counts.items():
+            target[value] = target.get(value, 0) + sign * n
+    return summed
+
+
+def _chain(location_id, day):
+    """Sum the histograms along each series of the location again from `day` on (`durations_through`),
+    starting from the last row before it. Slices sort in time by (local date, UTC date)."""
+    rows = Tally.objects.filter(location_id=location_id, dimension__in=SERIES)
+    last_before = {}
+    for pk, dimension, key in rows.filter(local_date__lt=day).order_by("local_date", "utc_date").values_list(
+            "pk", "dimension", "key"):
+        last_before[(dimension, key)] = pk
+    through = {(dimension, key): value for dimension, key, value in Tally.objects.filter(
+        pk__in=list(last_before.values())).values_list("dimension", "key", "durations_through")}
+    changed = []
+    for row in rows.filter(local_date__gte=day).order_by("local_date", "utc_date").only(
+            "pk", "dimension", "key", "durations", "durations_through"):
+        row.durations_through = through[(row.dimension, row.key)] = _plus(
+            through.get((row.dimension, row.key), {}), row.durations)
+        changed.append(row)
+    Tally.objects.bulk_update(changed, ["durations_through"], batch_size=500)
 
 
 def _days_of(logged):
@@ -276,8 +308,9 @@ def slice_condition(locations, start, end):
 
 
 def _by_period(conditions, dimension, column):
-    """{(in the current period, group key): figures} for both periods, and {same key: {duration:
-    Counter}}, and the longest unanswered window: one GROUP BY and one read of the histograms."""
+    """{(in the current period, group key): figures} for both periods, {same key: {duration: Counter}},
+    and the longest unanswered window. The counts are one GROUP BY; the histograms come from two rows
+    per series and period (its first and last slice in the period), whatever the period's length."""
     current = Case(When(conditions[True], then=Value(1)), default=Value(0), output_field=IntegerField())
     tallies = Tally.objects.filter(conditions[True] | conditions[False], dimension=dimension).annotate(current=current)
     aggregates = {name: Sum(name) for name in SUMMED} | {"window": Max("unanswered_window")}
@@ -285,12 +318,23 @@ def _by_period(conditions, dimension, column):
     for row in tallies.values("current", column).annotate(**aggregates).order_by():
         window = max(window, row.pop("window") or 0)
         rows[(row.pop("current") == 1, row.pop(column))] = {name: row[name] or 0 for name in SUMMED}
+    ends = {}
+    for period, location_id, key, local_date, utc_date, pk in tallies.values_list(
+            "current", "location_id", "key", "local_date", "utc_date", "pk").iterator():
+        series, place = (period == 1, location_id, key), (local_date, utc_date, pk)
+        first, last = ends.get(series, (place, place))
+        ends[series] = (min(first, place), max(last, place))
+    wanted = {place[2] for pair in ends.values() for place in pair}
+    stored = {pk: (own, through) for pk, own, through in Tally.objects.filter(pk__in=list(wanted)).values_list(
+        "pk", "durations", "durations_through").iterator()}
     histograms = defaultdict(lambda: defaultdict(Counter))
-    for period, key, durations in tallies.exclude(durations={}).values_list("current", column, "durations").iterator():
-        target = histograms[(period == 1, key)]
-        for name, counts in durations.items():
-            for value, n in counts.items():
-                target[name][int(value)] += n
+    for (period, location_id, key), (first, last) in ends.items():
+        target = histograms[(period, location_id if column == "location_id" else key)]
+        first_own, first_through = stored[first[2]]
+        for part, sign in ((stored[last[2]][1], 1), (first_through, -1), (first_own, 1)):
+            for name, counts in part.items():
+                for value, n in counts.items():
+                    target[name][int(value)] += sign * n
     return rows, histograms, window
 
 

@@ -48,6 +48,7 @@ class Migration(migrations.Migration):
                 ('disagreed', models.PositiveIntegerField(default=0)),
                 ('staff_rosier', models.PositiveIntegerField(default=0)),
                 ('durations', models.JSONField(default=dict)),
+                ('durations_through', models.JSONField(default=dict)),
                 ('location', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='incidents.location')),
             ],
             options={

@@ -181,12 +181,12 @@ def test_a_fold_repeated_changes_nothing(build, location, frontline):
     for hour in (1, 5, 23):
         build(at=start + datetime.timedelta(hours=hour), location=location, owner=frontline, apology=2, fix=9)
     rollups.rebuild(now=start + 2 * DAY)
-    before = sorted(Tally.objects.values_list("local_date", "utc_date", "dimension", "key", "logged", "durations"))
+    before = sorted(Tally.objects.values_list("local_date", "utc_date", "dimension", "key", "logged", "durations", "durations_through"))
     rollups.fold_changes(now=start + 2 * DAY)
     rollups.fold_days({(location.pk, start.date())})
     assert sorted(Tally.objects.values_list("local_date", "utc_date", "dimension", "key", "logged",
-                                            "durations")) == before
-    assert sum(logged for _, _, dimension, _, logged, _ in before if dimension == "") == 3
+                                            "durations", "durations_through")) == before
+    assert sum(logged for _, _, dimension, _, logged, _, _ in before if dimension == "") == 3
 
 
 def test_shown_seconds_keep_what_the_scorecard_shows():
