@@ -140,12 +140,13 @@ def _queue(job):
 
 def job_for(user, pk):
     """The export job `pk` if `user` may see it: the person who asked, or an admin of its organization.
-    Http404 for a job of another organization, PermissionDenied for a colleague's."""
-    job = ExportJob.objects.filter(pk=pk, organization_id=user.organization_id).first() if user.is_authenticated else None
+    Http404 for anyone else's, as for one that does not exist, so a job's number tells nothing."""
+    jobs = ExportJob.objects.filter(pk=pk, organization_id=user.organization_id) if user.is_authenticated else ExportJob.objects.none()
+    if user.is_authenticated and user.role != User.Role.ADMIN:
+        jobs = jobs.filter(requested_by=user)
+    job = jobs.first()
     if job is None:
         raise Http404("No such export.")
-    if job.requested_by_id != user.pk and user.role != User.Role.ADMIN:
-        raise PermissionDenied("This export belongs to someone else.")
     return job
 
 

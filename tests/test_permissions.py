@@ -19,14 +19,16 @@ from followups.models import Notification
 from incidents import services
 from helpdesk import services as api_services
 from helpdesk.models import WebhookDelivery
+from insights.models import ExportJob
 from outreach.services import draft_message
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 SECRET = "Zanzibar-7Q"  # in the foreign objects' text: it must never reach the wrong person
 SECRETS = {"other location": f"{SECRET}-hilltop", "other organization": f"{SECRET}-rival"}
-SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "api/v1/problems/", "login/", "logout/",
-                    "healthz", "accounts/password/")
+# The API's error types (api/v1/problems/<code>, no slash, and their index) are public documents, not objects.
+SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "api/v1/problems/types/",
+                    "api/v1/problems/<str:code>", "login/", "logout/", "healthz", "accounts/password/")
 # One-click unsubscribe (RFC 8058): a mail provider POSTs it with no session; the signed link is the proof.
 NO_SESSION_POSTS = ("messages/unsubscribe/",)
 STEPS = ("apology", "review", "fix", "follow_up", "deposition", "outcome")
@@ -60,6 +62,19 @@ def _incident_with_everything(user, location, customer, summary, secret):
     return incident
 
 
+def _problem_behind(incident, manager, secret):
+    """A problem whose pattern is the incident's location, with the incident linked, an action and an idea."""
+    from problems import ideas, services as problem_services
+    from problems.patterns import Pattern
+
+    problem = problem_services.open_problem(by=manager, title=f"Cause {secret}", owner=manager,
+                                            pattern=Pattern(location_id=incident.location_id), incidents=[incident])
+    problem_services.add_action(problem, by=manager, description=f"Change {secret}", owner=manager,
+                                due_on=timezone.localdate())
+    ideas.attach_idea(problem, by=manager, incident=incident, text=f"Idea {secret}", source="staff")
+    return problem
+
+
 @pytest.fixture
 def world(organization, location, other_location):
     rival = factories.OrganizationFactory(name="Rival Resorts", slug="rival")
@@ -84,6 +99,18 @@ def world(organization, location, other_location):
             rival_clerk, rival_location, rival_customer, f"Lost luggage {SECRETS['other organization']}", SECRETS["other organization"]
         ),
     }
+    problems = {
+        # Another location's problem is opened by an admin (the manager of this test's location cannot see it).
+        "other location": _problem_behind(foreign["other location"], factories.UserFactory(
+            username="hill-admin", organization=organization, role="admin"), SECRETS["other location"]),
+        "other organization": _problem_behind(foreign["other organization"], factories.UserFactory(
+            username="rival-manager", organization=rival, role="manager", locations=[rival_location]),
+            SECRETS["other organization"]),
+    }
+    # A large export each of those people asked for (only they and their organization's admins may see it).
+    exports = {whose: ExportJob.objects.create(organization=problem.organization, requested_by=problem.owner,
+                                               filename=f"export-{SECRETS[whose]}.csv", created_at=timezone.now())
+               for whose, problem in problems.items()}
     rival_client, _ = api_services.create_api_client(organization=rival, name="Rival desk")
     webhook = api_services.register_webhook(client=rival_client, url="https://rival.example.com/hook", events=["incident.created"])
     delivery = WebhookDelivery.objects.create(
@@ -94,7 +121,8 @@ def world(organization, location, other_location):
         body=SECRETS["other organization"], created_at=foreign["other organization"].logged_at, dedupe_key=f"perm-{uuid.uuid4().hex}",
     )
     return {"people": people, "foreign": foreign, "rival_customer": rival_customer, "webhook": webhook, "delivery": delivery,
-            "notification": notification, "rival_client": rival_client}
+            "notification": notification, "rival_client": rival_client, "problems": problems,
+            "exports": exports}
 
 
 def _fill(route, incident, world, nonexistent=False):
@@ -119,6 +147,14 @@ def _fill(route, incident, world, nonexistent=False):
         values["token_pk"] = world["rival_client"].tokens.get().pk
     elif route.startswith(("incidents/", "api/v1/incidents/", "manage/incidents/")):
         values["pk"] = incident.pk
+    elif route.startswith(("manage/problems/", "api/v1/problems/")):
+        problem = next(problem for problem in world["problems"].values() if problem.links.filter(incident=incident).exists())
+        values["pk"] = problem.pk
+        values["action_pk"] = values["action_id"] = problem.actions.get().pk
+        values["idea_pk"] = problem.ideas.get().pk
+    elif route.startswith("manage/exports/"):
+        whose = next(whose for whose, foreign in world["foreign"].items() if foreign.pk == incident.pk)
+        values["pk"] = world["exports"][whose].pk
     elif "customers/" in route:
         values["pk"] = world["rival_customer"].pk if incident.organization_id != world["people"]["admin"].organization_id else incident.customer_id
     elif "gestures/" in route:
@@ -133,6 +169,7 @@ def _fill(route, incident, world, nonexistent=False):
         values["webhook_pk"] = 987654321
         values["token_pk"] = 987654321
         values["delivery_pk"] = 987654321
+        values["action_pk"] = values["action_id"] = values["idea_pk"] = 987654321
     path = route
     for name, value in values.items():
         for converter in ("int", "str", "slug", "path", ""):
@@ -231,6 +268,9 @@ def test_no_route_shows_or_changes_an_object_beyond_the_callers_reach(world, org
     assert world["rival_client"].active and world["webhook"].__class__.objects.get(pk=world["webhook"].pk).active
     rival_token = world["rival_client"].tokens.get()  # neither revoked nor rotated
     assert rival_token.revoked_at is None and rival_token.expires_at is None
+    problem = world["problems"][whose].__class__.objects.get(pk=world["problems"][whose].pk)
+    assert problem.version == 1 and problem.status == "investigating" and problem.fixed_at is None
+    assert problem.actions.get().done_at is None and problem.ideas.get().thanked_at is None
 
 
 def test_the_walk_covers_every_route_with_an_object_in_its_path():
