@@ -159,7 +159,7 @@ def plan_of(sql, params=(), keep=()):
                 cursor.execute(f'DROP INDEX "{index}"')  # undone with the test's transaction
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute("EXPLAIN " + sql, params)
+        cursor.execute("EXPLAIN " + sql, params or None)
         plan = "\n".join(line for (line,) in cursor.fetchall())
         cursor.execute("RESET ALL")
     return plan
@@ -211,13 +211,24 @@ def test_search_ranks_exact_then_prefix_then_the_rest_flagged_first_within_each(
     assert names(frontline, "anna@example.com") == ["Anna"]
 
 
-def test_two_letters_find_only_names_and_emails_that_start_with_them(frontline, customers):
+def test_two_letters_find_only_names_that_start_with_them(frontline, customers):
     customers("Ada Byron")
     customers("Grace", email="adagio@example.com")
     customers("Nadal")
 
-    assert names(frontline, "ad") == ["Ada Byron", "Grace"]
+    assert names(frontline, "ad") == ["Ada Byron"]
     assert names(frontline, "a") == []
+    assert names(frontline, "ada") == ["Ada Byron", "Grace", "Nadal"]  # three: inside names and emails too
+
+
+def test_a_page_of_names_that_start_with_the_query_leaves_the_rest_out(frontline, customers):
+    for number in range(10):
+        customers(f"Mara {number}")
+    customers("Omar Flagged", flagged=True)  # contains it, does not start with it
+
+    found = names(frontline, "mar")
+
+    assert found == [f"Mara {number}" for number in range(8)]
 
 
 def test_search_finds_a_phone_fragment_typed_with_spaces_and_only_this_organizations(frontline, customers):
@@ -241,28 +252,43 @@ def test_search_as_you_type_answers_the_form_with_the_ranked_customers(client, f
     assert found[1]["care_flag"] is True
 
 
+SEARCH_INDEXES = {"customer_name_trgm", "customer_email_trgm", "customer_phone_trgm", "customer_name_prefix",
+                  "customer_email_any_case"}
+
+
 @on_postgresql
-@pytest.mark.parametrize("query, indexes", [
-    ("ann", ["customer_name_trgm", "customer_email_trgm"]),
-    ("an", ["customer_name_trgm", "customer_email_trgm"]),
-    ("7946 00", ["customer_name_trgm", "customer_email_trgm", "customer_phone_trgm"]),
-])
-def test_every_condition_of_the_search_is_served_by_a_trigram_index(frontline, customers, query, indexes):
+@pytest.mark.parametrize("query", ["ria", "ma", "7946 00", "020 7946 0018", "anna@example.com"])
+def test_every_query_of_the_search_is_served_by_its_index(frontline, customers, query):
     customers("Anna", email="anna@example.com", phone="+442079460018")
-    sql, params = search_customers(frontline, query).query.sql_with_params()
+    with CaptureQueriesContext(connection) as queries:
+        search_customers(frontline, query)
+    asked = [query["sql"] for query in queries if 'FROM "incidents_customer"' in query["sql"]]
+    assert asked
 
-    plan = plan_of(sql, params, keep=set(indexes))
+    for sql in asked:
+        plan = plan_of(sql, keep=SEARCH_INDEXES)
+        assert "Seq Scan" not in plan, plan
 
-    for index in indexes:
-        assert index in plan, plan
-    assert "Seq Scan" not in plan, plan
+
+@on_postgresql
+def test_names_that_start_with_the_query_are_read_in_order_from_the_prefix_index(frontline, customers):
+    customers("Maria")
+    with CaptureQueriesContext(connection) as queries:
+        search_customers(frontline, "mar")
+    prefix = [query["sql"] for query in queries if 'ORDER BY UPPER("incidents_customer"."name"' in query["sql"]]
+
+    assert len(prefix) == 2  # the flagged, then the others
+    for sql in prefix:
+        plan = plan_of(sql, keep=SEARCH_INDEXES - {"customer_email_any_case"})
+        assert "customer_name_prefix" in plan, plan
+        assert "Sort" not in plan, plan  # in the index's order: it stops after a page
 
 
 def test_the_trigram_indexes_exist_on_postgresql_only(db):
     with connection.cursor() as cursor:
         indexes = {index for index, in_table in connection.introspection.get_constraints(cursor, Customer._meta.db_table).items()
                    if in_table["index"]}
-    trigram = {"customer_name_trgm", "customer_email_trgm", "customer_phone_trgm"}
+    trigram = {"customer_name_trgm", "customer_email_trgm", "customer_phone_trgm", "customer_name_prefix"}
     if connection.vendor == "postgresql":
         assert trigram <= indexes
     else:
