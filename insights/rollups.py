@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import ExtractIsoWeekDay
 from django.utils import timezone
 
 from incidents.models import Gesture, Incident, Location, Organization, Outcome
@@ -320,21 +321,28 @@ def _by_period(conditions, dimension, column):
         rows[(row.pop("current") == 1, row.pop(column))] = {name: row[name] or 0 for name in SUMMED}
     ends = {}
     for period, location_id, key, local_date, utc_date, pk in tallies.values_list(
-            "current", "location_id", "key", "local_date", "utc_date", "pk").iterator():
+            "current", "location_id", "key", "local_date", "utc_date", "pk"):
         series, place = (period == 1, location_id, key), (local_date, utc_date, pk)
         first, last = ends.get(series, (place, place))
         ends[series] = (min(first, place), max(last, place))
     wanted = {place[2] for pair in ends.values() for place in pair}
     stored = {pk: (own, through) for pk, own, through in Tally.objects.filter(pk__in=list(wanted)).values_list(
-        "pk", "durations", "durations_through").iterator()}
-    histograms = defaultdict(lambda: defaultdict(Counter))
+        "pk", "durations", "durations_through")}
+    merged = defaultdict(lambda: defaultdict(dict))
     for (period, location_id, key), (first, last) in ends.items():
-        target = histograms[(period, location_id if column == "location_id" else key)]
+        target = merged[(period, location_id if column == "location_id" else key)]
         first_own, first_through = stored[first[2]]
         for part, sign in ((stored[last[2]][1], 1), (first_through, -1), (first_own, 1)):
             for name, counts in part.items():
+                into = target[name]
+                get = into.get
                 for value, n in counts.items():
-                    target[name][int(value)] += sign * n
+                    into[value] = get(value, 0) + sign * n
+    # Keys are the shown seconds as text (JSON's keys): numbers once per group, not once per row.
+    histograms = defaultdict(lambda: defaultdict(Counter))
+    for group, durations in merged.items():
+        for name, counts in durations.items():
+            histograms[group][name] = Counter({int(value): n for value, n in counts.items() if n})
     return rows, histograms, window
 
 
@@ -430,9 +438,10 @@ def trend_counts(scope, values, start, end):
     region_of = {location.pk: location.region or "(none)" for location in scope.locations}
     names = {"logged_by": "staff"}
     tallies = Tally.objects.filter(condition)
-    hours = tallies.filter(dimension="hour").values("location_id", "local_date", "key").annotate(n=Sum("logged"))
+    hours = tallies.filter(dimension="hour").annotate(weekday=ExtractIsoWeekDay("local_date")).values(
+        "location_id", "weekday", "key").annotate(n=Sum("logged"))
     for row in hours.order_by():
-        cell = (row["location_id"], row["local_date"].isoweekday(), int(row["key"]))
+        cell = (row["location_id"], row["weekday"], int(row["key"]))
         grouped["cells"][cell] = grouped["cells"].get(cell, 0) + row["n"]
     others = tallies.exclude(dimension="hour").values("location_id", "dimension", "key").annotate(n=Sum("logged"))
     for row in others.order_by():
