@@ -65,6 +65,8 @@ class Notification(models.Model):
         ACTION_DUE = "action_due", "Corrective action due"
         ACTION_OVERDUE = "action_overdue", "Corrective action overdue"
         PROBLEM_UPDATE = "problem_update", "Problem update"
+        # A large CSV export (insights) is written and can be downloaded.
+        EXPORT_READY = "export_ready", "Export ready"
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     # Empty for a notification about something other than one incident (a problem's action); `link` then

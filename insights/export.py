@@ -29,6 +29,7 @@ from django.http import FileResponse, Http404, QueryDict, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from followups.models import Notification
 from followups.services import tell
 from incidents.models import User
 
@@ -218,7 +219,7 @@ def write_export(job_id, *, now=None, chunk_rows=CHUNK_ROWS):
             status=ExportJob.Status.READY, file_name=stored, rows_written=written, rows_expected=written,
             progress_at=finished, finished_at=finished, expires_at=finished + settings.EXPORT_KEEP_FOR,
         )
-        tell([job.requested_by], kind="export_ready", title=f"Your export is ready: {job.filename}",
+        tell([job.requested_by], kind=Notification.Kind.EXPORT_READY, title=f"Your export is ready: {job.filename}",
              body=f"{written} incidents, ready to download until {finished + settings.EXPORT_KEEP_FOR:%d %b %Y}.",
              dedupe_key=f"export-ready-{job.pk}-{finished.timestamp():.0f}", now=finished,
              link=reverse("insights:export_job", args=[job.pk]))
