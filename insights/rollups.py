@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Case, Count, Exists, IntegerField, Max, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, Max, Min, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import ExtractIsoWeekDay
 from django.utils import timezone
 
@@ -310,21 +310,33 @@ def slice_condition(locations, start, end):
 
 def _by_period(conditions, dimension, column):
     """{(in the current period, group key): figures} for both periods, {same key: {duration: Counter}},
-    and the longest unanswered window. The counts are one GROUP BY; the histograms come from two rows
-    per series and period (its first and last slice in the period), whatever the period's length."""
+    and the longest unanswered window. The counts are one GROUP BY per series (location and key) and
+    period; the histograms come from two rows per series and period (its first and last slice in the
+    period), whatever the period's length."""
     current = Case(When(conditions[True], then=Value(1)), default=Value(0), output_field=IntegerField())
     tallies = Tally.objects.filter(conditions[True] | conditions[False], dimension=dimension).annotate(current=current)
-    aggregates = {name: Sum(name) for name in SUMMED} | {"window": Max("unanswered_window")}
-    rows, window = {}, 0
-    for row in tallies.values("current", column).annotate(**aggregates).order_by():
-        window = max(window, row.pop("window") or 0)
-        rows[(row.pop("current") == 1, row.pop(column))] = {name: row[name] or 0 for name in SUMMED}
+    aggregates = {name: Sum(name) for name in SUMMED} | {
+        "window": Max("unanswered_window"), "first_date": Min("local_date"), "last_date": Max("local_date")}
+    rows, window, series = {}, 0, {}
+    for row in tallies.values("current", "location_id", "key").annotate(**aggregates).order_by():
+        window = max(window, row["window"] or 0)
+        period = row["current"] == 1
+        group = (period, row["location_id"] if column == "location_id" else row["key"])
+        summed = rows.setdefault(group, {name: 0 for name in SUMMED})
+        for name in SUMMED:
+            summed[name] += row[name] or 0
+        series[(period, row["location_id"], row["key"])] = (row["first_date"], row["last_date"])
+    # The first and last slice of each series: among its rows on its first and last local date.
+    dates = {day for pair in series.values() for day in pair}
     ends = {}
-    for period, location_id, key, local_date, utc_date, pk in tallies.values_list(
+    for period, location_id, key, local_date, utc_date, pk in tallies.filter(local_date__in=dates).values_list(
             "current", "location_id", "key", "local_date", "utc_date", "pk"):
-        series, place = (period == 1, location_id, key), (local_date, utc_date, pk)
-        first, last = ends.get(series, (place, place))
-        ends[series] = (min(first, place), max(last, place))
+        name = (period == 1, location_id, key)
+        if name not in series or local_date not in series[name]:
+            continue
+        place = (local_date, utc_date, pk)
+        first, last = ends.get(name, (place, place))
+        ends[name] = (min(first, place), max(last, place))
     wanted = {place[2] for pair in ends.values() for place in pair}
     stored = {pk: (own, through) for pk, own, through in Tally.objects.filter(pk__in=list(wanted)).values_list(
         "pk", "durations", "durations_through")}
