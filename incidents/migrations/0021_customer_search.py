@@ -9,7 +9,6 @@ included. On SQLite this migration does nothing and the search reads the table.
 """
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 from django.db.models import F, Index
 from django.db.models.functions import Collate, Upper
@@ -27,6 +26,8 @@ TRIGRAM_INDEXES = [
 
 def add_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
+        # Here rather than with TrigramExtension: unapplying that operation asks pg_extension even on SQLite.
+        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for index in TRIGRAM_INDEXES:
             schema_editor.add_index(apps.get_model("incidents", "Customer"), index)
 
@@ -43,6 +44,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        TrigramExtension(),  # CREATE EXTENSION IF NOT EXISTS pg_trgm; nothing on SQLite
         migrations.RunPython(add_indexes, remove_indexes),
     ]
