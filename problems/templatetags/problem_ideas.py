@@ -35,7 +35,9 @@ def ideas_section(context, problem):
                 row["errors"], row["message"] = flash.get("errors", {}), flash.get("message", "")
         ideas.append(row)
     shown = {row["key"] for row in suggestions} | {row["key"] for row in ideas if "draft" in row}
-    return {"suggestions": suggestions, "ideas": ideas, "fixed": fixed,
+    # Many linked incidents make a long list of suggestions: folded, unless short or one was just refused.
+    unfold = len(suggestions) <= 3 or any(row["message"] for row in suggestions)
+    return {"suggestions": suggestions, "unfold_suggestions": unfold, "ideas": ideas, "fixed": fixed,
             "to_thank": [row for row in ideas if "draft" in row],
             # A refusal for a form no longer on the page (an incident not linked, an idea thanked meanwhile).
             "refused": flash if flash.get("form") and flash["form"] not in shown else None}
