@@ -413,6 +413,8 @@ SPECTACULAR_SETTINGS.update(
             "GestureApprovalEnum": "incidents.models.Gesture.Approval",
             "FollowUpKindEnum": "incidents.models.FollowUp.Kind",
             "MessageChannelEnum": "outreach.models.Message.Channel",
+            "MessageStatusEnum": "outreach.models.Message.Status",
+            "ProblemStatusEnum": "problems.models.Status",
         },
     }
 )
