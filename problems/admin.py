@@ -3,20 +3,13 @@
 
 from django.contrib import admin
 
-from incidents.admin import OrganizationScopedAdmin
+from incidents import admin as record_admin
 
 from .models import CorrectiveAction, Problem, ProblemEvent
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+class ReadOnlyInline(record_admin.ReadOnlyInline):
+    template = admin.TabularInline.template  # a row per action or entry
 
 
 class ActionInline(ReadOnlyInline):
@@ -30,7 +23,7 @@ class EventInline(ReadOnlyInline):
 
 
 @admin.register(Problem)
-class ProblemAdmin(OrganizationScopedAdmin):
+class ProblemAdmin(record_admin.OrganizationScopedAdmin):
     list_display = ["title", "organization", "status", "owner", "opened_at", "fixed_at"]
     list_filter = ["status", "organization"]
     search_fields = ["title", "suspected_cause", "confirmed_cause"]

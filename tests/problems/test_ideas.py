@@ -21,24 +21,13 @@ from problems import ideas, services
 from problems.models import CustomerIdea, ProblemEvent
 from tests import factories
 from tests.conftest import START
-from tests.smtp_server import SMTPServer
+from tests.outreach.conftest import smtp  # noqa: F401 (a fixture: real SMTP on 127.0.0.1, as outreach's tests use)
 
 pytestmark = pytest.mark.django_db
 
 DAY = datetime.timedelta(days=1)
 NEEDS = "A heat lamp at the pass, so the soup stays hot"
 SUGGESTION = "Check the soup's temperature before it leaves the kitchen"
-
-
-@pytest.fixture
-def smtp(settings):
-    """Real SMTP on 127.0.0.1, as outreach's tests use: what the app sends is what the server received."""
-    with SMTPServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = server.host, server.port, False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        settings.EMAIL_TIMEOUT = 5
-        yield server
 
 
 @pytest.fixture
