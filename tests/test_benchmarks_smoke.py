@@ -8,6 +8,7 @@ both of its builders are held. bench/sweep.py runs here too in the PostgreSQL pa
 database; on SQLite it is skipped, saying where it runs."""
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -39,7 +40,14 @@ def load_reads():
     return module
 
 
-def test_the_reads_bench_answers_every_row_in_smoke_mode_on_this_database(transactional_db, capsys):
+def test_the_reads_bench_answers_every_row_in_smoke_mode_on_this_database(transactional_db, capsys, monkeypatch):
+    # Loading the bench sets environment defaults meant for a process of its own (a broker no worker reads,
+    # its log level); they are put back afterwards, or a later test's Celery worker would use that broker.
+    for name in ("CELERY_BROKER_URL", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE"):
+        value = os.environ.get(name)
+        monkeypatch.setenv(name, value or "")  # remembered as it was (set or not), restored after the test
+        if value is None:
+            monkeypatch.delenv(name)
     reads = load_reads()
 
     status = reads.smoke()
