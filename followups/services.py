@@ -100,7 +100,11 @@ def sweep(*, now=None, batch_size=None):
     for incident_id in due_ids:
         _sweep_incident(incident_id, now, report)
     for other_clock in _other_clocks:
-        report.others[other_clock.__module__] = other_clock(now=now)
+        # Another app's clock failing must not stop the engine's own work (the deliveries below, the heartbeat).
+        try:
+            report.others[other_clock.__module__] = other_clock(now=now)
+        except Exception:
+            logger.exception("Follow-up sweep: the clock %s failed", other_clock.__module__)
     report.deliveries_requeued = requeue_deliveries(now)
     # Wall-clock time on purpose: the heartbeat tells whether beat and a worker are alive now.
     EngineHeartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"last_run_at": timezone.now()})

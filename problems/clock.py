@@ -209,11 +209,20 @@ def _throttled(candidates, what, now):
     wrong decision (every decision is a compare-and-swap on the problem's row)."""
     slot = int(now.timestamp() // RECHECK_EVERY.total_seconds())
     keys = {pk: f"problems.verdict.{what}.{pk}.{slot}" for pk in candidates.values_list("pk", flat=True)[:1000]}
-    read = cache.get_many(list(keys.values()))
+    if not keys:
+        return []
+    try:
+        read = cache.get_many(list(keys.values()))
+    except Exception:  # the cache (Redis) is away: read them all this pass, the sweep goes on
+        logger.warning("Problems' pass: cache unavailable, verdicts read without the throttle", exc_info=True)
+        read = {}
     chosen = [pk for pk, key in keys.items() if key not in read][:PROBLEMS_PER_PASS]
     if not chosen:
         return []
-    cache.set_many({keys[pk]: 1 for pk in chosen}, timeout=int(RECHECK_EVERY.total_seconds()) * 2)
+    try:
+        cache.set_many({keys[pk]: 1 for pk in chosen}, timeout=int(RECHECK_EVERY.total_seconds()) * 2)
+    except Exception:
+        pass  # only a throttle: the next pass reads them again
     rows = Problem.objects.select_related("owner", "organization").in_bulk(chosen)
     return [rows[pk] for pk in chosen if pk in rows]
 

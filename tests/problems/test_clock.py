@@ -243,3 +243,23 @@ def test_two_passes_at_once_escalate_each_overdue_action_once(manager, owner, fr
     assert sum(result["overdue actions escalated"] for result in results) == 30
     assert problem.events.filter(kind=ProblemEvent.Kind.ACTION_OVERDUE).count() == 30
     assert CorrectiveAction.objects.filter(escalated_at__isnull=False).count() == 30
+
+
+def test_the_engine_goes_on_when_the_problems_clock_cannot_reach_the_cache_or_fails(frontline, location, monkeypatch):
+    """Redis away (the cache raises) or the problems' pass failing must not stop the engine's own work."""
+    from django.core.cache import cache
+
+    from followups import services as followups
+    from problems import clock as problems_clock
+    from tests import factories
+
+    def away(*args, **kwargs):
+        raise ConnectionError("cache away")
+
+    monkeypatch.setattr(cache, "get_many", away)
+    monkeypatch.setattr(cache, "set_many", away)
+    incident = factories.log_incident(user=frontline, location=location)
+    assert problems_clock.run(now=incident.logged_at) is not None
+    monkeypatch.setattr(problems_clock, "_watch", away)
+    report = followups.sweep(now=incident.follow_up_due_at + datetime.timedelta(minutes=1))
+    assert report.acted == 1 and incident.reminders.exists()
