@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef
 
-from incidents.models import Incident, User
+from incidents.models import User
 
 from . import notices, selectors, verdict
 from .events import record
@@ -230,17 +230,8 @@ def _throttled(candidates, what, now):
 def since_closing(problem, *, now):
     """The verdict's own test on the window since closing: the pattern's count since the problem was closed
     against its old rate (before the fix; before closing when no fix was marked)."""
-    incidents = selectors.pattern_incidents(problem)
-    change = problem.fixed_at or problem.closed_at
-    first = Incident.objects.filter(organization_id=problem.organization_id).order_by("logged_at").values_list(
-        "logged_at", flat=True).first()
-    start = max(change - verdict.BEFORE_WINDOW, first or change)
-    before = incidents.filter(logged_at__gte=start, logged_at__lt=change).count()
-    after = incidents.filter(logged_at__gte=problem.closed_at, logged_at__lt=now).count()
-    day = datetime.timedelta(days=1)
-    return verdict.judge(before=before, before_days=(change - start) / day, after=after,
-                         after_days=max((now - problem.closed_at) / day, 0), since=problem.closed_at,
-                         usual_per_day=problem.usual_per_day, change="closing")
+    return selectors.judged_since(problem, change_at=problem.fixed_at or problem.closed_at, since=problem.closed_at,
+                                  now=now, change="closing")
 
 
 def _look_for_recurrences(now, done):

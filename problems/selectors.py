@@ -54,16 +54,22 @@ def pattern_incidents(problem):
 
 def verdict_of(problem, *, now):
     """Did the fix work: the pattern's count after the fix against its rate before (problems.verdict).
-    The old rate is read over at most BEFORE_WINDOW before the fix, and never from before the organization's
-    first incident. Three counting queries."""
+    Three counting queries."""
     if problem.fixed_at is None:
         return verdict.Verdict(verdict.NOT_MARKED, "No fix is marked done yet.")
+    return judged_since(problem, change_at=problem.fixed_at, since=problem.fixed_at, now=now)
+
+
+def judged_since(problem, *, change_at, since, now, change="the change"):
+    """The pattern's count in [since, now) against its rate before `change_at`, read over at most
+    BEFORE_WINDOW before it and never from before the organization's first incident. The fix's verdict
+    counts from the fix; the recurrence check after closing counts from the closing."""
     incidents = pattern_incidents(problem)
     first = Incident.objects.filter(organization_id=problem.organization_id).aggregate(first=Min("logged_at"))["first"]
-    start = max(problem.fixed_at - verdict.BEFORE_WINDOW, first or problem.fixed_at)
-    before = incidents.filter(logged_at__gte=start, logged_at__lt=problem.fixed_at).count()
-    after = incidents.filter(logged_at__gte=problem.fixed_at, logged_at__lt=now).count()
+    start = max(change_at - verdict.BEFORE_WINDOW, first or change_at)
+    before = incidents.filter(logged_at__gte=start, logged_at__lt=change_at).count()
+    after = incidents.filter(logged_at__gte=since, logged_at__lt=now).count()
     day = datetime.timedelta(days=1)
-    return verdict.judge(before=before, before_days=(problem.fixed_at - start) / day, after=after,
-                         after_days=max((now - problem.fixed_at) / day, 0), since=problem.fixed_at,
-                         usual_per_day=problem.usual_per_day)
+    return verdict.judge(before=before, before_days=(change_at - start) / day, after=after,
+                         after_days=max((now - since) / day, 0), since=since,
+                         usual_per_day=problem.usual_per_day, change=change)
