@@ -1,0 +1,7 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("insights", "0003_export_jobs")]
+
+    operations = []
