@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.template import engines
-from django.template.base import Lexer, TokenType, filter_re
+from django.template.base import Lexer, TokenType, filter_re, kwarg_re
 
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "templates"
 
@@ -47,6 +47,9 @@ LABELLED_INPUT_TYPES = {"submit", "button", "reset"}
 SHOWN_DATA_SUFFIXES = ("-text", "-label", "-message", "-title", "-words")
 # Filters whose literal argument ends up on the page.
 TEXT_ARGUMENT_FILTERS = {"default", "default_if_none", "yesno"}
+# Names under which {% include … with … %} and {% with %} hand text to the template that shows it
+# (other names carry values the template reads, such as section="problems").
+TEXT_PARAMETERS = {"help", "label", "title", "text", "hint", "message", "placeholder", "caption", "legend", "heading"}
 
 TRANSLATE_TAGS = {"translate", "trans"}
 BLOCK_TRANSLATE_TAGS = {"blocktranslate", "blocktrans"}
@@ -92,6 +95,24 @@ def _filter_findings(token):
     return found
 
 
+def _is_unmarked_literal(bit):
+    return bit[:1] in {'"', "'"} and has_words(bit)
+
+
+def _tag_findings(token):
+    """Literal words handed over by a tag: {% firstof a "words" %}, {% include … with help="words" %}."""
+    bits = token.split_contents()
+    name, found = bits[0], []
+    if name == "firstof":
+        found = [bit for bit in bits[1:] if _is_unmarked_literal(bit)]
+    elif name in {"include", "with"}:
+        for bit in bits[1:]:
+            keyword, value = kwarg_re.match(bit).groups()
+            if keyword in TEXT_PARAMETERS and _is_unmarked_literal(value):
+                found.append(bit)
+    return [Unmarked(token.lineno, f"{{% {token.contents} %}}")] if found else []
+
+
 def skeleton(source):
     """The template's text with every tag and variable taken out and what a translation block holds dropped,
     line for line (so a line number in it is a line number in the template), and the findings in variables."""
@@ -109,6 +130,7 @@ def skeleton(source):
         elif token.token_type is TokenType.BLOCK:
             name = token.contents.split()[0] if token.contents else ""
             closing = SKIPPED_BLOCKS.get(name)
+            found.extend(_tag_findings(token))
     return "".join(parts), found
 
 
@@ -227,6 +249,16 @@ def test_literal_words_in_variables_and_hand_made_plurals_are_reported():
         Unmarked(3, "{{ n|pluralize }} (pluralize: use blocktranslate count)"),
         Unmarked(3, "incident"),
     ]
+
+
+def test_literal_words_handed_over_by_tags_are_reported():
+    source = (
+        '{% include "mfa/_code_field.html" with autofocus=True help="Enter a code." %}\n'
+        '{% include "insights/_head.html" with section="problems" help=_("Marked.") %}\n'
+        '{% firstof owner.name "Nobody yet" %}{% firstof owner.name _("Nobody yet") %}\n'
+    )
+
+    assert [item.line for item in unmarked_text(source)] == [1, 3]
 
 
 def test_plain_text_templates_are_read_line_by_line():
