@@ -577,6 +577,7 @@ class EventKind(models.TextChoices):
     BREACHED = "breached", "Twenty-minute window missed"
     ESCALATED = "escalated", "Escalated"
     CLOSED = "closed", "Closed"
+    ATTACHED = "attached", "Photo or file attached"
     # Written by the Log a failure page until its one-time token moved onto the incident; shown to nobody.
     LOGGED_FROM_PAGE = "logged_from_page", "Logged from the page"
 

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from attachments import forms as attachment_forms
+from attachments import services as attachment_services
 from followups import selectors as followup_selectors
 from outreach import selectors as outreach_selectors
 from outreach import services as outreach_services
@@ -105,11 +107,13 @@ def home(request):
 @login_required
 def log_failure(request):
     """Log a failure in one short form; I own it and its clock starts."""
-    form = forms.LogFailureForm(request.POST or None, user=request.user, initial=_customer_initial(request))
+    form = forms.LogFailureForm(request.POST or None, request.FILES or None, user=request.user,
+                                initial=_customer_initial(request))
+    attachment_forms.add_files_field(form)  # photos of the failure, logged with it or not at all
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        result = run_service(form, lambda: services.log_incident_once(
-            form_token=data["form_token"], logged_by=request.user, customer=data["customer"],
+        result = run_service(form, lambda: attachment_services.log_with_attachments(
+            uploads=data["files"], form_token=data["form_token"], logged_by=request.user, customer=data["customer"],
             new_customer=None if data["customer"] else form.new_customer(), location=data["location"],
             summary=data["summary"], channel=data["channel"], category=data["category"],
             severity=data["severity"], busyness=data["busyness"],
@@ -260,7 +264,7 @@ def _step_forms(incident):
 
 def _incident_page(request, incident, *, step=None, bound=None):
     now = timezone.now()
-    step_forms = _step_forms(incident)
+    step_forms = {name: attachment_forms.add_files_field(form) for name, form in _step_forms(incident).items()}
     if bound is not None:
         step_forms[step] = step_forms["errored"] = bound
     clocks = followup_selectors.running_clocks(incident, now)
@@ -330,11 +334,14 @@ def record_step(request, reference, step):
         raise Http404("No such step.")
     incident = _visible_incident(request.user, reference)
     form_class, call = STEPS[step]
-    form = form_class(request.POST, auto_id=_ids(step))
+    form = attachment_forms.add_files_field(form_class(request.POST, request.FILES, auto_id=_ids(step)))
     with timezone.override(incident.location.timezone):  # a time typed on the page is the location's
         valid = form.is_valid()
     if valid:
-        record = run_service(form, lambda: call(incident, request.user, form.cleaned_data, form))
+        # The step and its photos are saved together; a refused photo saves neither.
+        record = run_service(form, lambda: attachment_services.with_attachments(
+            lambda: call(incident, request.user, form.cleaned_data, form), incident=incident, by=request.user,
+            uploads=form.cleaned_data["files"], step=step))
         if record is not None:
             messages.success(request, _saved_message(step, record))
             incident.refresh_from_db(fields=["stage"])

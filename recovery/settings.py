@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "problems",
     "organization_settings",
     "signing_in",
+    "attachments",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,27 @@ STORAGES = {
         or {"location": str(VAR_DIR / "exports"), "base_url": None},
     },
 }
+# --- Files: photos and receipts attached to incidents --------------------------------------------
+# Served only through the permission-checked view (attachments.views), never from a public URL. Local
+# files under var/ by default (`make run`); ATTACHMENTS_STORAGE=s3 keeps them in an S3-compatible bucket
+# through django-storages (AWS_STORAGE_BUCKET_NAME, AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL for a
+# non-AWS store, credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the instance's role).
+if os.environ.get("ATTACHMENTS_STORAGE", "local") == "s3":
+    STORAGES["attachments"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+        "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+        "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+        "location": os.environ.get("ATTACHMENTS_S3_PREFIX", "attachments"),
+        "default_acl": None, "querystring_auth": True, "file_overwrite": False,
+    }}
+else:
+    STORAGES["attachments"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                               "OPTIONS": {"location": str(VAR_DIR / "attachments"), "base_url": None}}
+# A phone's photo is 3–12 MB; a file over this is refused with a form error. The web server in front
+# must let a request of ATTACHMENTS_MAX_FILES such files through (nginx: client_max_body_size 100m).
+ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(15 * 1024 * 1024)))
+ATTACHMENTS_PER_INCIDENT = int(os.environ.get("ATTACHMENTS_PER_INCIDENT", "20"))
+ATTACHMENTS_MAX_FILES = int(os.environ.get("ATTACHMENTS_MAX_FILES", "5"))  # in one upload
 # Exports of up to this many rows are answered at once; larger ones become a job with a progress bar.
 EXPORT_IMMEDIATE_MAX_ROWS = int(os.environ.get("EXPORT_IMMEDIATE_MAX_ROWS", "5000"))
 # How long a finished export can be downloaded before its file is deleted.

@@ -28,6 +28,8 @@ urlpatterns = [
     path("manage/", include("insights.urls")),
     path("settings/", include("organization_settings.urls")),
     path("messages/", include("outreach.urls")),
+    # Photos and files of a failure, served only through their permission-checked views.
+    path("attachments/", include("attachments.urls")),
     # The customer's satisfaction page: public, reached only through the signed link in the check.
     path("feedback/<str:token>/", survey_views.satisfaction_page, name="satisfaction_survey"),
     path("feedback/<str:token>/thanks/", survey_views.thanks_page, name="satisfaction_thanks"),
