@@ -142,6 +142,8 @@ INCIDENT_ROWS = """(
                    (%(categories)s::int[])[1 + floor(random() * array_length(%(categories)s::int[], 1))::int] AS category,
                    (ARRAY['in_person', 'phone', 'email', 'chat'])[1 + floor(random() * 4)::int] AS channel,
                    (ARRAY['quiet', 'normal', 'busy', 'peak'])[1 + floor(random() * 4)::int] AS busyness,
+                   (%(summaries)s::text[])[1 + floor(random() * array_length(%(summaries)s::text[], 1))::int] AS summary,
+                   (%(notes)s::text[])[1 + floor(random() * array_length(%(notes)s::text[], 1))::int] AS note,
                    random() AS r_resp, random() AS r_fix, random() AS r_open, random() AS r_outcome, random() AS r_upd,
                    (10 + random() * 240) * interval '1 minute' AS fix_after
             FROM generate_series(1, %(n)s) AS g
@@ -150,9 +152,21 @@ INCIDENT_ROWS = """(
 ) AS rows
 ORDER BY logged  -- incidents arrive in time order, so a period's rows sit together on disk as in real use"""
 
+SUMMARIES = ["Soup arrived cold", "Room not ready at check-in", "Wrong order delivered", "Billed twice for the stay",
+             "Waited an hour for a table", "Booking lost", "Rude reply at the front desk", "Noisy room all night",
+             "Breakfast missing from the bill", "Late checkout refused", "Parking barrier broken", "Wifi down all day",
+             "Shower ran cold", "Spa appointment double booked", "Luggage left in the rain", "Allergy ignored by kitchen"]
+NOTES = ["They missed the start of a wedding", "A birthday dinner spoiled", "Travelling with a small child",
+         "On a business trip with a client", "Their anniversary weekend", "Came back after a bad stay last year",
+         "Elderly parent in a wheelchair", "Had to rebook a train", "Waited in the lobby with luggage",
+         "Wants a refund rather than a voucher", "Asked to speak to the manager", "Posted about it online",
+         "Offered a free dessert, declined", "Chef apologized in person", "Moved to another room", "Taxi paid for by us"]
+SEARCH_DOCUMENT = ("((SELECT name || E'\\n' || email FROM incidents_customer WHERE id = customer)"
+                   " || E'\\n' || summary || E'\\n' || note)")
+
 INCIDENT_COLUMNS = {
     "organization_id": "%(org)s", "customer_id": "customer", "location_id": "location", "channel": "channel",
-    "category_id": "category", "severity": "'medium'", "summary": "'Bench incident'", "busyness": "busyness",
+    "category_id": "category", "severity": "'medium'", "summary": "summary", "busyness": "busyness",
     "occurred_at": "logged - interval '5 minutes'", "logged_at": "logged", "logged_by_id": "owner",
     "owner_id": "owner", "stage": "CASE WHEN closed THEN 'closed' ELSE 'fix' END",
     "follow_up_due_at": "logged + interval '20 minutes'", "responded_at": "responded",
@@ -170,6 +184,10 @@ INCIDENT_COLUMNS = {
     "wrapped_up_at": "CASE WHEN closed THEN logged + interval '2 days' END",
     "outcome": "CASE WHEN NOT closed THEN '' WHEN r_outcome < 0.45 THEN 'champion' WHEN r_outcome < 0.8 THEN 'retained' "
                "WHEN r_outcome < 0.92 THEN 'partial' ELSE 'lost' END",
+    # The search document as incidents.services.search writes it: the customer, the summary and a note
+    # (as a review's would be); on PostgreSQL its tsvector beside it, for the GIN index of migration 0022.
+    "search_document": SEARCH_DOCUMENT,
+    "search_vector": f"to_tsvector('simple', {SEARCH_DOCUMENT})",
 }
 
 
@@ -212,7 +230,7 @@ def build(slug, incidents, days=30):
                 "org": org.pk, "n": incidents, "days": days, "busy_open": min(BUSY_OPEN, incidents // 10), "busy": busy.pk,
                 "locations": [location.pk for location in locations], "staff": [person.pk for person in staff],
                 "categories": [category.pk for category in categories],
-                "first_customer": first_customer, "customers": n_customers,
+                "first_customer": first_customer, "customers": n_customers, "summaries": SUMMARIES, "notes": NOTES,
             })
         else:
             build_with_the_orm(org, locations, staff, categories, incidents, n_customers, days)
@@ -239,9 +257,11 @@ def build_with_the_orm(org, locations, staff, categories, incidents, n_customers
         logged = now - datetime.timedelta(minutes=(g * 7919) % (days * 1440))
         is_open = g <= min(BUSY_OPEN, incidents // 10) or g % 16 == 0
         owner = staff[0] if g <= min(BUSY_OPEN, incidents // 10) else staff[g % len(staff)]
+        customer, summary = customers[g % len(customers)], SUMMARIES[g % len(SUMMARIES)]
         rows.append(Incident(
-            organization=org, customer=customers[g % len(customers)], location=locations[g % len(locations)],
-            channel="in_person", category=categories[g % len(categories)], summary="Bench incident",
+            organization=org, customer=customer, location=locations[g % len(locations)],
+            search_document="\n".join((customer.name, customer.email, summary, NOTES[g % len(NOTES)])),
+            channel="in_person", category=categories[g % len(categories)], summary=summary,
             occurred_at=logged, logged_at=logged, logged_by=owner, owner=owner,
             stage="fix" if is_open else "closed", follow_up_due_at=logged + datetime.timedelta(minutes=20),
             responded_at=logged + datetime.timedelta(minutes=5),
@@ -303,6 +323,9 @@ def rows_to_measure(org, smoke):
     since = (timezone.now() - datetime.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     slug = org.slug
     busy_open = Incident.objects.filter(owner__username=f"{slug}-0", closed_at__isnull=True).count()
+    # One of the last thousand incidents logged, by its reference as a person would type it.
+    reference = Incident.objects.filter(organization=org).order_by("-id").values_list("reference", flat=True)[min(
+        500, depth)]
     return [
         ("API first page (50)", "helpdesk", "api", "/api/v1/incidents/", 50),
         ("API ?ordering=logged_at", "helpdesk", "api", "/api/v1/incidents/?ordering=logged_at", 50),
@@ -314,6 +337,12 @@ def rows_to_measure(org, smoke):
         ("customer search: 3 letters", f"{slug}-5", "page", "/customers/search.json?q=mar", 30),
         ("customer search: a name", f"{slug}-5", "page", "/customers/search.json?" + urlencode({"q": "Maria Lopez"}), 30),
         ("customer search: phone fragment", f"{slug}-5", "page", "/customers/search.json?" + urlencode({"q": "7 4827"}), 30),
+        ("search: a reference (admin)", f"{slug}-admin", "page", "/search/?" + urlencode({"q": reference}), 50),
+        ("search: a customer's name (admin)", f"{slug}-admin", "page", "/search/?" + urlencode({"q": "Maria Lopez"}), 50),
+        ("search: a word in 1 of 16 (admin)", f"{slug}-admin", "page", "/search/?q=wedding", 50),
+        ("search: two words (manager of 5)", f"{slug}-manager", "page", "/search/?" + urlencode({"q": "cold soup"}), 50),
+        ("search: a name as typed (frontline)", f"{slug}-5", "page", "/search/?q=mari", 50),
+        ("API ?q= a customer's name", "helpdesk", "api", "/api/v1/incidents/?" + urlencode({"q": "Maria Lopez"}), 50),
         ("scorecard (admin, 40 locations)", f"{slug}-admin", "page", "/manage/scorecard/", 300),
         ("trends (admin, 40 locations)", f"{slug}-admin", "page", "/manage/trends/", 300),
         ("scorecard (manager of 5)", f"{slug}-manager", "page", "/manage/scorecard/", 150),

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from incidents import services
 from incidents.models import Customer, Gesture, Incident, Stage, late_condition
-from incidents.selectors import timeline
+from incidents.selectors import search_condition, timeline
 from incidents.validators import validate_in_range
 
 from . import idempotency, serializers as s
@@ -130,10 +130,18 @@ class IncidentFilter(filters.FilterSet):
     external_id = filters.CharFilter(help_text="The helpdesk ticket id.")
     updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", validators=[validate_in_range],
                                               help_text="Changed at or after this moment (ISO 8601): to sync what changed.")
+    q = filters.CharFilter(method="filter_search", max_length=200,
+                           help_text="Search: a reference typed exactly, or words (each the start of a word) found in "
+                                     "the customer's name or email, the summary or the notes of the steps.")
 
     class Meta:
         model = Incident
         fields = []
+
+    def filter_search(self, queryset, name, value):
+        # The page's search condition (incidents.selectors); the list keeps its own order and cursor.
+        condition = search_condition(value)
+        return queryset.filter(condition) if condition is not None else queryset.none()
 
     def filter_open(self, queryset, name, value):
         return queryset.filter(closed_at__isnull=value)

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import Apology, Customer, Deposition, Event, Fix, FollowUp, Gesture, Review
+from .services.search import refresh_search
 
 REDACTED = "[removed at the customer's request]"
 
@@ -102,6 +103,8 @@ def anonymize_customer(customer, *, by=None):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL recovery.redacting = 'on'")
     Event.objects.filter(incident__in=incidents).update(summary=REDACTED, before={}, after={})
+    # Nothing erased may still be found by a search.
+    refresh_search(*incidents.values_list("pk", flat=True))
     return Customer.objects.get(pk=customer.pk)
 
 

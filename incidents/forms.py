@@ -239,3 +239,9 @@ class CoachPhraseForm(Form):
     kind = forms.ChoiceField(label="Kind", choices=CoachPhrase.Kind.choices)
     suggestion = LineField(label="Warmer wording", max_length=300)
     active = forms.BooleanField(label="In use", required=False, initial=True)
+
+
+class SearchForm(Form):
+    """What was typed into a search box: one line, as long as a sentence of notes (and a bit)."""
+
+    q = LineField(label=_("Search"), max_length=200, required=False, strip=True)

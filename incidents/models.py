@@ -9,6 +9,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -357,6 +358,11 @@ class Incident(models.Model):
     next_step = models.TextField(blank=True)
     gesture_count = models.PositiveIntegerField(default=0, help_text="Gestures given or approved, in the organization's currency.")
     gesture_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    # What a person may find the incident by (the customer, the summary, the notes of its steps), written
+    # by the services that change them (services.search). The text serves SQLite's simple search; on
+    # PostgreSQL the search reads its tsvector, kept beside it, through a GIN index (migration 0022).
+    search_document = models.TextField(blank=True, default="", editable=False)
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         constraints = [

@@ -1,11 +1,15 @@
 """Reads worth naming: who may see which incidents, and the lists pages and the API show."""
 
+import re
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.db.models.functions import Collate, Upper
 
 from .models import Customer, EventKind, Incident, Location, User
 from .phones import parse_phone
+from .services.search import SEARCH_CONFIG
 
 
 def visible_locations(user):
@@ -136,3 +140,71 @@ def incidents_of_customer(user, customer):
     return (
         visible_incidents(user).filter(customer=customer).select_related("location", "owner").order_by("-logged_at")
     )
+
+
+# --- Incident search ---------------------------------------------------------------------------------
+
+REFERENCE = re.compile(r"^R-?(\d{1,12})$", re.IGNORECASE)
+SEARCH_LIMIT = 50
+
+
+def reference_typed(text):
+    """The reference a query names, written as pages show it ("r-123" and "R123" are R-000123), or None."""
+    found = REFERENCE.match(text)
+    if not found:
+        return None
+    number = int(found.group(1))
+    return f"R-{number:06d}" if number < 1_000_000 else f"R-{number}"
+
+
+def _text_query(words):
+    """Every word, as typed so far (each a prefix), in PostgreSQL's tsquery syntax. Each word is quoted
+    (a quote doubled, backslashes dropped), so nothing typed is read as an operator; the 'simple'
+    parser splits it as it split the document (an email stays one token)."""
+    quoted = ["'" + word.replace("\\", "").replace("'", "''") + "':*" for word in words]
+    return SearchQuery(" & ".join(quoted), search_type="raw", config=SEARCH_CONFIG)
+
+
+def search_incidents(user, query, *, incidents=None):
+    """The incidents `user` may see that match what was typed, best first: the incident of a reference
+    typed exactly, then by how well the document matches (PostgreSQL's rank over the stored tsvector,
+    read through the GIN index of migration 0022; SQLite: every word somewhere in the document, newest
+    first). `incidents` narrows the visible ones further (a page's or the API's own filters); the rule
+    of who sees what is visible_incidents', as on every other read. Unordered callers (the API keeps
+    its own order) use `search_condition`; an empty query matches nothing."""
+    condition = search_condition(query)
+    visible = visible_incidents(user) if incidents is None else incidents & visible_incidents(user)
+    if condition is None:
+        return visible.none()
+    reference = reference_typed(query_of(query))
+    found = visible.filter(condition).annotate(
+        is_reference=Case(When(reference=reference or "", then=Value(1)), default=Value(0), output_field=IntegerField()))
+    if connection.vendor == "postgresql":
+        found = found.annotate(rank=SearchRank(F("search_vector"), _text_query(search_words(query))))
+        return found.order_by("-is_reference", "-rank", "-logged_at", "-pk")
+    return found.order_by("-is_reference", "-logged_at", "-pk")
+
+
+# A word: letters and digits, with the marks that hold an email, a name or a number together inside it.
+WORD = re.compile(r"\w[\w@.'+-]*")
+
+
+def search_words(query):
+    """The words typed, at most ten: punctuation between them ("(", "|", "&", ":") only separates them."""
+    return [word.rstrip(".'+-@") for word in WORD.findall(query_of(query))][:10]
+
+
+def search_condition(query):
+    """What was typed as a condition on incidents (None: nothing to search for): its reference typed
+    exactly, or every word in the search document."""
+    words = search_words(query)
+    if not words:
+        return None
+    reference = reference_typed(query_of(query))
+    condition = Q(reference=reference) if reference else Q(pk__in=[])
+    if connection.vendor == "postgresql":
+        return condition | Q(search_vector=_text_query(words))
+    every_word = Q()
+    for word in words:
+        every_word &= Q(search_document__icontains=word)
+    return condition | every_word

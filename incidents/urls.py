@@ -8,6 +8,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("log/", views.log_failure, name="log_failure"),
+    path("search/", views.search, name="search"),
     path("customers/", views.customer_lookup, name="customer_lookup"),
     path("customers/search.json", views.customer_search, name="customer_search"),
     path("customers/<int:pk>/", views.customer_detail, name="customer"),

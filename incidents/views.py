@@ -389,3 +389,18 @@ def coach_phrases(request):
     phrases = organization.coach_phrases.order_by("phrase")
     context = {"form": form, "phrases": phrases, "editing": phrase}
     return render(request, "incidents/coach_phrases.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+def search(request):
+    """One search for the whole day: the incidents the person may see by reference, customer, summary or
+    notes, and the customers by name, phone or email (as the Log a failure form finds them)."""
+    form = forms.SearchForm(request.GET or None)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    incidents = list(selectors.search_incidents(request.user, query).select_related(
+        "customer", "location", "owner")[:selectors.SEARCH_LIMIT]) if query else []
+    customers = selectors.search_customers(request.user, query) if query else []
+    return render(request, "incidents/search.html", {
+        "form": form, "query": query, "incidents": incidents, "customers": customers,
+        "more": len(incidents) == selectors.SEARCH_LIMIT,
+    }, status=200 if form.is_valid() or not request.GET else 400)

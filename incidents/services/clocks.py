@@ -7,6 +7,7 @@ from .. import clock
 from ..events import record_event
 from ..models import EventKind, FollowUp, Incident, Stage
 from .base import TREND_FIELDS, _has
+from .search import refresh_search
 
 
 @transaction.atomic
@@ -87,3 +88,5 @@ def _refresh(incident, now):
     incident.stage = stage_of(incident)
     incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=not_before)
     incident.save(update_fields=["stage", "next_due_at", "responded_at", "fixed_at", "closed_at", "updated_at", *TREND_FIELDS])
+    # Every step service ends here: the notes it wrote become findable in the same transaction.
+    refresh_search(incident.pk)

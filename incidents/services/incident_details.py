@@ -8,6 +8,7 @@ from ..events import changes, record_event
 from ..models import EventKind
 from .base import CLOCK_SKEW, Conflict, NotAllowed, RecoveryError, _lock_open, _not_in_future, validate
 from .incident_logging import category_named
+from .search import refresh_search
 from .team import may_direct
 
 DETAILS = ("summary", "severity", "category", "channel", "occurred_at", "external_id")
@@ -54,6 +55,8 @@ def update_details(incident, *, by, now=None, **values):
             f"An incident for ticket {values.get('external_id')} already exists.",
             field_errors={"external_id": ["Already used."]},
         ) from error
+    if "summary" in after:
+        refresh_search(incident.pk)
     record_event(incident, EventKind.DETAILS_CHANGED, f"Changed: {', '.join(_label(field) for field in after)}",
                  at=now, actor=by, before=_plain(before), after=_plain(after))
     return incident

@@ -9,6 +9,7 @@ from ..models import Category, EventKind, Incident, Severity, Stage
 from .base import Conflict, NotAllowed, RecoveryError, _not_in_future, validate
 from .clocks import facts_for, policy_for
 from .customers import _save_flagged, customer_from_details
+from .search import new_document, search_values
 from .team import may_direct
 
 
@@ -101,6 +102,8 @@ def log_incident(
         incident.category = category_named(organization, category)
         # Internal follow-up: flag the customer's file so the next person who serves them knows.
         incident.customer = _save_flagged(customer, note=summary, now=now)
+        for column, value in search_values(new_document(incident, incident.customer)).items():
+            setattr(incident, column, value)  # written by the INSERT itself
         try:
             incident.save()
         except IntegrityError as error:

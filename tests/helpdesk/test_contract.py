@@ -126,7 +126,7 @@ def test_a_recovery_walked_from_the_document_reaches_every_operation(schema, org
     filters = {
         "stage": "apology", "open": "true", "overdue": "false", "location": location.code, "owner": manager.username,
         "external_id": "HD-1", "updated_since": (timezone.now() - datetime.timedelta(hours=1)).isoformat(),
-        "ordering": "-updated_at", "page_size": 10,
+        "ordering": "-updated_at", "page_size": 10, "q": "Lovelace",
     }
     for name, value in filters.items():
         rows = call("incidents_list", 200, query={name: value}).json()["results"]
