@@ -10,26 +10,27 @@ never sends twice.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from incidents import clock
 
 
 class Reminder(models.Model):
     class Kind(models.TextChoices):
-        INTERNAL_ALERT = clock.INTERNAL_ALERT, "Internal alert to the location's staff"
-        HEADS_UP = clock.HEADS_UP, "Heads-up before the window ends"
-        TWENTY_MINUTE = clock.TWENTY_MINUTE, "Window missed: breach and escalation to managers"
-        ESCALATE_ADMINS = clock.ESCALATE_ADMINS, "Escalation to the organization's admins"
-        PROGRESS_REPORT = clock.PROGRESS_REPORT, "Progress report due"
+        INTERNAL_ALERT = clock.INTERNAL_ALERT, _("Internal alert to the location's staff")
+        HEADS_UP = clock.HEADS_UP, _("Heads-up before the window ends")
+        TWENTY_MINUTE = clock.TWENTY_MINUTE, _("Window missed: breach and escalation to managers")
+        ESCALATE_ADMINS = clock.ESCALATE_ADMINS, _("Escalation to the organization's admins")
+        PROGRESS_REPORT = clock.PROGRESS_REPORT, _("Progress report due")
         # The day's progress report went unsent by the end of the location's day (outreach's pass).
-        PROGRESS_MISSED = "progress_missed", "Progress report missed: escalation to managers"
-        CHECK_BACK = clock.CHECK_BACK, "Check-back due"
-        WRAP_UP = clock.WRAP_UP, "Wrap-up note due"
+        PROGRESS_MISSED = "progress_missed", _("Progress report missed: escalation to managers")
+        CHECK_BACK = clock.CHECK_BACK, _("Check-back due")
+        WRAP_UP = clock.WRAP_UP, _("Wrap-up note due")
 
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="reminders")
     kind = models.CharField(max_length=30, choices=Kind.choices)
     due_at = models.DateTimeField()
-    sent_at = models.DateTimeField(help_text="When the sweep acted on it.")
+    sent_at = models.DateTimeField(help_text=_("When the sweep acted on it."))
 
     class Meta:
         constraints = [
@@ -51,29 +52,31 @@ class Notification(models.Model):
     """One message to one member of staff; the row is the in-app delivery."""
 
     class Kind(models.TextChoices):
-        INTERNAL_ALERT = "internal_alert", "Internal alert"
-        HEADS_UP = "heads_up", "Heads-up"
-        WINDOW_MISSED = "window_missed", "Window missed"
-        ESCALATION = "escalation", "Escalation"
-        PROGRESS_REPORT = "progress_report", "Progress report due"
-        PROGRESS_MISSED = "progress_missed", "Progress report missed"
-        CHECK_BACK = "check_back", "Check back"
-        WRAP_UP = "wrap_up", "Wrap-up note"
+        INTERNAL_ALERT = "internal_alert", _("Internal alert")
+        HEADS_UP = "heads_up", _("Heads-up")
+        WINDOW_MISSED = "window_missed", _("Window missed")
+        ESCALATION = "escalation", _("Escalation")
+        PROGRESS_REPORT = "progress_report", _("Progress report due")
+        PROGRESS_MISSED = "progress_missed", _("Progress report missed")
+        CHECK_BACK = "check_back", _("Check back")
+        WRAP_UP = "wrap_up", _("Wrap-up note")
         # About a problem (problems app): a new incident matched it, an action is due or overdue, the
         # verdict proposes closing or the problem recurred, customers wait for a thank-you.
-        KNOWN_PROBLEM = "known_problem", "Known problem happened again"
-        ACTION_DUE = "action_due", "Corrective action due"
-        ACTION_OVERDUE = "action_overdue", "Corrective action overdue"
-        PROBLEM_UPDATE = "problem_update", "Problem update"
+        KNOWN_PROBLEM = "known_problem", _("Known problem happened again")
+        ACTION_DUE = "action_due", _("Corrective action due")
+        ACTION_OVERDUE = "action_overdue", _("Corrective action overdue")
+        PROBLEM_UPDATE = "problem_update", _("Problem update")
         # A large CSV export (insights) is written and can be downloaded.
-        EXPORT_READY = "export_ready", "Export ready"
+        EXPORT_READY = "export_ready", _("Export ready")
+        # A gesture over budget was still waiting for a manager when its recovery closed.
+        GESTURE_LAPSED = "gesture_lapsed", _("Gesture lapsed undecided")
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     # Empty for a notification about something other than one incident (a problem's action); `link` then
     # says where it leads.
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="notifications",
                                  null=True, blank=True)
-    link = models.CharField(max_length=300, blank=True, help_text="Where the notification leads, when not an incident.")
+    link = models.CharField(max_length=300, blank=True, help_text=_("Where the notification leads, when not an incident."))
     reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="notifications", null=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     title = models.CharField(max_length=200)
@@ -110,13 +113,13 @@ class Delivery(models.Model):
     """
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
+        EMAIL = "email", _("Email")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=20, choices=Channel.choices)

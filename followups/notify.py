@@ -5,15 +5,14 @@ engine acted. Email goes out later through Django's email backend (console or fi
 SMTP in production), one Delivery row per message, so a failure is retried and never lost.
 """
 
-import zoneinfo
-
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from incidents import clock
 from incidents import services as incident_services
-from incidents.models import User
+from incidents.models import Location, User
 from incidents.validators import one_line
 
 from . import selectors
@@ -54,11 +53,40 @@ def organization_admins(incident):
     )
 
 
+# --- When an email may go ---------------------------------------------------------------------------
+
+# The twenty-minute clock does not wait for opening hours: its heads-up, the missed window and the
+# escalations after it are emailed at once, whoever is told and whatever the hour.
+AT_ONCE = (clock.HEADS_UP, clock.TWENTY_MINUTE, clock.ESCALATE_ADMINS)
+
+
+def on_duty_at(people, incident, now):
+    """{person id: when their email may go}: `now` for someone on duty, else the next opening.
+
+    A person is on duty while one of their locations is open by its business calendar; someone with no
+    location of their own (an organization's admin, say) goes by the incident's location. Two queries for
+    all of them: who works where, and those locations' calendars."""
+    people = {person.pk: person for person in people}
+    places = {}
+    for user_id, location in User.locations.through.objects.filter(user_id__in=list(people)).values_list(
+            "user_id", "location_id"):
+        places.setdefault(user_id, set()).add(location)
+    locations = {incident.location_id: incident.location}
+    locations.update((location.pk, location) for location in Location.objects.filter(
+        pk__in={pk for ids in places.values() for pk in ids} - set(locations)))
+    incident_services.attach_calendars(list(locations.values()))
+    opens = {}
+    for pk in {pk for ids in places.values() for pk in ids} | {incident.location_id}:
+        opens[pk] = incident_services.calendar_for(locations[pk]).next_open_at(now) or now
+    return {person_id: min(opens[pk] for pk in places.get(person_id) or {incident.location_id})
+            for person_id in people}
+
+
 # --- What it says -----------------------------------------------------------------------------------
 
 
 def _local(moment, incident):
-    return moment.astimezone(zoneinfo.ZoneInfo(incident.location.timezone))
+    return moment.astimezone(incident.location.zone)
 
 
 def _minutes(duration):
@@ -143,7 +171,8 @@ def compose(kind, incident, *, escalated_to_admins=False, missed_day=None):
 
 def create_notifications(incident, reminder, messages, *, now):
     """Inbox rows for `messages` [(recipient, kind, extra compose options)], one per recipient,
-    with an email Delivery for each recipient who has an address. Returns the deliveries' ids."""
+    with an email Delivery for each recipient who has an address. Returns the ids of the deliveries that
+    may go now (the rest wait for their recipient to be on duty)."""
     notifications = []
     seen = set()
     for recipient, kind, options in messages:
@@ -165,18 +194,24 @@ def create_notifications(incident, reminder, messages, *, now):
             )
         )
     created = Notification.objects.bulk_create(notifications)  # fills primary keys on PostgreSQL and SQLite
+    emailed = [notification for notification in created if notification.recipient.email]
+    # The inbox row is there at once; the email to someone off duty waits for their next opening, when the
+    # sweep's backstop (requeue_deliveries) queues it like any delivery whose time has come.
+    goes_at = {} if reminder.kind in AT_ONCE else on_duty_at(
+        [notification.recipient for notification in emailed], incident, now)
+    waits = {pk for pk, moment in goes_at.items() if moment > now}
     deliveries = Delivery.objects.bulk_create(
         Delivery(
             notification=notification,
             channel=Delivery.Channel.EMAIL,
-            # If no task has finished it by then (the broker was down, a worker died),
-            # the sweep queues it again.
-            next_attempt_at=now + settings.FOLLOWUPS_REQUEUE_AFTER,
+            # If no task has finished it by then (the broker was down, a worker died), the sweep queues it
+            # again; one that waits is queued then for the first time.
+            next_attempt_at=goes_at[notification.recipient_id] if notification.recipient_id in waits
+            else now + settings.FOLLOWUPS_REQUEUE_AFTER,
         )
-        for notification in created
-        if notification.recipient.email
+        for notification in emailed
     )
-    return [delivery.pk for delivery in deliveries]
+    return [delivery.pk for delivery, notification in zip(deliveries, emailed) if notification.recipient_id not in waits]
 
 
 def create_plain_notifications(recipients, *, kind, title, body, dedupe_key, now, incident=None, link=""):

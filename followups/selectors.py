@@ -5,8 +5,10 @@ import datetime
 
 from django.db.models import Max
 from django.template.loader import render_to_string
+from django.utils.html import strip_tags
+from django.utils.translation import gettext
 
-from incidents import clock, services as incident_services
+from incidents import services as incident_services
 from incidents.models import Gesture, Incident
 from incidents.validators import shown_moment
 
@@ -93,6 +95,30 @@ def escalations_of(incident):
     )
 
 
+def as_sentence(text):
+    """Typed text closing a sentence of the letter: tags dropped, a full stop added when it has none."""
+    text = strip_tags(text or "").strip()
+    return text if not text or text[-1] in ".!?…" else text + "."
+
+
+def as_phrase(text):
+    """A gesture's description inside a sentence ("I hope dessert on the house…"): its first capital
+    goes, unless the word is all capitals (VIP) or a name is likely (a capital inside the word)."""
+    text = strip_tags(text or "").strip()
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def in_a_sentence(descriptions):
+    """"a dessert", "a dessert and a note", "a dessert, a note and a voucher"."""
+    phrases = [as_phrase(text) for text in descriptions if (text or "").strip()]
+    if len(phrases) < 2:
+        return "".join(phrases)
+    return gettext("%(first)s and %(last)s") % {"first": ", ".join(phrases[:-1]), "last": phrases[-1]}
+
+
 def wrap_up_draft(incident):
     """A wrap-up note for the owner to personalize: it names the customer, what happened, what was
     done and the gesture actually given (never one still waiting for approval or refused)."""
@@ -100,7 +126,7 @@ def wrap_up_draft(incident):
     gestures = incident.gestures.filter(
         approval__in=[Gesture.Approval.NOT_NEEDED, Gesture.Approval.APPROVED]
     ).order_by("given_at")
-    local_zone = clock.zoneinfo.ZoneInfo(incident.location.timezone)
+    local_zone = incident.location.zone
     occurred_at = shown_moment(incident.occurred_at)  # a row stored out of range (year 1) still drafts
     return render_to_string(
         "followups/wrap_up_draft.txt",
@@ -110,6 +136,9 @@ def wrap_up_draft(incident):
             "occurred_on": occurred_at.astimezone(local_zone) if occurred_at else None,
             "fix": fix,
             "gestures": [gesture.description for gesture in gestures],
+            "gesture_words": in_a_sentence([gesture.description for gesture in gestures]),
+            "summary": as_sentence(incident.summary),
+            "fix_text": as_sentence(fix.description) if fix else "",
             "owner": incident.owner,
         },
     ).strip()

@@ -14,12 +14,13 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from incidents import clock
 from incidents import services as incident_services
 from incidents.customer_data import REDACTED
 from incidents.events import record_event
-from incidents.models import EventKind, Incident
+from incidents.models import EventKind, Incident, Location
 
 from . import notify, selectors
 from .models import Delivery, EngineHeartbeat, Notification, Reminder, SweepFailure
@@ -97,8 +98,12 @@ def sweep(*, now=None, batch_size=None):
     report = SweepReport(now=now)
     due_ids = selectors.due_incident_ids(now, limit=batch_size)
     report.due = len(due_ids)
+    # The business calendars of the batch's locations, read once for the whole batch.
+    locations = list(Location.objects.filter(incidents__pk__in=due_ids).distinct())
+    incident_services.attach_calendars(locations)
+    calendars = {location.pk: location for location in locations}
     for incident_id in due_ids:
-        _sweep_incident(incident_id, now, report)
+        _sweep_incident(incident_id, now, report, calendars)
     for other_clock in _other_clocks:
         # Another app's clock failing must not stop the engine's own work (the deliveries below, the heartbeat).
         try:
@@ -111,13 +116,16 @@ def sweep(*, now=None, batch_size=None):
     return report
 
 
-def _sweep_incident(incident_id, now, report):
+def _sweep_incident(incident_id, now, report, calendars=None):
     try:
         with transaction.atomic():
             incident = _claim(incident_id, now)
             if incident is None:
                 report.skipped += 1
                 return
+            read = (calendars or {}).get(incident.location_id)
+            if read is not None:
+                incident.location._business_calendar = read._business_calendar
             acted, notifications, delivery_ids = _act_on(incident, now)
     except OperationalError as error:
         # SQLite: another process holds the write lock; the next pass will find the row again.
@@ -301,6 +309,24 @@ def tell(recipients, *, kind, title, body, dedupe_key, now=None, incident=None, 
                                                      dedupe_key=dedupe_key, now=now, incident=incident, link=link)
     queue_deliveries(delivery_ids)
     return delivery_ids
+
+
+def tell_gestures_lapsed(gestures, *, now):
+    """A gesture over budget lapsed undecided when its recovery closed: the giver learns it was not
+    approved, and the managers who could have decided learn a decision was missed."""
+    for gesture in gestures:
+        incident = gesture.incident
+        words = {"reference": incident.reference, "description": gesture.description,
+                 "cost": gesture.cost, "currency": gesture.currency}
+        tell(
+            [gesture.given_by, *notify.location_managers(incident), *notify.organization_admins(incident)],
+            kind=Notification.Kind.GESTURE_LAPSED,
+            title=gettext("%(reference)s: the gesture “%(description)s” lapsed undecided") % words,
+            body=gettext("%(reference)s closed while the gesture “%(description)s” (%(cost)s %(currency)s) was still "
+                         "waiting for a manager's approval. It was neither approved nor refused and is not counted "
+                         "as given.") % words,
+            dedupe_key=f"gesture-lapsed.{gesture.pk}", now=now, incident=incident,
+        )
 
 
 def queue_deliveries(delivery_ids):

@@ -10,6 +10,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 
 def new_webhook_secret():
@@ -30,7 +31,7 @@ class ApiClient(models.Model):
     name = models.CharField(max_length=100)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client")
     rate_limit_per_minute = models.PositiveIntegerField(
-        default=600, help_text="Requests per minute before the API answers 429."
+        default=600, help_text=gettext_lazy("Requests per minute before the API answers 429.")
     )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -50,15 +51,15 @@ class ApiToken(models.Model):
     when it is made. Its first characters (`prefix`) name it in logs and on the settings page."""
 
     class Scope(models.TextChoices):
-        READ = "read", "Read only"
-        WRITE = "write", "Read and write"
+        READ = "read", gettext_lazy("Read only")
+        WRITE = "write", gettext_lazy("Read and write")
 
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="tokens")
-    prefix = models.CharField(max_length=20, help_text="The token's first characters, to recognize it.")
-    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the whole token, hex.")
+    prefix = models.CharField(max_length=20, help_text=gettext_lazy("The token's first characters, to recognize it."))
+    key_hash = models.CharField(max_length=64, unique=True, help_text=gettext_lazy("SHA-256 of the whole token, hex."))
     scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.WRITE)
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until revoked.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text=gettext_lazy("Empty: until revoked."))
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -78,7 +79,7 @@ class IdempotencyKey(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    request_hash = models.CharField(max_length=64, help_text=gettext_lazy("SHA-256 of method, path and body."))
     status_code = models.PositiveSmallIntegerField()
     response_body = models.JSONField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
@@ -91,25 +92,25 @@ class IdempotencyKey(models.Model):
 
 class WebhookEndpoint(models.Model):
     class EventType(models.TextChoices):
-        INCIDENT_CREATED = "incident.created", "Incident created"
-        STEP_RECORDED = "step.recorded", "Step recorded"
-        FOLLOWUP_DUE = "followup.due", "Follow-up due"
-        FOLLOWUP_BREACHED = "followup.breached", "Twenty-minute window breached"
-        INCIDENT_CLOSED = "incident.closed", "Incident closed"
-        MESSAGE_SENT = "message.sent", "Message to the customer sent"
-        MESSAGE_FAILED = "message.failed", "Message to the customer failed"
-        SURVEY_ANSWERED = "survey.answered", "The customer answered the satisfaction check"
-        PROBLEM_OPENED = "problem.opened", "Problem opened"
-        PROBLEM_UPDATED = "problem.updated", "Problem changed (details, status, fix, recurrence)"
-        PROBLEM_ACTION_ADDED = "problem.action_added", "Corrective action added"
-        PROBLEM_ACTION_DONE = "problem.action_done", "Corrective action done"
-        PROBLEM_ACTION_OVERDUE = "problem.action_overdue", "Corrective action overdue"
-        PROBLEM_INCIDENT_LINKED = "problem.incident_linked", "Incident linked to a problem"
+        INCIDENT_CREATED = "incident.created", gettext_lazy("Incident created")
+        STEP_RECORDED = "step.recorded", gettext_lazy("Step recorded")
+        FOLLOWUP_DUE = "followup.due", gettext_lazy("Follow-up due")
+        FOLLOWUP_BREACHED = "followup.breached", gettext_lazy("Twenty-minute window breached")
+        INCIDENT_CLOSED = "incident.closed", gettext_lazy("Incident closed")
+        MESSAGE_SENT = "message.sent", gettext_lazy("Message to the customer sent")
+        MESSAGE_FAILED = "message.failed", gettext_lazy("Message to the customer failed")
+        SURVEY_ANSWERED = "survey.answered", gettext_lazy("The customer answered the satisfaction check")
+        PROBLEM_OPENED = "problem.opened", gettext_lazy("Problem opened")
+        PROBLEM_UPDATED = "problem.updated", gettext_lazy("Problem changed (details, status, fix, recurrence)")
+        PROBLEM_ACTION_ADDED = "problem.action_added", gettext_lazy("Corrective action added")
+        PROBLEM_ACTION_DONE = "problem.action_done", gettext_lazy("Corrective action done")
+        PROBLEM_ACTION_OVERDUE = "problem.action_overdue", gettext_lazy("Corrective action overdue")
+        PROBLEM_INCIDENT_LINKED = "problem.incident_linked", gettext_lazy("Incident linked to a problem")
 
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
-    events = models.JSONField(default=list, blank=True, help_text="Event types to send; empty means all.")
-    secret = models.CharField(max_length=100, default=new_webhook_secret, help_text="Signs every delivery.")
+    events = models.JSONField(default=list, blank=True, help_text=gettext_lazy("Event types to send; empty means all."))
+    secret = models.CharField(max_length=100, default=new_webhook_secret, help_text=gettext_lazy("Signs every delivery."))
     # After a rotation the replaced secret signs too, until it expires, so the receiver can switch over.
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
@@ -140,9 +141,9 @@ class WebhookDelivery(models.Model):
     """One event for one endpoint. At least once: the event id lets the receiver drop repeats."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Gave up"
+        PENDING = "pending", gettext_lazy("Pending")
+        DELIVERED = "delivered", gettext_lazy("Delivered")
+        FAILED = "failed", gettext_lazy("Gave up")
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event_id = models.CharField(max_length=40)

@@ -216,14 +216,15 @@ class LocationAdmin(OrganizationScopedAdmin):
 class CoachPhraseForm(forms.ModelForm):
     class Meta:
         model = CoachPhrase
-        fields = ["organization", "phrase", "kind", "suggestion", "active"]
+        fields = ["organization", "language", "phrase", "kind", "suggestion", "active"]
 
     def clean(self):
         cleaned = super().clean()
         organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
-        if organization is not None and "phrase" in cleaned:
+        if organization is not None and "phrase" in cleaned and "language" in cleaned:
             try:
-                services.check_coach_phrase(organization, cleaned["phrase"], coach_phrase=self.instance)
+                services.check_coach_phrase(organization, cleaned["phrase"], language=cleaned["language"],
+                                            coach_phrase=self.instance)
             except services.RecoveryError as problem:
                 for field, field_messages in problem.field_errors.items():
                     self.add_error(field, field_messages)
@@ -233,9 +234,9 @@ class CoachPhraseForm(forms.ModelForm):
 @admin.register(CoachPhrase)
 class CoachPhraseAdmin(OrganizationScopedAdmin):
     form = CoachPhraseForm
-    list_display = ["phrase", "organization", "kind", "suggestion", "active"]
+    list_display = ["phrase", "organization", "language", "kind", "suggestion", "active"]
     list_editable = ["active"]
-    list_filter = ["kind", "active", "organization"]
+    list_filter = ["language", "kind", "active", "organization"]
     search_fields = ["phrase", "suggestion"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -245,7 +246,7 @@ class CoachPhraseAdmin(OrganizationScopedAdmin):
     def save_model(self, request, obj, form, change):
         # The same service, and rules, as the managers' Coach phrases page. The list's "active" boxes
         # come here too.
-        values = {field: getattr(obj, field) for field in ("phrase", "kind", "suggestion", "active")}
+        values = {field: getattr(obj, field) for field in ("language", "phrase", "kind", "suggestion", "active")}
         saved = services.save_coach_phrase(obj.organization, by=request.user, coach_phrase=obj if change else None, **values)
         obj.pk = saved.pk
 

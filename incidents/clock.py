@@ -8,8 +8,9 @@ must be recorded. A response at exactly the deadline meets it; one a moment late
 """
 
 import datetime
-import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .calendar import BusinessCalendar, zone_named
 
 # Clock kinds shown to staff: each is a promise to the customer.
 TWENTY_MINUTE = "twenty_minute"
@@ -45,7 +46,7 @@ RUNNING = "running"  # not done, time remains
 
 @dataclass(frozen=True)
 class Policy:
-    """The windows of one organization and the opening hours of one location."""
+    """The windows of one organization and the business calendar of one location."""
 
     follow_up_window: datetime.timedelta
     heads_up_before: datetime.timedelta
@@ -53,9 +54,11 @@ class Policy:
     progress_report_every: datetime.timedelta
     check_back_after: datetime.timedelta
     wrap_up_after: datetime.timedelta
-    timezone: str = "UTC"
-    opens_at: datetime.time = datetime.time(9, 0)
-    closes_at: datetime.time = datetime.time(18, 0)
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+
+    @property
+    def timezone(self):
+        return self.calendar.timezone
 
 
 @dataclass(frozen=True)
@@ -108,22 +111,13 @@ def follow_up_due_at(logged_at, policy):
 
 
 def within_opening_hours(moment, policy):
-    """Move a reminder that would land outside the location's opening hours to the next opening.
+    """Move a reminder that would land outside the location's opening hours to its next opening.
 
-    Progress reports, check-backs and wrap-ups are for people: they never land at midnight.
-    Opening and closing at the same time means the location never closes.
+    Progress reports, check-backs and wrap-ups are for people: they never land at midnight, on a closed
+    day or a public holiday. A calendar that never opens (the settings refuse one) leaves it where it is:
+    late is better than never.
     """
-    if policy.opens_at == policy.closes_at:
-        return moment
-    zone = zoneinfo.ZoneInfo(policy.timezone)
-    local = moment.astimezone(zone)
-    opening_today = datetime.datetime.combine(local.date(), policy.opens_at, tzinfo=zone)
-    if local.time() < policy.opens_at:
-        return opening_today.astimezone(datetime.timezone.utc)
-    if local.time() >= policy.closes_at:
-        next_day = local.date() + datetime.timedelta(days=1)
-        return datetime.datetime.combine(next_day, policy.opens_at, tzinfo=zone).astimezone(datetime.timezone.utc)
-    return moment
+    return policy.calendar.next_open_at(moment) or moment
 
 
 def next_progress_report_at(facts, policy):
@@ -137,7 +131,7 @@ def next_progress_report_at(facts, policy):
         return first
     if every < datetime.timedelta(days=1):  # more than one a day: simply `every` after the last
         return max(first, within_opening_hours(facts.last_progress_at + every, policy))
-    zone = zoneinfo.ZoneInfo(policy.timezone)
+    zone = zone_named(policy.timezone)
     midnight = datetime.datetime.combine(facts.last_progress_at.astimezone(zone).date(), datetime.time(0), tzinfo=zone)
     # Wall-clock arithmetic in the zone: a day later is the next midnight, whatever daylight saving does.
     return max(first, within_opening_hours((midnight + every).astimezone(datetime.timezone.utc), policy))
@@ -161,6 +155,15 @@ def clocks(facts, policy):
             Clock(WRAP_UP, within_opening_hours(facts.fixed_at + policy.wrap_up_after, policy), facts.wrapped_up_at)
         )
     return sorted(result, key=lambda clock: clock.due_at)
+
+
+def next_promise(facts, policy):
+    """The earliest promise to the customer still unkept (its first time due, however often the engine
+    has raised it again since), or None once every promise is kept or the recovery is closed. Its due
+    moment is stored as `Incident.promise_due_at`; the frontline list orders by it and each card says it."""
+    if facts.closed_at is not None:
+        return None
+    return next((clock for clock in clocks(facts, policy) if clock.done_at is None), None)
 
 
 def engine_moments(facts, policy):

@@ -86,7 +86,7 @@ def anonymize_customer(customer, *, by=None):
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     Customer.objects.filter(pk=customer.pk).update(
         name=f"Anonymized customer {customer.pk}", email="", phone="", external_id="", care_flag=False,
-        care_note="", care_flagged_at=None,
+        care_note="", care_flagged_at=None, care_flag_expires_at=None,
     )
     incidents = customer.incidents.all()
     incidents.update(summary=REDACTED)

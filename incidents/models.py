@@ -8,122 +8,150 @@ import datetime
 import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _, gettext
 from django.db.models.functions import Upper
+import holidays
 from phonenumber_field.modelfields import PhoneNumberField
 
 from incidents import clock
+from incidents.calendar import zone_named
 
 
 class Channel(models.TextChoices):
-    IN_PERSON = "in_person", "In person"
-    PHONE = "phone", "Phone"
-    EMAIL = "email", "Email"
-    CHAT = "chat", "Chat"
-    WEB = "web", "Web"
-    LETTER = "letter", "Letter"
-    OTHER = "other", "Other"
+    IN_PERSON = "in_person", _("In person")
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat")
+    WEB = "web", _("Web")
+    LETTER = "letter", _("Letter")
+    OTHER = "other", _("Other")
 
 
 class Busyness(models.TextChoices):
-    QUIET = "quiet", "Quiet"
-    NORMAL = "normal", "Normal"
-    BUSY = "busy", "Busy"
-    PEAK = "peak", "Peak (above 90% capacity)"
+    QUIET = "quiet", _("Quiet")
+    NORMAL = "normal", _("Normal")
+    BUSY = "busy", _("Busy")
+    PEAK = "peak", _("Peak (above 90% capacity)")
 
 
 class Severity(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
 
 
 class Stage(models.TextChoices):
     """The next thing the recovery needs, in the order of the method."""
 
-    APOLOGY = "apology", "Apologize"
-    REVIEW = "review", "Review the complaint"
-    FIX = "fix", "Fix it"
-    DOCUMENT = "document", "Document it"
-    WRAP_UP = "wrap_up", "Send the wrap-up"
-    OUTCOME = "outcome", "Record the outcome"
-    CLOSED = "closed", "Closed"
+    APOLOGY = "apology", _("Apologize")
+    REVIEW = "review", _("Review the complaint")
+    FIX = "fix", _("Fix it")
+    DOCUMENT = "document", _("Document it")
+    WRAP_UP = "wrap_up", _("Send the wrap-up")
+    OUTCOME = "outcome", _("Record the outcome")
+    CLOSED = "closed", _("Closed")
 
 
 class Outcome(models.TextChoices):
-    CHAMPION = "champion", "Champion"
-    RETAINED = "retained", "Retained"
-    PARTIAL = "partial", "Partially recovered"
-    LOST = "lost", "Lost"
+    CHAMPION = "champion", _("Champion")
+    RETAINED = "retained", _("Retained")
+    PARTIAL = "partial", _("Partially recovered")
+    LOST = "lost", _("Lost")
 
 
 def validate_time_zone(name):
     """Every clock of a location is read in its time zone: only names the zone database knows."""
     if name not in zoneinfo.available_timezones():
-        raise ValidationError("Choose a time zone from the list, e.g. Europe/London.", code="unknown_time_zone")
+        raise ValidationError(gettext("Choose a time zone from the list, e.g. Europe/London."), code="unknown_time_zone")
+
+
+def holiday_subdivisions(country):
+    """The subdivisions (states, regions) the `holidays` package knows for a country code."""
+    return holidays.list_supported_countries().get(country, [])
+
+
+def validate_holiday_country(code):
+    if code and code not in holidays.list_supported_countries():
+        raise ValidationError(_("Choose a country from the list."), code="unknown_holiday_country")
 
 
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
-    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code for money amounts.")
+    currency = models.CharField(max_length=3, default="USD", help_text=_("ISO 4217 code for money amounts."))
     # The clocks of the method; every window is a setting of the organization.
     follow_up_window = models.DurationField(
         default=datetime.timedelta(minutes=20),
-        help_text="Fix it, or follow up with the customer, within this window after logging.",
+        help_text=_("Fix it, or follow up with the customer, within this window after logging."),
     )
     heads_up_before = models.DurationField(
-        default=datetime.timedelta(minutes=5), help_text="Warn the owner this long before the window ends."
+        default=datetime.timedelta(minutes=5), help_text=_("Warn the owner this long before the window ends.")
     )
     escalate_after = models.DurationField(
         default=datetime.timedelta(minutes=15),
-        help_text="After a missed window, tell the organization's admins if still untouched after this long.",
+        help_text=_("After a missed window, tell the organization's admins if still untouched after this long."),
     )
     progress_report_every = models.DurationField(
-        default=datetime.timedelta(days=1), help_text="Progress report to the customer while not fixed."
+        default=datetime.timedelta(days=1), help_text=_("Progress report to the customer while not fixed.")
     )
     check_back_after = models.DurationField(
-        default=datetime.timedelta(days=1), help_text="Check back with the customer this long after the fix."
+        default=datetime.timedelta(days=1), help_text=_("Check back with the customer this long after the fix.")
     )
     wrap_up_after = models.DurationField(
-        default=datetime.timedelta(days=2), help_text="Send the wrap-up note this long after the fix."
+        default=datetime.timedelta(days=2), help_text=_("Send the wrap-up note this long after the fix.")
     )
     satisfaction_check_after = models.DurationField(
         default=datetime.timedelta(days=1),
-        help_text="Ask the customer how they feel about us this long after the wrap-up note went out.",
+        help_text=_("Ask the customer how they feel about us this long after the wrap-up note went out."),
     )
     progress_reports_send_at = models.TimeField(
         null=True, blank=True,
-        help_text="If set, a day's progress report goes by itself at this local hour once its owner has written "
-                  "the next step; empty: owners send each one.",
+        help_text=_("If set, a day's progress report goes by itself at this local hour once its owner has written "
+                  "the next step; empty: owners send each one."),
     )
     # No message to a customer goes out at night on their location's clock; one due then waits for the morning.
     quiet_hours_start = models.TimeField(default=datetime.time(21, 0))
     quiet_hours_end = models.TimeField(default=datetime.time(8, 0))
     problem_watch_period = models.DurationField(
         default=datetime.timedelta(weeks=4),
-        help_text="A fixed problem is watched this long without recurrence before closing it is proposed.",
+        help_text=_("A fixed problem is watched this long without recurrence before closing it is proposed."),
+    )
+    # How long "Take special care" shows after a failure unless someone clears it sooner. A change moves
+    # every open flag's expiry at once (services.customers.care_flag_period_changed).
+    care_flag_days = models.PositiveSmallIntegerField(
+        default=90,
+        validators=[MinValueValidator(1, message=_("A care flag lasts at least 1 day.")),
+                    MaxValueValidator(730, message=_("A care flag lasts at most 730 days (two years)."))],
+        help_text=_("Days a customer's care flag shows after a failure, unless someone clears it sooner (1 to 730)."),
     )
     # Kept by problems.services as problems gain or lose a pattern: an organization with none skips the
     # matching of each new incident (no query), one with some pays one query.
     problem_patterns = models.PositiveIntegerField(default=0, editable=False,
-                                                   help_text="How many of its problems have a pattern to match new incidents against.")
+                                                   help_text=_("How many of its problems have a pattern to match new incidents against."))
     default_discretion_budget = models.DecimalField(
         max_digits=10,
         decimal_places=2,
         default=Decimal("50.00"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="What each person may give one customer without asking a manager.",
+        help_text=_("What each person may give one customer without asking a manager."),
     )
     two_factor_required = models.BooleanField(
         default=False,
-        help_text="Managers and admins, who see customers across locations, must sign in with an authenticator app.",
+        help_text=_("Managers and admins, who see customers across locations, must sign in with an authenticator app."),
+    )
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, default="en",
+        help_text=_("Messages to a customer whose language is not known are written in it, and staff without "
+                  "a language of their own are written to in it."),
     )
 
     def __str__(self):
@@ -133,12 +161,18 @@ class Organization(models.Model):
 class Location(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="locations")
     name = models.CharField(max_length=200)
-    code = models.SlugField(max_length=50, help_text="Short code used by the API, e.g. 'riverside'.")
+    code = models.SlugField(max_length=50, help_text=_("Short code used by the API, e.g. 'riverside'."))
     region = models.CharField(max_length=100, blank=True)
-    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/London.",
+    timezone = models.CharField(max_length=64, default="UTC", help_text=_("IANA name, e.g. Europe/London."),
                                 validators=[validate_time_zone])
+    # The daily window a location had before its weekly schedule. The clocks read it only for a location with
+    # no WeeklySpan at all (one made by a script or an old fixture); the settings page writes the week.
     opens_at = models.TimeField(default=datetime.time(9, 0))
     closes_at = models.TimeField(default=datetime.time(18, 0))
+    holiday_country = models.CharField(_("public holidays of"), max_length=3, blank=True, validators=[validate_holiday_country],
+                                       help_text=_("Country whose public holidays close the location; empty: none."))
+    holiday_subdivision = models.CharField(_("holiday region"), max_length=10, blank=True,
+                                           help_text=_("State, province or region of that country, for its own holidays."))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "code"], name="location_code_unique")]
@@ -147,14 +181,82 @@ class Location(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def zone(self):
+        """The location's time zone; UTC for a name the zone database does not know (a row saved before
+        every door checked it), so the location's pages answer instead of failing."""
+        return zone_named(self.timezone)
+
+    def clean(self):
+        super().clean()
+        if self.holiday_subdivision:
+            if not self.holiday_country:
+                raise ValidationError({"holiday_subdivision": _("Choose the country first.")}, code="no_country")
+            if self.holiday_subdivision not in holiday_subdivisions(self.holiday_country):
+                raise ValidationError({"holiday_subdivision": _("That region is not one of the country's.")},
+                                      code="unknown_holiday_region")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class WeeklySpan(models.Model):
+    """One span of a location's week: open from `opens` to `closes` on `weekday`. A span that closes at or
+    before its opening runs past midnight into the next day; 00:00–00:00 is open round the clock.
+    Written only by organization_settings.services.save_location, which refuses overlaps."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="weekly_spans")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="weekly_span_weekday"),
+            models.UniqueConstraint(fields=["location", "weekday", "opens"], name="weekly_span_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class CalendarException(models.Model):
+    """A dated change to a location's week: closed that day (no times), or open only in the spans given
+    (one row per span: closing early, a special opening on a holiday)."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="calendar_exceptions")
+    date = models.DateField()
+    opens = models.TimeField(null=True, blank=True)
+    closes = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["date", "opens"]
+        constraints = [
+            models.CheckConstraint(condition=Q(opens__isnull=True, closes__isnull=True)
+                                   | Q(opens__isnull=False, closes__isnull=False), name="calendar_exception_times"),
+        ]
+
+    def __str__(self):
+        if self.opens is None:
+            return f"{self.date:%Y-%m-%d} closed"
+        return f"{self.date:%Y-%m-%d} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
 
 class User(AbstractUser):
     """A member of staff. Superusers may have no organization."""
 
     class Role(models.TextChoices):
-        FRONTLINE = "frontline", "Frontline"
-        MANAGER = "manager", "Manager"
-        ADMIN = "admin", "Organization admin"
+        FRONTLINE = "frontline", _("Frontline")
+        MANAGER = "manager", _("Manager")
+        ADMIN = "admin", _("Organization admin")
 
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="staff", null=True, blank=True
@@ -167,7 +269,11 @@ class User(AbstractUser):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Per customer; empty means the organization's default.",
+        help_text=_("Per customer; empty means the organization's default."),
+    )
+    language = models.CharField(
+        max_length=10, blank=True, choices=settings.LANGUAGES,
+        help_text=_("The language of the pages and of what is written to them; empty: their browser's."),
     )
 
     @property
@@ -187,26 +293,41 @@ class CoachPhrase(models.Model):
     """A phrase the apology coach points out, with warmer wording to use instead."""
 
     class Kind(models.TextChoices):
-        CONDITIONAL = "conditional", "Conditional apology"
-        DISMISSIVE = "dismissive", "Sounds like an order to move on"
-        DEFENSIVE = "defensive", "Defends the company"
-        POLICY = "policy", "Policy language"
+        CONDITIONAL = "conditional", _("Conditional apology")
+        DISMISSIVE = "dismissive", _("Sounds like an order to move on")
+        DEFENSIVE = "defensive", _("Defends the company")
+        POLICY = "policy", _("Policy language")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="coach_phrases")
+    # An apology is checked against the phrases of the language it is spoken in (incidents.coach).
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
     phrase = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     suggestion = models.CharField(max_length=300)
     active = models.BooleanField(default=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "phrase"], name="coach_phrase_unique")]
-        ordering = ["phrase"]
+        constraints = [models.UniqueConstraint(fields=["organization", "language", "phrase"],
+                                               name="coach_phrase_unique_in_language")]
+        ordering = ["language", "phrase"]
 
     def __str__(self):
         return self.phrase
 
 
+def care_flag_open_condition(now):
+    """An open care flag, as a query: raised and not yet expired. The same rule as Customer.care_flag_open_at."""
+    return Q(care_flag=True, care_flag_expires_at__gt=now)
+
+
+class CustomerQuerySet(models.QuerySet):
+    def care_flag_open(self, now):
+        return self.filter(care_flag_open_condition(now))
+
+
 class Customer(models.Model):
+    objects = CustomerQuerySet.as_manager()
+
     # No index of its own: the indexes below start with the organization.
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers", db_index=False)
     name = models.CharField(max_length=200)
@@ -215,27 +336,34 @@ class Customer(models.Model):
     phone = PhoneNumberField(blank=True)
     # A number as given that could not be read as one (stored before numbers were checked): kept, not
     # lost, and shown on the customer's page for someone to correct.
-    phone_as_given = models.CharField(max_length=40, blank=True, help_text="A phone number that could not be read as one.")
-    external_id = models.CharField(max_length=100, blank=True, help_text="The customer's id in another system.")
+    phone_as_given = models.CharField(max_length=40, blank=True, help_text=_("A phone number that could not be read as one."))
+    external_id = models.CharField(max_length=100, blank=True, help_text=_("The customer's id in another system."))
     lifetime_value = models.DecimalField(
         max_digits=12,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Estimated value of the customer over the relationship.",
+        help_text=_("Estimated value of the customer over the relationship."),
     )
     # The customer flag: whoever serves this customer next sees what happened and takes special care.
     care_flag = models.BooleanField(default=False)
     care_note = models.TextField(blank=True)
     care_flagged_at = models.DateTimeField(null=True, blank=True)
+    # The flag is open while care_flag and now < care_flag_expires_at (`care_flag_open_at`,
+    # `CustomerQuerySet.care_flag_open`): the expiry is written when the flag is raised and moved for the
+    # whole organization when its care_flag_days changes, so a read compares one column and nothing sweeps.
+    care_flag_expires_at = models.DateTimeField(null=True, blank=True)
+    # Who said the customer had been served with care, and when: the customer's page shows it.
+    care_flag_cleared_at = models.DateTimeField(null=True, blank=True)
+    care_flag_cleared_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     # How they want to hear from us. Opted out: no message is sent to them at all.
     preferred_channel = models.CharField(
-        max_length=10, blank=True, choices=[("email", "Email"), ("sms", "Text message")],
-        help_text="Empty: email if we have an address, else a text message.",
+        max_length=10, blank=True, choices=[("email", _("Email")), ("sms", _("Text message"))],
+        help_text=_("Empty: email if we have an address, else a text message."),
     )
-    language = models.CharField(max_length=10, blank=True, help_text="Language code, e.g. en, de; empty if not known.")
-    opted_out_at = models.DateTimeField(null=True, blank=True, help_text="Asked not to be messaged (unsubscribe, STOP).")
+    language = models.CharField(max_length=10, blank=True, help_text=_("Language code, e.g. en, de; empty if not known."))
+    opted_out_at = models.DateTimeField(null=True, blank=True, help_text=_("Asked not to be messaged (unsubscribe, STOP)."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -255,6 +383,20 @@ class Customer(models.Model):
 
     def __str__(self):
         return self.name
+
+    def care_flag_open_at(self, now):
+        """Does "Take special care" still show at `now`? Raised, not cleared, not expired: the same rule as
+        `care_flag_open_condition`, for a row in hand."""
+        return bool(self.care_flag and self.care_flag_expires_at is not None and now < self.care_flag_expires_at)
+
+    @property
+    def care_flag_is_open(self):
+        return self.care_flag_open_at(timezone.now())
+
+    @property
+    def care_flag_expired(self):
+        """Raised, never cleared, and past its expiry: the customer's page says when it lapsed."""
+        return bool(self.care_flag and self.care_flag_expires_at is not None and not self.care_flag_is_open)
 
 
 class Category(models.Model):
@@ -320,34 +462,38 @@ class Incident(models.Model):
     channel = models.CharField(max_length=20, choices=Channel.choices)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents", null=True, blank=True)
     severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.MEDIUM)
-    summary = models.TextField(help_text="What happened, in a sentence or two.")
+    summary = models.TextField(help_text=_("What happened, in a sentence or two."))
     busyness = models.CharField(max_length=20, choices=Busyness.choices, blank=True)
     occurred_at = models.DateTimeField()
     logged_at = models.DateTimeField()
     logged_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_logged", null=True)
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="incidents_owned", db_index=False)
     helpers = models.ManyToManyField(User, related_name="incidents_helping", blank=True)
-    external_id = models.CharField(max_length=100, blank=True, help_text="The helpdesk ticket id.")
+    external_id = models.CharField(max_length=100, blank=True, help_text=_("The helpdesk ticket id."))
     form_token = models.UUIDField(null=True, blank=True, editable=False,
-                                  help_text="The one-time token of the Log a failure form it was logged from.")
+                                  help_text=_("The one-time token of the Log a failure form it was logged from."))
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.APOLOGY)
 
     # The twenty-minute clock: written when the incident is logged and when a step meets it.
     follow_up_due_at = models.DateTimeField()
     responded_at = models.DateTimeField(
-        null=True, blank=True, help_text="First fix or follow-up to the customer."
+        null=True, blank=True, help_text=_("First fix or follow-up to the customer.")
     )
-    breached_at = models.DateTimeField(null=True, blank=True, help_text="When the missed window was noticed.")
+    breached_at = models.DateTimeField(null=True, blank=True, help_text=_("When the missed window was noticed."))
     fixed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # The earliest moment anything is due on this incident (a reminder, a deadline, an escalation).
     # Recomputed by every step; the follow-up sweep asks only "which open incidents are past this?".
     next_due_at = models.DateTimeField(null=True, blank=True)
+    # The earliest promise to the customer still unkept (twenty-minute clock, progress report, check-back,
+    # wrap-up), at its first time due: an overdue wrap-up stays overdue here while the engine repeats it.
+    # Written with next_due_at (clock.next_promise); the frontline list is ordered by it.
+    promise_due_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Copies of step facts for the managers' trends (insights), written by the services with
     # the step itself, so the scorecard is one GROUP BY over this table instead of joins over four.
     seconds_to_apology = models.PositiveIntegerField(null=True, blank=True)
-    seconds_to_follow_up = models.PositiveIntegerField(null=True, blank=True, help_text="First customer-facing follow-up.")
+    seconds_to_follow_up = models.PositiveIntegerField(null=True, blank=True, help_text=_("First customer-facing follow-up."))
     seconds_to_fix = models.PositiveIntegerField(null=True, blank=True)
     wrapped_up_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
@@ -356,7 +502,7 @@ class Incident(models.Model):
     customer_answered_at = models.DateTimeField(null=True, blank=True)
     # What the owner will do next: the progress report to the customer tells them.
     next_step = models.TextField(blank=True)
-    gesture_count = models.PositiveIntegerField(default=0, help_text="Gestures given or approved, in the organization's currency.")
+    gesture_count = models.PositiveIntegerField(default=0, help_text=_("Gestures given or approved, in the organization's currency."))
     gesture_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     # What a person may find the incident by (the customer, the summary, the notes of its steps), written
     # by the services that change them (services.search). The text serves SQLite's simple search; on
@@ -435,9 +581,9 @@ class Apology(StepRecord):
     apologized_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     apologized_at = models.DateTimeField()
     channel = models.CharField(max_length=20, choices=Channel.choices)
-    text = models.TextField(help_text="The words used, as near as you remember them.")
+    text = models.TextField(help_text=_("The words used, as near as you remember them."))
     customer_accepted = models.BooleanField(
-        default=False, help_text="The customer signalled the apology landed, e.g. “I know it's not your fault”."
+        default=False, help_text=_("The customer signalled the apology landed, e.g. “I know it's not your fault”.")
     )
     # What the coach pointed out: [{"phrase", "kind", "suggestion"}]. Never blocks the record.
     coach_flags = models.JSONField(default=list, blank=True)
@@ -450,16 +596,16 @@ class Review(StepRecord):
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="review")
     reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     reviewed_at = models.DateTimeField()
-    customer_account = models.TextField(help_text="What happened, in the customer's words.")
-    customer_losses = models.TextField(blank=True, help_text="Time, money, face in front of others.")
-    customer_needs = models.TextField(help_text="What the customer needs for a good outcome.")
+    customer_account = models.TextField(help_text=_("What happened, in the customer's words."))
+    customer_losses = models.TextField(blank=True, help_text=_("Time, money, face in front of others."))
+    customer_needs = models.TextField(help_text=_("What the customer needs for a good outcome."))
 
 
 class Fix(StepRecord):
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="fix")
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
-    description = models.TextField(help_text="What was done to make things as they should have been.")
+    description = models.TextField(help_text=_("What was done to make things as they should have been."))
     fixed = models.BooleanField(default=False)
     fixed_at = models.DateTimeField(null=True, blank=True)
 
@@ -471,18 +617,20 @@ class Gesture(models.Model):
     """The something extra, with what it cost. Over the giver's budget it waits for a manager."""
 
     class Kind(models.TextChoices):
-        UPGRADE = "upgrade", "Upgrade"
-        CREDIT = "credit", "Credit or refund"
-        GIFT = "gift", "Gift"
-        EXPERT_TIME = "expert_time", "Time with an expert"
-        NOTE = "note", "Handwritten note"
-        OTHER = "other", "Other"
+        UPGRADE = "upgrade", _("Upgrade")
+        CREDIT = "credit", _("Credit or refund")
+        GIFT = "gift", _("Gift")
+        EXPERT_TIME = "expert_time", _("Time with an expert")
+        NOTE = "note", _("Handwritten note")
+        OTHER = "other", _("Other")
 
     class Approval(models.TextChoices):
-        NOT_NEEDED = "not_needed", "Within budget"
-        PENDING = "pending", "Waiting for a manager"
-        APPROVED = "approved", "Approved"
-        REFUSED = "refused", "Refused"
+        NOT_NEEDED = "not_needed", _("Within budget")
+        PENDING = "pending", _("Waiting for a manager")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+        # Still waiting when the recovery closed: no longer anyone's to give; giver and managers are told.
+        LAPSED = "lapsed", _("Lapsed: the recovery closed before a decision")
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="gestures")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -504,11 +652,11 @@ class Gesture(models.Model):
 
 class FollowUp(models.Model):
     class Kind(models.TextChoices):
-        IMMEDIATE = "immediate", "Immediate check-back"
-        PROGRESS = "progress", "Progress report"
-        POST_FIX = "post_fix", "Post-fix check-back"
-        WRAP_UP = "wrap_up", "Wrap-up note"
-        INTERNAL = "internal", "Internal alert"
+        IMMEDIATE = "immediate", _("Immediate check-back")
+        PROGRESS = "progress", _("Progress report")
+        POST_FIX = "post_fix", _("Post-fix check-back")
+        WRAP_UP = "wrap_up", _("Wrap-up note")
+        INTERNAL = "internal", _("Internal alert")
 
     # Every kind but an internal alert reaches the customer, and so can meet the twenty-minute clock.
     CUSTOMER_FACING = (Kind.IMMEDIATE, Kind.PROGRESS, Kind.POST_FIX, Kind.WRAP_UP)
@@ -533,9 +681,9 @@ class Deposition(StepRecord):
     recorded_at = models.DateTimeField()
     product = models.CharField(max_length=200, blank=True)
     busyness = models.CharField(max_length=20, choices=Busyness.choices)
-    circumstances = models.TextField(help_text="The customer's circumstances.")
-    root_cause = models.TextField(help_text="What went wrong, as far as known.")
-    prevention = models.TextField(blank=True, help_text="What would prevent it.")
+    circumstances = models.TextField(help_text=_("The customer's circumstances."))
+    root_cause = models.TextField(help_text=_("What went wrong, as far as known."))
+    prevention = models.TextField(blank=True, help_text=_("What would prevent it."))
 
 
 class Resolution(models.Model):
@@ -562,30 +710,31 @@ class EventKind(models.TextChoices):
     """What a timeline entry records. Every one is either sent to webhooks (helpdesk.webhooks) or
     listed in INTERNAL_EVENT_KINDS."""
 
-    LOGGED = "logged", "Logged"
-    APOLOGY = "apology", "Apology"
-    REVIEW = "review", "Review"
-    FIX = "fix", "Fix"
-    FOLLOW_UP = "follow_up", "Follow-up"
-    DEPOSITION = "deposition", "Deposition"
-    GESTURE_GIVEN = "gesture_given", "Gesture given"
-    GESTURE_AWAITS_APPROVAL = "gesture_awaits_approval", "Gesture waits for approval"
-    GESTURE_APPROVED = "gesture_approved", "Gesture approved"
-    GESTURE_REFUSED = "gesture_refused", "Gesture refused"
-    REASSIGNED = "reassigned", "Reassigned"
-    HELPER_ADDED = "helper_added", "Helper added"
-    HELPER_REMOVED = "helper_removed", "Helper removed"
-    DETAILS_CHANGED = "details_changed", "Details changed"
-    MESSAGE_SENT = "message_sent", "Message to the customer sent"
-    MESSAGE_FAILED = "message_failed", "Message to the customer failed"
-    MESSAGE_NOT_SENT = "message_not_sent", "Message to the customer not sent"
-    SURVEY_ANSWERED = "survey_answered", "The customer answered"
-    BREACHED = "breached", "Twenty-minute window missed"
-    ESCALATED = "escalated", "Escalated"
-    CLOSED = "closed", "Closed"
-    ATTACHED = "attached", "Photo or file attached"
+    LOGGED = "logged", _("Logged")
+    APOLOGY = "apology", _("Apology")
+    REVIEW = "review", _("Review")
+    FIX = "fix", _("Fix")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    DEPOSITION = "deposition", _("Deposition")
+    GESTURE_GIVEN = "gesture_given", _("Gesture given")
+    GESTURE_AWAITS_APPROVAL = "gesture_awaits_approval", _("Gesture waits for approval")
+    GESTURE_APPROVED = "gesture_approved", _("Gesture approved")
+    GESTURE_REFUSED = "gesture_refused", _("Gesture refused")
+    GESTURE_LAPSED = "gesture_lapsed", _("Gesture lapsed undecided")
+    REASSIGNED = "reassigned", _("Reassigned")
+    HELPER_ADDED = "helper_added", _("Helper added")
+    HELPER_REMOVED = "helper_removed", _("Helper removed")
+    DETAILS_CHANGED = "details_changed", _("Details changed")
+    MESSAGE_SENT = "message_sent", _("Message to the customer sent")
+    MESSAGE_FAILED = "message_failed", _("Message to the customer failed")
+    MESSAGE_NOT_SENT = "message_not_sent", _("Message to the customer not sent")
+    SURVEY_ANSWERED = "survey_answered", _("The customer answered")
+    BREACHED = "breached", _("Twenty-minute window missed")
+    ESCALATED = "escalated", _("Escalated")
+    CLOSED = "closed", _("Closed")
+    ATTACHED = "attached", _("Photo or file attached")
     # Written by the Log a failure page until its one-time token moved onto the incident; shown to nobody.
-    LOGGED_FROM_PAGE = "logged_from_page", "Logged from the page"
+    LOGGED_FROM_PAGE = "logged_from_page", _("Logged from the page")
 
 
 # Kept on the timeline and never sent to a helpdesk: escalations name staff and managers, and the
@@ -600,7 +749,7 @@ class Event(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.DateTimeField()
     actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
-    actor_label = models.CharField(max_length=100, blank=True, help_text="Who acted when not a person.")
+    actor_label = models.CharField(max_length=100, blank=True, help_text=_("Who acted when not a person."))
     kind = models.CharField(max_length=40, choices=EventKind.choices)
     summary = models.CharField(max_length=300)
     before = models.JSONField(default=dict, blank=True)

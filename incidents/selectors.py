@@ -4,10 +4,11 @@ import re
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, IntegerField, Q, Value, When
 from django.db.models.functions import Collate, Upper
+from django.utils import timezone
 
-from .models import Customer, EventKind, Incident, Location, User
+from .models import Customer, EventKind, Incident, Location, User, care_flag_open_condition, late_condition
 from .phones import parse_phone
 from .services.search import SEARCH_CONFIG
 
@@ -47,8 +48,10 @@ def visible_customers(user):
     return Customer.objects.filter(organization_id=user.organization_id)
 
 
-def open_incidents_for(user):
-    """The user's own open recoveries (owned or helping on), most urgent first: the nearest due moment leads.
+def open_incidents_for(user, *, now=None):
+    """The user's own open recoveries (owned or helping on), most urgent first: late ones (the twenty-minute
+    window passed with nothing done), then the earliest promise to the customer still unkept
+    (`promise_due_at`: an overdue wrap-up or progress report before one due later).
 
     The cost follows the person's own rows, not the organization's open incidents: the ids are the UNION
     of the open incidents they own (index incident_owner_open: owner, closed_at) and those they help on
@@ -58,8 +61,10 @@ def open_incidents_for(user):
     helping = Incident.helpers.through.objects.filter(user=user).values("incident_id")
     return (
         Incident.objects.filter(pk__in=owned.union(helping), closed_at__isnull=True)
-        .select_related("customer", "location", "category")
-        .order_by(F("next_due_at").asc(nulls_last=True), "logged_at", "pk")
+        .select_related("customer", "location", "category", "organization")
+        .alias(late=Case(When(late_condition(now or timezone.now()), then=Value(0)), default=Value(1),
+                         output_field=IntegerField()))
+        .order_by("late", F("promise_due_at").asc(nulls_last=True), "logged_at", "pk")
     )
 
 
@@ -87,17 +92,22 @@ def search_customers(user, query, *, limit=8):
     if conditions is None:
         return []
     exact, starts, match = conditions
+    now = timezone.now()
     customers = visible_customers(user)
-    found = list(customers.filter(exact).order_by("-care_flag", "name", "id")[:limit])
+    flag_open = care_flag_open_condition(now)
+    found = list(customers.filter(exact).alias(flag_open=ExpressionWrapper(flag_open, output_field=BooleanField()))
+                 .order_by("-flag_open", "name", "id")[:limit])
     starting = customers.alias(name_key=name_key()).filter(name_key__startswith=query_of(query).upper())
-    for flagged in (True, False):
+    # Open flags first, then the unflagged, then flags that lapsed: each read in the prefix index's order
+    # (it starts with the care flag), and the expiry checked on the flagged rows it reads.
+    for among in (flag_open, Q(care_flag=False), Q(care_flag=True) & ~flag_open):
         if len(found) < limit:
-            found += starting.filter(care_flag=flagged).exclude(pk__in=[c.pk for c in found]).order_by(
+            found += starting.filter(among).exclude(pk__in=[c.pk for c in found]).order_by(
                 "name_key", "id")[: limit - len(found)]
     if len(found) < limit and match is not starts:
         # No ORDER BY (not even the model's): the read stops at the first rows that match.
         rest = customers.filter(match).exclude(pk__in=[c.pk for c in found]).order_by()[: limit - len(found)]
-        found += sorted(rest, key=lambda customer: (not customer.care_flag, customer.name, customer.pk))
+        found += sorted(rest, key=lambda customer: (not customer.care_flag_open_at(now), customer.name, customer.pk))
     return found
 
 

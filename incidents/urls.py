@@ -7,6 +7,7 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("mine/", views.my_recoveries, name="my_recoveries"),
     path("log/", views.log_failure, name="log_failure"),
     path("search/", views.search, name="search"),
     path("customers/", views.customer_lookup, name="customer_lookup"),

@@ -12,6 +12,7 @@ import datetime
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 UTC = datetime.timezone.utc
 # Nothing Recovery records happened before 2000 or is planned after 2100. (That a moment is not in
@@ -64,14 +65,14 @@ def one_line(text):
 def validate_single_line(value):
     """A name, a summary, a label: one line of printable text (no line breaks, tabs or controls)."""
     if value and _NOT_ONE_LINE.search(value):
-        raise ValidationError("Keep this to one line, without line breaks or control characters.",
+        raise ValidationError(gettext("Keep this to one line, without line breaks or control characters."),
                               code="not_one_line")
 
 
 def validate_text(value):
     """Multi-line text: line breaks and tabs are fine, other control characters are not."""
     if value and _NOT_TEXT.search(value):
-        raise ValidationError("Remove the control characters from this text.", code="control_characters")
+        raise ValidationError(gettext("Remove the control characters from this text."), code="control_characters")
 
 
 def has_null(value):

@@ -4,6 +4,9 @@ Views parse, call one service or selector, and render. Every RecoveryError a ser
 form error in `_run_service`, the one place that translates the rules into the page.
 """
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,16 +16,20 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from attachments import forms as attachment_forms
 from attachments import services as attachment_services
 from followups import selectors as followup_selectors
+from insights.scope import sees_console
 from outreach import selectors as outreach_selectors
 from outreach import services as outreach_services
 from outreach import progress_reports
+from recovery import languages
 
-from . import forms, selectors, services
+from . import coach, forms, selectors, services
 from .models import CoachPhrase, FollowUp, Stage
 from .validators import shown_moment
 
@@ -41,7 +48,8 @@ OPEN_SECTION = {
 HOME_PER_PAGE = 25
 
 # Service field names that differ from the form's.
-FIELD_ALIASES = {"name": "customer_name", "email": "customer_email", "phone": "customer_phone", "cost": "gesture_cost"}
+FIELD_ALIASES = {"name": "customer_name", "email": "customer_email", "phone": "customer_phone", "cost": "gesture_cost",
+                 "occurred_at": "occurred_time"}
 
 
 def run_service(form, call):
@@ -60,6 +68,8 @@ def run_service(form, call):
         ]
         form.add_error(None, error.message)
     except services.RecoveryError as error:
+        # A step refused for the order of the steps names the one to do first: the page opens it.
+        form.step_first = getattr(error, "step", "")
         for field, field_messages in error.field_errors.items():
             name = FIELD_ALIASES.get(field, field)
             if name in form.fields and name not in form.errors:
@@ -70,7 +80,7 @@ def run_service(form, call):
 
 def _shown(value):
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     return value or "—"
 
 
@@ -78,30 +88,73 @@ def clock_words(seconds_left):
     """`12 min left` / `3 min late`: the twenty-minute clock as a person reads it (the page's
     script keeps the same words ticking every second)."""
     if seconds_left is None:
-        return "Met"
+        return gettext("Met")
     minutes, seconds = divmod(abs(int(seconds_left)), 60)
     hours, minutes = divmod(minutes, 60)
     amount = f"{hours} h {minutes:02d} min" if hours else f"{minutes}:{seconds:02d} min"
-    return f"{amount} left" if seconds_left >= 0 else f"{amount} late"
+    # Translators: "12:05 min left"; app.js says the same as the clock ticks.
+    return (gettext("%(amount)s left") if seconds_left >= 0 else gettext("%(amount)s late")) % {"amount": amount}
 
 
 @login_required
 def home(request):
-    """My open recoveries, most urgent first, 25 a page, each with its twenty-minute clock and next step."""
+    """Where a person lands: managers and admins on their console, everyone else on their own recoveries."""
+    if sees_console(request.user):
+        return redirect("insights:open")
+    return my_recoveries(request)
+
+
+@login_required
+def my_recoveries(request):
+    """My open recoveries, most urgent first (late, then the promise due soonest), 25 a page, each saying
+    what is due and when, by the clocks the follow-up engine keeps."""
     now = timezone.now()
-    page = Paginator(selectors.open_incidents_for(request.user), HOME_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.open_incidents_for(request.user, now=now), HOME_PER_PAGE).get_page(request.GET.get("page"))
     incidents = list(page)
     progress_drafts = progress_reports.open_drafts_by_incident(incidents)
+    promises = services.next_promises(incidents)
     for incident in incidents:
         incident.progress_draft = progress_drafts.get(incident.pk)
         incident.window_seconds = (
             None if incident.responded_at else int((incident.follow_up_due_at - now).total_seconds())
         )
         incident.window_words = clock_words(incident.window_seconds)
+        incident.due = due_of(promises[incident.pk], incident, now)
     # Messages to my customers that did not go out, until I follow up another way.
     undelivered = outreach_selectors.undelivered_for(request.user)
     return render(request, "incidents/home.html",
                   {"incidents": incidents, "page": page, "now": now, "undelivered": undelivered})
+
+
+@dataclass(frozen=True)
+class Due:
+    """What a card says is due: the promise, whether it is overdue, how long until (or since), and when."""
+
+    kind: str
+    label: str
+    overdue: bool
+    words: str
+    due_at: object
+    zone: str
+
+
+def due_of(promise, incident, now):
+    """The next unkept promise of one card (clock.next_promise), in words; None when nothing is promised."""
+    if promise is None:
+        return None
+    overdue = promise.due_at < now
+    amount = _amount(abs(now - promise.due_at))
+    words = (gettext("overdue by %(amount)s") if overdue else gettext("due in %(amount)s")) % {"amount": amount}
+    return Due(promise.kind, gettext(promise.label), overdue, words, promise.due_at, incident.location.zone)
+
+
+def _amount(delta):
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return gettext("%(minutes)d min") % {"minutes": minutes}
+    if minutes < 60 * 48:
+        return gettext("%(hours)d h %(minutes)02d min") % {"hours": minutes // 60, "minutes": minutes % 60}
+    return gettext("%(days)d days") % {"days": minutes // (60 * 24)}
 
 
 @login_required
@@ -116,12 +169,13 @@ def log_failure(request):
             uploads=data["files"], form_token=data["form_token"], logged_by=request.user, customer=data["customer"],
             new_customer=None if data["customer"] else form.new_customer(), location=data["location"],
             summary=data["summary"], channel=data["channel"], category=data["category"],
-            severity=data["severity"], busyness=data["busyness"],
+            severity=data["severity"], busyness=data["busyness"], occurred_at=form.occurred_at(),
         ))
         if result:
             incident, created = result
             if created:
-                messages.success(request, f"{incident.reference} logged. You own it; the clock has started.")
+                messages.success(request, gettext("%(reference)s logged. You own it; the clock has started.")
+                                 % {"reference": incident.reference})
             return redirect("incident", reference=incident.reference)
     chosen = form.cleaned_data.get("customer") if form.is_bound and hasattr(form, "cleaned_data") else None
     chosen = chosen or _customer_from(request)
@@ -146,15 +200,24 @@ def _customer_initial(request):
 def customer_search(request):
     """Search-as-you-type for the Log a failure form: a few matches with their care flag."""
     customers = selectors.search_customers(request.user, request.GET.get("q", ""))
+    now = timezone.now()
     return JsonResponse({"customers": [
         {
             "id": customer.pk, "name": customer.name, "email": customer.email, "phone": str(customer.phone or ""),
-            "care_flag": customer.care_flag, "care_note": customer.care_note if customer.care_flag else "",
-            "care_flagged_at": customer.care_flagged_at.isoformat() if customer.care_flag and customer.care_flagged_at else "",
-            "url": reverse("customer", args=[customer.pk]),
+            **_care_flag_shown(customer, now), "url": reverse("customer", args=[customer.pk]),
         }
         for customer in customers
     ]})
+
+
+def _care_flag_shown(customer, now):
+    """The care flag as the banner shows it: only while it is open."""
+    flag_open = customer.care_flag_open_at(now)
+    return {"care_flag": flag_open, "care_note": customer.care_note if flag_open else "",
+            "care_flagged_at": customer.care_flagged_at.isoformat() if flag_open and customer.care_flagged_at else "",
+            # As the page's own banner writes it (one date format in the app, whatever the browser's).
+            "care_flagged_text": date_format(timezone.localtime(customer.care_flagged_at), "j M Y, H:i")
+            if flag_open and customer.care_flagged_at else ""}
 
 
 @login_required
@@ -182,7 +245,7 @@ def contact_preferences(request, pk):
     form = forms.ContactPreferencesForm(request.POST)
     if form.is_valid() and run_service(form, lambda: services.set_contact_preferences(
             customer, by=request.user, **form.cleaned_data)):
-        messages.success(request, f"How {customer.name} hears from us is saved.")
+        messages.success(request, gettext("How %(customer)s hears from us is saved.") % {"customer": customer.name})
         return redirect("customer", pk=customer.pk)
     incidents = selectors.incidents_of_customer(request.user, customer)
     return render(request, "customers/detail.html", {"customer": customer, "incidents": incidents, "form": form},
@@ -195,7 +258,7 @@ def clear_care_flag(request, pk):
     """The customer has been served with care since the failure: the banner has done its work."""
     customer = get_object_or_404(selectors.visible_customers(request.user), pk=pk)
     services.clear_care_flag(customer, by=request.user)
-    messages.success(request, f"The care flag on {customer.name} is cleared.")
+    messages.success(request, gettext("The care flag on %(customer)s is cleared.") % {"customer": customer.name})
     return redirect("customer", pk=customer.pk)
 
 
@@ -208,7 +271,7 @@ def _visible_incident(user, reference):
         .first()
     )
     if incident is None:
-        raise Http404("No such incident.")
+        raise Http404(gettext("No such incident."))
     return incident
 
 
@@ -265,8 +328,10 @@ def _step_forms(incident):
 def _incident_page(request, incident, *, step=None, bound=None):
     now = timezone.now()
     step_forms = {name: attachment_forms.add_files_field(form) for name, form in _step_forms(incident).items()}
+    first = ""
     if bound is not None:
         step_forms[step] = step_forms["errored"] = bound
+        first = getattr(bound, "step_first", "")
     clocks = followup_selectors.running_clocks(incident, now)
     window = next(item for item in clocks if item.kind == "twenty_minute")
     fixed = incident.fixed_at is not None
@@ -276,6 +341,11 @@ def _incident_page(request, incident, *, step=None, bound=None):
         "now": now,
         "forms": step_forms,
         "open_section": step or OPEN_SECTION[incident.stage],
+        # The step a refusal points to, opened beside the one typed in and focused.
+        "focus_section": first,
+        # The page answering a POST with errors: the address bar shows the incident's own address,
+        # so a reload reads the page instead of sending the form again.
+        "page_url": reverse("incident", args=[incident.reference]) + f"#{first or step}" if bound is not None else "",
         "clocks": clocks,
         "window": window,
         "window_words": clock_words(window.seconds_left) if window.done_at is None else "",
@@ -286,9 +356,11 @@ def _incident_page(request, incident, *, step=None, bound=None):
         "fix": _record(incident, "fix"),
         "deposition": _record(incident, "deposition"),
         "resolution": _record(incident, "resolution"),
+        # The phrases of the language the apology is spoken in: the customer's, else the writer's.
         "coach_phrases": [
-            {"phrase": phrase, "kind": kind, "suggestion": suggestion}
-            for phrase, kind, suggestion in services.coach_phrases(incident.organization)
+            {"phrase": phrase, "kind": kind, "kind_words": KIND_WORDS.get(kind, kind), "suggestion": suggestion}
+            for phrase, kind, suggestion in services.coach_phrases(
+                incident.organization, coach.language_of_apology(incident.customer))
         ],
         "remaining_budget": services.remaining_budget(request.user, incident.customer),
         "wrap_up_draft": followup_selectors.wrap_up_draft(incident) if fixed else "",
@@ -321,8 +393,17 @@ STEPS = {
 }
 
 SAVED = {
-    "apology": "Apology saved.", "review": "Review saved.", "fix": "Fix saved.", "follow_up": "Follow-up saved.",
-    "deposition": "Deposition saved.", "outcome": "Outcome saved; the recovery is closed.",
+    "apology": gettext_lazy("Apology saved."), "review": gettext_lazy("Review saved."),
+    "fix": gettext_lazy("Fix saved."), "follow_up": gettext_lazy("Follow-up saved."),
+    "deposition": gettext_lazy("Deposition saved."), "outcome": gettext_lazy("Outcome saved; the recovery is closed."),
+}
+
+# How the coach's script names what it found, beside each phrase it marks.
+KIND_WORDS = {
+    CoachPhrase.Kind.CONDITIONAL: gettext_lazy("a conditional apology"),
+    CoachPhrase.Kind.DISMISSIVE: gettext_lazy("sounds like an order to move on"),
+    CoachPhrase.Kind.DEFENSIVE: gettext_lazy("defends the company"),
+    CoachPhrase.Kind.POLICY: gettext_lazy("policy language"),
 }
 
 
@@ -331,11 +412,11 @@ SAVED = {
 def record_step(request, reference, step):
     """Save one step of the recovery; on a problem, the same page with the error next to the field."""
     if step not in STEPS:
-        raise Http404("No such step.")
+        raise Http404(gettext("No such step."))
     incident = _visible_incident(request.user, reference)
     form_class, call = STEPS[step]
     form = attachment_forms.add_files_field(form_class(request.POST, request.FILES, auto_id=_ids(step)))
-    with timezone.override(incident.location.timezone):  # a time typed on the page is the location's
+    with timezone.override(incident.location.zone):  # a time typed on the page is the location's
         valid = form.is_valid()
     if valid:
         # The step and its photos are saved together; a refused photo saves neither.
@@ -354,40 +435,49 @@ def record_step(request, reference, step):
 
 
 def _saved_message(step, record):
-    message = SAVED[step]
+    message = str(SAVED[step])
     if step == "apology" and record.coach_flags:
-        flagged = ", ".join(f"“{flag['text']}”" for flag in record.coach_flags)
-        message += f" The coach noted {flagged}; next time, try the warmer wording."
+        # The warmer wording itself, in the message at the top of the page: the apology's fold is closed
+        # by then, the page having moved on to the review.
+        warmer = "; ".join(
+            gettext("“%(text)s”, warmer: “%(suggestion)s”") % {"text": flag["text"], "suggestion": flag.get("suggestion", "")}
+            for flag in record.coach_flags)
+        message += " " + gettext("The coach noted %(flags)s. Next time, try the warmer wording.") % {"flags": warmer}
     if step == "follow_up" and hasattr(record, "scheduled_for"):  # sent as a message, not only recorded
         message = outreach_services.sent_words(record)
     if step == "fix":
         pending = record.incident.gestures.filter(approval="pending").exists()
         if pending:
-            message += " The gesture is over your budget: it waits for a manager's approval."
+            message += " " + gettext("The gesture is over your budget: it waits for a manager's approval.")
     return message
 
 
 @login_required
 def coach_phrases(request):
-    """Managers edit the organization's apology-coach phrase list."""
+    """Managers edit the organization's apology-coach phrase lists, one language at a time."""
     if not request.user.is_manager or request.user.organization is None:
-        raise PermissionDenied("Only managers can change the coach's phrases.")
+        raise PermissionDenied(gettext("Only managers can change the coach's phrases."))
     organization = request.user.organization
     phrase_id = request.POST.get("phrase_id") if request.method == "POST" else request.GET.get("edit")
     phrase = None
     if (phrase_id or "").isdigit():
         phrase = get_object_or_404(CoachPhrase, organization=organization, pk=phrase_id)
+    # The list shown: the phrase being changed's, the one asked for, else the manager's own language.
+    language = (phrase.language if phrase else None) or languages.supported(request.GET.get("language")) \
+        or languages.supported(request.LANGUAGE_CODE) or settings.LANGUAGE_CODE
     initial = {"phrase": phrase.phrase, "kind": phrase.kind, "suggestion": phrase.suggestion,
-               "active": phrase.active} if phrase else None
-    form = forms.CoachPhraseForm(request.POST or None, initial=initial)
+               "active": phrase.active} if phrase else {}
+    form = forms.CoachPhraseForm(request.POST or None, initial={"language": language, **initial})
     if request.method == "POST" and form.is_valid():
-        if run_service(form, lambda: services.save_coach_phrase(
+        saved = run_service(form, lambda: services.save_coach_phrase(
             organization, by=request.user, coach_phrase=phrase, **form.cleaned_data
-        )):
-            messages.success(request, "The coach's phrase list is saved.")
-            return redirect("coach_phrases")
-    phrases = organization.coach_phrases.order_by("phrase")
-    context = {"form": form, "phrases": phrases, "editing": phrase}
+        ))
+        if saved:
+            messages.success(request, gettext("The coach's phrase list is saved."))
+            return redirect(reverse("coach_phrases") + f"?language={saved.language}")
+    phrases = organization.coach_phrases.filter(language=language).order_by("phrase")
+    context = {"form": form, "phrases": phrases, "editing": phrase, "language": language,
+               "languages": settings.LANGUAGES}
     return render(request, "incidents/coach_phrases.html", context, status=400 if form.is_bound else 200)
 
 

@@ -7,9 +7,9 @@ from .clusters import WEEKDAYS
 CELL = 22
 LEFT = 40
 TOP = 22
-BAR_LEFT = 120
-BAR_WIDTH = 150
-BAR_ROW = 24
+BAR_WIDTH = 250
+BAR_ROW = 40  # a label line above each bar: "Peak (above 90% capacity)" is read whole, not cut
+BAR_LABEL = 55  # characters; a longer label ends in "…" and is whole in the bar's tooltip
 
 
 def query(filters, **extra):
@@ -33,6 +33,9 @@ def heatmap_svg(grid, *, filters, marked=()):
             "marked": (weekday, hour) in marked, "query": query(filters, weekday=weekday, hour=hour),
         })
     return {
+        # The same cells as a weekday × hour table, for reading rather than seeing.
+        "table": [{"weekday": WEEKDAYS[day], "cells": cells[day * 24:(day + 1) * 24]} for day in range(7)],
+        "hours": [f"{hour:02d}" for hour in range(24)],
         "cells": cells, "size": CELL, "width": LEFT + 24 * CELL + 4, "height": TOP + 7 * CELL + 4,
         "rows": [{"label": name, "y": TOP + i * CELL + CELL * 0.7} for i, name in enumerate(WEEKDAYS)],
         "columns": [{"label": f"{hour:02d}", "x": LEFT + hour * CELL + CELL / 2} for hour in range(0, 24, 3)],
@@ -45,12 +48,15 @@ def bar_chart(rows, *, filters, key_name, extra=None):
     peak = max((n for _, _, n in rows), default=0) or 1
     bars = []
     for i, (key, label, n) in enumerate(rows):
+        label = str(label)
+        width = max(round(BAR_WIDTH * n / peak, 1), 1)
         bars.append({
-            "label": str(label)[:17], "n": n, "y": i * BAR_ROW, "text_y": i * BAR_ROW + 16,
-            "width": max(round(BAR_WIDTH * n / peak, 1), 1), "value_x": BAR_LEFT + round(BAR_WIDTH * n / peak, 1) + 6,
+            "label": label if len(label) <= BAR_LABEL else label[:BAR_LABEL - 1] + "…", "full_label": label,
+            "n": n, "y": i * BAR_ROW, "text_y": i * BAR_ROW + 13, "rect_y": i * BAR_ROW + 18,
+            "value_y": i * BAR_ROW + 31, "width": width, "value_x": width + 6,
             "note": (extra or {}).get(key), "query": query(filters, **{key_name: "" if key is None else key}),
         })
-    return {"bars": bars, "height": max(len(bars), 1) * BAR_ROW, "left": BAR_LEFT, "width": BAR_LEFT + BAR_WIDTH + 100}
+    return {"bars": bars, "height": max(len(bars), 1) * BAR_ROW, "left": 0, "width": BAR_WIDTH + 120}
 
 
 # --- Scorecard cells ------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ Only grouped counts enter; no incident is read.
 import math
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 ALPHA = 0.001  # family-wise: a manager acts on this list, so it should rarely be wrong
 MIN_COUNT = 5
 MIN_RATIO = 2.0
@@ -69,8 +71,35 @@ class Cluster:
         return f"{self.p_value:.1e}" if self.p_value < 0.001 else f"{self.p_value:.3f}"
 
     @property
+    def chance_words(self):
+        """The p-value as a manager reads it: "about 1 in 10 billion" (one significant figure)."""
+        return chance_words(self.p_value)
+
+    @property
     def ratio(self):
         return self.observed / self.expected if self.expected else math.inf
+
+
+# Big numbers in words, largest first: a manager reads "10 billion" sooner than 1e10.
+_MAGNITUDES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (10**3, "thousand"))
+
+
+def chance_words(p_value):
+    """How likely a count this high is by chance alone, in words: "about 1 in 10 billion"."""
+    if p_value <= 0 or p_value < 1e-12:
+        return _("less than 1 in a trillion")
+    odds = 1 / p_value
+    if odds < 2:
+        return _("likely")
+    scale = 10 ** math.floor(math.log10(odds))
+    odds = round(odds / scale) * scale
+    for size, unit in _MAGNITUDES:
+        if odds >= size:
+            number = f"{odds / size:g}"
+            words = {"trillion": _("%(number)s trillion"), "billion": _("%(number)s billion"),
+                     "million": _("%(number)s million"), "thousand": _("%(number)s thousand")}[unit]
+            return _("about 1 in %(odds)s") % {"odds": words % {"number": number}}
+    return _("about 1 in %(odds)s") % {"odds": f"{odds:g}"}
 
 
 def outliers(cells, row_of, column_of, *, cell_count, table_of=lambda cell: None, alpha=ALPHA,

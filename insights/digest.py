@@ -11,7 +11,6 @@ clock) send one digest.
 
 import datetime
 import logging
-import zoneinfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -34,7 +33,7 @@ OPEN_LISTED = 10
 
 def digest_zone(scope):
     """The time zone of the manager's first location: their Monday morning."""
-    return zoneinfo.ZoneInfo(scope.locations[0].timezone)
+    return scope.locations[0].zone
 
 
 def send_weekly_digests(*, now=None):

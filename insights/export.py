@@ -28,6 +28,8 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, QueryDict, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.formats import date_format
 
 from followups.models import Notification
 from followups.services import tell
@@ -147,7 +149,7 @@ def job_for(user, pk):
         jobs = jobs.filter(requested_by=user)
     job = jobs.first()
     if job is None:
-        raise Http404("No such export.")
+        raise Http404(gettext("No such export."))
     return job
 
 
@@ -164,7 +166,7 @@ def download(user, pk, *, now):
     """The finished file of job `pk` for `user` (same rule as its page); 404 until it is ready or once expired."""
     job = job_for(user, pk)
     if state_of(job, now) != ExportJob.Status.READY:
-        raise Http404("This export is not ready, or has expired.")
+        raise Http404(gettext("This export is not ready, or has expired."))
     return FileResponse(storages["exports"].open(job.file_name, "rb"), as_attachment=True, filename=job.filename,
                         content_type="text/csv")
 
@@ -219,8 +221,8 @@ def write_export(job_id, *, now=None, chunk_rows=CHUNK_ROWS):
             status=ExportJob.Status.READY, file_name=stored, rows_written=written, rows_expected=written,
             progress_at=finished, finished_at=finished, expires_at=finished + settings.EXPORT_KEEP_FOR,
         )
-        tell([job.requested_by], kind=Notification.Kind.EXPORT_READY, title=f"Your export is ready: {job.filename}",
-             body=f"{written} incidents, ready to download until {finished + settings.EXPORT_KEEP_FOR:%d %b %Y}.",
+        tell([job.requested_by], kind=Notification.Kind.EXPORT_READY, title=gettext("Your export is ready: %(filename)s") % {"filename": job.filename},
+             body=gettext("%(written)s incidents, ready to download until %(value)s.") % {"written": written, "value": date_format(finished + settings.EXPORT_KEEP_FOR, "j M Y")},
              dedupe_key=f"export-ready-{job.pk}-{finished.timestamp():.0f}", now=finished,
              link=reverse("insights:export_job", args=[job.pk]))
     return written

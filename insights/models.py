@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class WeeklyDigest(models.Model):
@@ -24,7 +25,8 @@ class Tally(models.Model):
     A slice is the part of a location's local day that falls in one UTC day (one slice where the
     location keeps UTC, two elsewhere): a period is whole days either in the location's own time zone
     or in UTC (the console's zone when locations differ), so every period is a set of slices.
-    `dimension` says what `key` is: "" the location's totals, "hour" the local hour (00–23), or the
+    `dimension` says what `key` is: "" the location's totals, "hour" the local ISO weekday and hour the
+    incidents happened ("3-15": Wednesday 15:00–16:00), or the
     owner, logged_by, category, busyness or channel of the incidents counted."""
 
     location = models.ForeignKey("incidents.Location", on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -91,11 +93,11 @@ class ExportJob(models.Model):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Waiting for a worker"
-        RUNNING = "running", "Being written"
-        READY = "ready", "Ready to download"
-        FAILED = "failed", "Failed"
-        EXPIRED = "expired", "Expired"
+        QUEUED = "queued", gettext_lazy("Waiting for a worker")
+        RUNNING = "running", gettext_lazy("Being written")
+        READY = "ready", gettext_lazy("Ready to download")
+        FAILED = "failed", gettext_lazy("Failed")
+        EXPIRED = "expired", gettext_lazy("Expired")
 
     organization = models.ForeignKey("incidents.Organization", on_delete=models.CASCADE, related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_jobs")
@@ -104,7 +106,7 @@ class ExportJob(models.Model):
     query = models.TextField(blank=True)
     filename = models.CharField(max_length=100)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    rows_expected = models.PositiveIntegerField(default=0, help_text="Counted when the worker starts; for the progress bar.")
+    rows_expected = models.PositiveIntegerField(default=0, help_text=gettext_lazy("Counted when the worker starts; for the progress bar."))
     rows_written = models.PositiveIntegerField(default=0)
     # The file's name in the "exports" storage (settings.STORAGES), once it is complete; empty before and
     # after it expires.
@@ -130,3 +132,30 @@ class ExportJob(models.Model):
         if self.status == self.Status.READY:
             return 100
         return min(99, self.rows_written * 100 // self.rows_expected) if self.rows_expected else 0
+
+
+class SavedView(models.Model):
+    """A person's named filters for one page of the console, applied in one click: the query string as
+    that page's own filter form read it when it was saved (`insights.saved_views`), nothing else."""
+
+    class Page(models.TextChoices):
+        OPEN = "open", gettext_lazy("Open recoveries")
+        INCIDENTS = "incidents", gettext_lazy("Incidents")
+        TRENDS = "trends", gettext_lazy("Trends")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views",
+                             db_index=False)
+    page = models.CharField(max_length=20, choices=Page.choices)
+    name = models.CharField(max_length=60)
+    query = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Saving a name again replaces that view; the constraint's index also serves each page's list.
+            models.UniqueConstraint(fields=["user", "page", "name"], name="saved_view_name_unique"),
+        ]
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

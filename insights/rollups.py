@@ -20,7 +20,6 @@ The pages may be up to a pass (a minute) behind the recoveries.
 
 import datetime
 import math
-import zoneinfo
 from collections import Counter, defaultdict
 from decimal import Decimal
 
@@ -29,6 +28,7 @@ from django.db.models import Case, Count, Exists, IntegerField, Max, Min, OuterR
 from django.db.models.functions import ExtractIsoWeekDay
 from django.utils import timezone
 
+from incidents.calendar import zone_named
 from incidents.models import Gesture, Incident, Location, Organization, Outcome
 from outreach.models import Message
 
@@ -133,7 +133,7 @@ def _day_tallies(location_id, zone, day):
                                                sent_at__isnull=False))
     rows = Incident.objects.filter(location_id=location_id, logged_at__gte=start, logged_at__lt=end).annotate(
         check_sent=check_sent
-    ).values("logged_at", "follow_up_due_at", "responded_at", "fixed_at", "closed_at", "wrapped_up_at", "outcome",
+    ).values("logged_at", "occurred_at", "follow_up_due_at", "responded_at", "fixed_at", "closed_at", "wrapped_up_at", "outcome",
              "customer_outcome", "gesture_count", "gesture_cost", "customer__lifetime_value", "check_sent",
              *DURATIONS, *BREAKDOWNS.values()).order_by()
     tallies, histograms = {}, defaultdict(lambda: defaultdict(Counter))
@@ -153,7 +153,9 @@ def _day_tallies(location_id, zone, day):
         for dimension, column in BREAKDOWNS.items():
             if dimension != "owner":
                 cell(utc_date, dimension, _key(row[column])).logged += 1
-        cell(utc_date, "hour", f"{row['logged_at'].astimezone(zone).hour:02d}").logged += 1
+        # When it happened, which may be another day than the one it was logged on: the weekday rides in the key.
+        happened = row["occurred_at"].astimezone(zone)
+        cell(utc_date, "hour", f"{happened.isoweekday()}-{happened.hour:02d}").logged += 1
     for place, tally in tallies.items():
         if place in histograms:
             tally.durations = {name: dict(counts) for name, counts in histograms[place].items()}
@@ -170,7 +172,7 @@ def fold_days(days):
     for location_id, dates in by_location.items():
         if location_id not in zones:
             continue
-        zone = zoneinfo.ZoneInfo(zones[location_id])
+        zone = zone_named(zones[location_id])
         with transaction.atomic():
             for day in sorted(dates):
                 Tally.objects.filter(location_id=location_id, local_date=day).delete()
@@ -216,7 +218,7 @@ def _days_of(logged):
     days = set()
     for location_id, logged_at in logged:
         if location_id not in zones:
-            zones[location_id] = zoneinfo.ZoneInfo(Location.objects.get(pk=location_id).timezone)
+            zones[location_id] = Location.objects.get(pk=location_id).zone
         days.add((location_id, logged_at.astimezone(zones[location_id]).date()))
     return days
 
@@ -265,7 +267,7 @@ def _rebuild_locked():
     Tally.objects.all().delete()
     days = set()
     for location in Location.objects.all():
-        zone = zoneinfo.ZoneInfo(location.timezone)
+        zone = location.zone
         # The local days that have incidents, one DISTINCT over the location's index.
         hours = Incident.objects.filter(location=location).datetimes("logged_at", "day", tzinfo=zone)
         days |= {(location.pk, moment.date()) for moment in hours}
@@ -288,7 +290,7 @@ def slice_condition(locations, start, end):
     the period is not whole days of its own time zone nor of UTC (then only the incidents can answer)."""
     by_axis = defaultdict(list)
     for location in locations:
-        zone = zoneinfo.ZoneInfo(location.timezone)
+        zone = location.zone
         first, last = start.astimezone(zone), end.astimezone(zone)
         if _midnight(first) and _midnight(last):
             by_axis[("local_date", first.date(), last.date())].append(location.pk)
@@ -453,7 +455,10 @@ def trend_counts(scope, values, start, end):
     hours = tallies.filter(dimension="hour").annotate(weekday=ExtractIsoWeekDay("local_date")).values(
         "location_id", "weekday", "key").annotate(n=Sum("logged"))
     for row in hours.order_by():
-        cell = (row["location_id"], row["weekday"], int(row["key"]))
+        # "3-15": Wednesday, 15:00, when it happened. A bare "15" was folded before the weekday was kept
+        # (the hour it was logged, on the row's own day) and stays readable until the day is folded again.
+        weekday, _, hour = row["key"].rpartition("-")
+        cell = (row["location_id"], int(weekday) if weekday else row["weekday"], int(hour))
         grouped["cells"][cell] = grouped["cells"].get(cell, 0) + row["n"]
     others = tallies.exclude(dimension="hour").values("location_id", "dimension", "key").annotate(n=Sum("logged"))
     for row in others.order_by():

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from incidents.models import Busyness, Category, Channel, Incident, Stage, User
 from incidents.selectors import visible_locations
@@ -44,10 +45,15 @@ class Scope:
         return zones
 
 
+def sees_console(user):
+    """Managers and admins work from the console (and land on it when they sign in); everyone else is refused it."""
+    return user.is_authenticated and (user.is_manager or user.is_superuser)
+
+
 def scope_for(user):
     """The console's scope, or PermissionDenied for anyone who is not a manager or an admin."""
-    if not user.is_authenticated or not (user.is_manager or user.is_superuser):
-        raise PermissionDenied("The managers' console is for managers.")
+    if not sees_console(user):
+        raise PermissionDenied(gettext("The managers' console is for managers."))
     return Scope(user=user, locations=list(visible_locations(user).order_by("name")))
 
 
@@ -65,32 +71,53 @@ class QuickSelect(forms.Select):
         return format_html('<select name="{}" id="{}">{}</select>', name, attributes.get("id", ""), options)
 
 
+# Dates as the app writes them ("4 Nov 2026"), and as links and date pickers send them (2026-11-04).
+DAY_FORMATS = ["%Y-%m-%d", "%d %b %Y", "%d %B %Y", "%d %b, %Y", "%b %d %Y", "%b %d, %Y", "%B %d %Y", "%B %d, %Y"]
+
+
+def day_text(day):
+    """A date as every page writes it: 4 Nov 2026."""
+    return f"{day.day} {day:%b %Y}"
+
+
+class DayInput(forms.DateInput):
+    """A date typed as text, shown as "4 Nov 2026"; what was typed comes back as typed."""
+
+    input_type = "text"
+
+    def format_value(self, value):
+        return day_text(value) if isinstance(value, datetime.date) else value
+
+
 class Filters(forms.Form):
     """Filters shared by the console, the trends, the incident list and the export. All optional."""
 
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From",
+    start = forms.DateField(required=False, input_formats=DAY_FORMATS, widget=DayInput(attrs={"placeholder": gettext_lazy("e.g. 4 Nov 2026"), "autocomplete": "off"}), label=gettext_lazy("From"),
                             validators=[validate_in_range])
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To (inclusive)",
+    end = forms.DateField(required=False, input_formats=DAY_FORMATS, widget=DayInput(attrs={"placeholder": gettext_lazy("e.g. 4 Nov 2026"), "autocomplete": "off"}), label=gettext_lazy("To (inclusive)"),
                           validators=[validate_in_range])
     location = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    region = forms.CharField(required=False)
-    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Owner")
-    logged_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Logged by")
-    stage = forms.ChoiceField(required=False, choices=[("", "Any stage"), *Stage.choices])
+    region = forms.ChoiceField(required=False, label=gettext_lazy("Region"))  # the organization's regions
+    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Owner"))
+    logged_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Logged by"))
+    stage = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any stage")), *Stage.choices])
     category = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    busyness = forms.ChoiceField(required=False, choices=[("", "Any"), *Busyness.choices])
-    channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
-    overdue = forms.BooleanField(required=False, label="Late only")
+    busyness = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any")), *Busyness.choices])
+    channel = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any channel")), *Channel.choices])
+    overdue = forms.BooleanField(required=False, label=gettext_lazy("Late only"))
     weekday = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
-                                     choices=[("", "Any day")] + [(d, n) for d, n in enumerate(
+                                     choices=[("", gettext_lazy("Any day"))] + [(d, n) for d, n in enumerate(
                                          ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start=1)])
     hour = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
-                                  choices=[("", "Any hour")] + [(h, f"{h:02d}:00") for h in range(24)])
+                                  choices=[("", gettext_lazy("Any hour"))] + [(h, f"{h:02d}:00") for h in range(24)])
 
     def __init__(self, data, *, scope, staff=(), categories=()):
         super().__init__(data)
         self.scope = scope
         self.fields["location"].choices = [("", "All my locations")] + [(l.pk, l.name) for l in scope.locations]
+        regions = sorted({location.region for location in scope.locations if location.region})
+        self.fields["region"].choices = [("", gettext_lazy("All regions"))] + [(name, name) for name in regions] + (
+            [(NO_REGION, gettext_lazy("No region"))] if any(not location.region for location in scope.locations) else [])
         people = [("", "Anyone")] + [(u.pk, u.display_name()) for u in staff]
         self.fields["owner"].choices = people
         self.fields["logged_by"].choices = people
@@ -102,7 +129,7 @@ class Filters(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            self.add_error("end", "The end comes before the start.")
+            self.add_error("end", gettext("The end comes before the start."))
         return data
 
     def values(self):
@@ -165,17 +192,18 @@ def filter_incidents(incidents, values, scope, *, now=None):
 
 
 def at_local_time(incidents, scope, weekday, hour):
-    """Incidents logged on an ISO weekday / at an hour of the day in their own location's time zone.
+    """Incidents that happened (`occurred_at`, as the heatmap counts them) on an ISO weekday / at an hour
+    of the day in their own location's time zone.
     One converted column per time zone of the scope; the database converts, nothing is read into Python."""
     condition = Q(pk__in=[])
     for number, (zone_name, location_ids) in enumerate(scope.by_timezone().items()):
         zone = zoneinfo.ZoneInfo(zone_name)
         lookups = {"location_id__in": location_ids}
         if weekday is not None:
-            incidents = incidents.annotate(**{f"weekday_{number}": ExtractIsoWeekDay("logged_at", tzinfo=zone)})
+            incidents = incidents.annotate(**{f"weekday_{number}": ExtractIsoWeekDay("occurred_at", tzinfo=zone)})
             lookups[f"weekday_{number}"] = weekday
         if hour is not None:
-            incidents = incidents.annotate(**{f"hour_{number}": ExtractHour("logged_at", tzinfo=zone)})
+            incidents = incidents.annotate(**{f"hour_{number}": ExtractHour("occurred_at", tzinfo=zone)})
             lookups[f"hour_{number}"] = hour
         condition |= Q(**lookups)
     return incidents.filter(condition)

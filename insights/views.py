@@ -10,15 +10,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext, ngettext
 
+from incidents import selectors as incident_selectors
 from incidents import services
 from incidents.models import Gesture, Incident, User
 from outreach.survey import feeling_label
 
-from . import charts, clusters, export, selectors
-from .models import ExportJob
-from .scope import Filters, categories_of, period_of, scope_for, staff_of
-from .selectors.open_recoveries import open_recoveries_page
+from . import bulk, charts, clusters, export, saved_views, selectors
+from .forms import BulkForm, SavedViewForm
+from .models import ExportJob, SavedView
+from .scope import Filters, categories_of, day_text, period_of, scope_for, staff_of
+from .selectors.open_recoveries import decisions_waiting, open_recoveries_page
 
 
 def manager_page(view):
@@ -39,9 +42,9 @@ def _filters(request, scope, staff=None):
     data = request.GET.copy()
     default_start, default_end = period_of({}, scope)
     if not data.get("start") and not data.get("end"):
-        data["start"] = default_start.date().isoformat()
+        data["start"] = day_text(default_start.date())
     if not data.get("end"):
-        data["end"] = (default_end - selectors.DAY).date().isoformat()
+        data["end"] = day_text((default_end - selectors.DAY).date())
     form = Filters(data, scope=scope, staff=staff, categories=categories_of(scope))
     return form, form.values(), staff
 
@@ -62,8 +65,12 @@ def open_recoveries(request, scope):
     query = charts.query({key: value for key, value in request.GET.items() if key not in ("page", "partial")})
     context = {"form": form, "rows": rows, "page": page, "query": query, "counts": counts, "staff": staff, "now": now,
                "zone": scope.timezone, "next": request.get_full_path().replace("partial=1", "")}
-    template = "insights/_open_table.html" if request.GET.get("partial") else "insights/open.html"
-    return render(request, template, context)
+    if request.GET.get("partial"):
+        return render(request, "insights/_open_table.html", context)
+    # Above the table, whatever its filters: what waits for a decision, and the manager's own recoveries.
+    context["decisions"] = decisions_waiting(scope, now=now)
+    context["mine"] = incident_selectors.open_incidents_for(request.user, now=now).count()
+    return render(request, "insights/open.html", context)
 
 
 def _page_number(request):
@@ -91,7 +98,7 @@ def recovery_action(view):
         except services.RecoveryError as error:
             messages.error(request, error.message)
         except (User.DoesNotExist, ValueError):
-            messages.error(request, "Choose a member of staff from the list.")
+            messages.error(request, gettext("Choose a member of staff from the list."))
         else:
             messages.success(request, done)
         return redirect(back)
@@ -186,14 +193,15 @@ def _choice_labels():
 
 @manager_page
 def incident_list(request, scope):
-    form, values, _ = _filters(request, scope)
+    form, values, staff = _filters(request, scope)
     now = timezone.now()
     start, end = period_of(values, scope, now)
     page = Paginator(selectors.incident_list(scope, values, start, end, now), 50).get_page(request.GET.get("page"))
     query = charts.query({key: value for key, value in request.GET.items() if key != "page"})
     return render(request, "insights/incidents.html", {"form": form, "page": page, "start": start.date(),
                                                        "last_day": (end - selectors.DAY).date(),
-                                                       "query": query})
+                                                       "query": query, "staff": staff, "actions": bulk.ACTIONS,
+                                                       "here": request.get_full_path()})
 
 
 @manager_page
@@ -240,3 +248,73 @@ def export_download(request, pk):
 def export_retry(request, pk):
     job = export.retry(request.user, pk, now=timezone.now())
     return redirect("insights:export_job", pk=job.pk)
+
+
+# --- Saved views and bulk actions ------------------------------------------------------------------
+
+SAVED_VIEW_PAGES = {"open": "insights:open", "incidents": "insights:incidents", "trends": "insights:trends"}
+
+
+@manager_page
+@require_POST
+def save_view(request, scope):
+    """Save the page's filters under a name; back to the page with them applied. A name or filters that
+    cannot be saved show this form again, as typed, with the reason."""
+    form = SavedViewForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            view = saved_views.save_view(by=request.user, scope=scope, page=data["page"], name=data["name"],
+                                         query=data["query"])
+        except services.RecoveryError as error:
+            form.add_error("name", error.message)
+        else:
+            messages.success(request, gettext("Saved “%(name)s”: it is one click away on this page.") % {"name": view.name})
+            return redirect(reverse(SAVED_VIEW_PAGES[view.page]) + (f"?{view.query}" if view.query else ""))
+    return render(request, "insights/saved_view_form.html", {"form": form}, status=400)
+
+
+@manager_page
+@require_POST
+def delete_view(request, scope, pk):
+    view = get_object_or_404(SavedView, pk=pk, user=request.user)  # another person's is as missing as none
+    saved_views.delete_view(view)
+    messages.success(request, gettext("Deleted the view “%(name)s”.") % {"name": view.name})
+    return redirect(SAVED_VIEW_PAGES[view.page])
+
+
+def _bulk_form(request, scope):
+    return BulkForm(request.POST, scope=scope, staff=staff_of(scope))
+
+
+@manager_page
+@require_POST
+def bulk_review(request, scope):
+    """The confirmation: every ticked incident and what would change on it; nothing is written yet."""
+    form = _bulk_form(request, scope)
+    if not form.is_valid():
+        return render(request, "insights/bulk_confirm.html", {"form": form}, status=400)
+    data, person = form.cleaned_data, form.chosen_person()
+    return render(request, "insights/bulk_confirm.html", {
+        "form": form, "person": person, "action": data["action"], "back": form.back(),
+        "changes": bulk.plan(data["incident"], action=data["action"], person=person),
+    })
+
+
+@manager_page
+@require_POST
+def bulk_apply(request, scope):
+    """Confirmed: each change through its single-incident service, one transaction; each refusal listed."""
+    form = _bulk_form(request, scope)
+    if not form.is_valid():
+        return render(request, "insights/bulk_confirm.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    changed, refused = bulk.apply(data["incident"], by=request.user, action=data["action"], person=form.chosen_person())
+    if changed:
+        messages.success(request, ngettext("%(count)s incident changed: %(references)s.",
+                                           "%(count)s incidents changed: %(references)s.", len(changed)) % {
+            "count": len(changed), "references": ", ".join(incident.reference for incident in changed)})
+    for incident, reason in refused:
+        messages.error(request, gettext("%(reference)s was not changed: %(reason)s") % {
+            "reference": incident.reference, "reason": reason})
+    return redirect(form.back() or reverse("insights:incidents"))

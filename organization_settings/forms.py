@@ -3,6 +3,7 @@
 import zoneinfo
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from helpdesk import tokens as api_tokens
 from helpdesk.models import ApiToken, WebhookEndpoint
@@ -33,13 +34,14 @@ class OrganizationForm(ModelForm):
                   "problem_watch_period": "Watch a fixed problem this long without recurrence before proposing to close it",
                   "two_factor_required": "Managers and admins must use two-factor sign-in",
                   "quiet_hours_start": "No messages to customers from (their location's time)",
-                  "quiet_hours_end": "until (a message due then waits for this hour)"}
+                  "quiet_hours_end": "until (a message due then waits for this hour)",
+                  "care_flag_days": _("A customer's care flag lasts (days)")}
         widgets = {"quiet_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
                    "quiet_hours_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
 
 
 class LocationForm(ModelForm):
-    timezone = forms.ChoiceField(label="Time zone", choices=[(zone, zone) for zone in TIME_ZONES], initial="UTC")
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=[(zone, zone) for zone in TIME_ZONES], initial="UTC")
 
     class Meta:
         model = Location
@@ -53,14 +55,14 @@ class LocationForm(ModelForm):
 
 
 class StaffForm(Form):
-    first_name = forms.CharField(label="First name", max_length=150)
-    last_name = forms.CharField(label="Last name", max_length=150, required=False)
-    role = forms.ChoiceField(label="Role")
-    locations = forms.ModelMultipleChoiceField(label="Locations", queryset=None, required=False,
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"))
+    locations = forms.ModelMultipleChoiceField(label=_("Locations"), queryset=None, required=False,
                                                widget=forms.CheckboxSelectMultiple)
     discretion_budget = forms.DecimalField(
-        label="Discretion budget (optional)", max_digits=10, decimal_places=2, min_value=0, required=False,
-        help_text="What they may give one customer without asking a manager; empty means the organization's default.",
+        label=_("Discretion budget (optional)"), max_digits=10, decimal_places=2, min_value=0, required=False,
+        help_text=_("What they may give one customer without asking a manager; empty means the organization's default."),
     )
 
     def __init__(self, *args, by, organization, **kwargs):
@@ -70,45 +72,45 @@ class StaffForm(Form):
 
 
 class InviteForm(StaffForm):
-    email = forms.EmailField(label="Email", help_text="They sign in with it, and get the invitation there.")
+    email = forms.EmailField(label=_("Email"), help_text=_("They sign in with it, and get the invitation there."))
     field_order = ["email", "first_name", "last_name", "role", "locations", "discretion_budget"]
 
 
 class ApiTokenForm(Form):
-    scope = forms.ChoiceField(label="Scope", choices=ApiToken.Scope.choices, initial=ApiToken.Scope.WRITE,
-                              help_text="A read-only token may read everything and change nothing.")
-    expires_at = forms.DateTimeField(label="Expires (optional)", required=False,
+    scope = forms.ChoiceField(label=_("Scope"), choices=ApiToken.Scope.choices, initial=ApiToken.Scope.WRITE,
+                              help_text=_("A read-only token may read everything and change nothing."))
+    expires_at = forms.DateTimeField(label=_("Expires (optional)"), required=False,
                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-                                     help_text="Empty: until revoked.")
+                                     help_text=_("Empty: until revoked."))
 
 
 class ApiClientForm(ApiTokenForm):
-    name = forms.CharField(label="Name", max_length=100, help_text="The system it is for, e.g. Helpdesk.")
-    rate_limit_per_minute = forms.IntegerField(label="Requests per minute", min_value=1, max_value=100000, initial=600)
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("The system it is for, e.g. Helpdesk."))
+    rate_limit_per_minute = forms.IntegerField(label=_("Requests per minute"), min_value=1, max_value=100000, initial=600)
     field_order = ["name", "rate_limit_per_minute", "scope", "expires_at"]
 
 
 class RotateTokenForm(Form):
     keep_old_for_hours = forms.IntegerField(
-        label="Keep the old token working for (hours)", min_value=0, max_value=720,
+        label=_("Keep the old token working for (hours)"), min_value=0, max_value=720,
         initial=int(api_tokens.DEFAULT_OVERLAP.total_seconds() // 3600),
-        help_text="Time to put the new token everywhere the old one is used; 0 stops the old one now.",
+        help_text=_("Time to put the new token everywhere the old one is used; 0 stops the old one now."),
     )
 
 
 class WebhookForm(Form):
-    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
-    events = forms.MultipleChoiceField(label="Events", choices=WebhookEndpoint.EventType.choices, required=False,
-                                       widget=forms.CheckboxSelectMultiple, help_text="None ticked means all.")
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(label=_("Events"), choices=WebhookEndpoint.EventType.choices, required=False,
+                                       widget=forms.CheckboxSelectMultiple, help_text=_("None ticked means all."))
 
 
 class SingleSignOnForm(Form):
-    issuer = forms.URLField(label="Issuer", max_length=500, assume_scheme="https",
-                            help_text="Your identity provider's issuer address, e.g. https://login.example.com/realms/staff.")
-    client_id = forms.CharField(label="Client ID", max_length=191)
-    client_secret = forms.CharField(label="Client secret", max_length=191, required=False,
+    issuer = forms.URLField(label=_("Issuer"), max_length=500, assume_scheme="https",
+                            help_text=_("Your identity provider's issuer address, e.g. https://login.example.com/realms/staff."))
+    client_id = forms.CharField(label=_("Client ID"), max_length=191)
+    client_secret = forms.CharField(label=_("Client secret"), max_length=191, required=False,
                                     widget=forms.PasswordInput(render_value=False),
-                                    help_text="Leave blank to keep the saved secret.")
-    email_domain = forms.CharField(label="Work email domain", max_length=253,
-                                   help_text="People whose email ends in @ this domain are sent to the identity provider.")
-    active = forms.BooleanField(label="Single sign-on is on", required=False, initial=True)
+                                    help_text=_("Leave blank to keep the saved secret."))
+    email_domain = forms.CharField(label=_("Work email domain"), max_length=253,
+                                   help_text=_("People whose email ends in @ this domain are sent to the identity provider."))
+    active = forms.BooleanField(label=_("Single sign-on is on"), required=False, initial=True)

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext
 
 from incidents import selectors
 from helpdesk import services as api_services
@@ -28,6 +29,7 @@ from helpdesk import webhooks
 from helpdesk import tokens as api_tokens
 from helpdesk.models import ApiClient, ApiToken, WebhookEndpoint
 from incidents.models import Location, Organization, User
+from incidents import services as incident_services
 from incidents.services import Conflict, NotAllowed, RecoveryError, validate
 from signing_in.models import SingleSignOn
 from signing_in.provider import OrganizationSignOn
@@ -36,7 +38,7 @@ RANK = {User.Role.FRONTLINE: 0, User.Role.MANAGER: 1, User.Role.ADMIN: 2}
 ORGANIZATION_FIELDS = ["name", "currency", "follow_up_window", "heads_up_before", "escalate_after",
                        "progress_report_every", "progress_reports_send_at", "check_back_after", "wrap_up_after",
                        "satisfaction_check_after", "problem_watch_period", "default_discretion_budget",
-                       "two_factor_required", "quiet_hours_start", "quiet_hours_end"]
+                       "two_factor_required", "quiet_hours_start", "quiet_hours_end", "care_flag_days"]
 
 
 # --- Who may do what ------------------------------------------------------------------------------
@@ -61,12 +63,12 @@ def is_admin_of(user, organization):
 
 def _require_settings(by, organization):
     if not _is_operator(by) and not (may_open_settings(by) and by.organization_id == organization.id):
-        raise NotAllowed("Settings are for the organization's managers and admins.")
+        raise NotAllowed(gettext("Settings are for the organization's managers and admins."))
 
 
 def _require_admin(by, organization, what):
     if not is_admin_of(by, organization):
-        raise NotAllowed(f"Only an organization admin can {what}.")
+        raise NotAllowed(gettext("Only an organization admin can %(what)s.") % {"what": what})
 
 
 def assignable_roles(by):
@@ -91,19 +93,19 @@ def locations_in_reach(by, organization):
 
 def _require_in_reach(by, member, organization):
     if member.organization_id != organization.id or not staff_in_reach(by, organization).filter(pk=member.pk).exists():
-        raise NotAllowed("You can only change staff of your own locations with a role no higher than yours.")
+        raise NotAllowed(gettext("You can only change staff of your own locations with a role no higher than yours."))
 
 
 def _check_role_and_locations(by, organization, role, locations):
     if role not in User.Role.values:
-        raise RecoveryError("Choose a role.", field_errors={"role": ["Unknown role."]})
+        raise RecoveryError(gettext("Choose a role."), field_errors={"role": [gettext("Unknown role.")]})
     if role not in assignable_roles(by):
-        raise NotAllowed("Nobody can give a role above their own.", field_errors={"role": ["Above your own role."]})
+        raise NotAllowed(gettext("Nobody can give a role above their own."), field_errors={"role": [gettext("Above your own role.")]})
     reachable = set(locations_in_reach(by, organization).values_list("pk", flat=True))
     if any(location.pk not in reachable for location in locations):
-        raise NotAllowed("You can only give locations you manage.", field_errors={"locations": ["Not one of yours."]})
+        raise NotAllowed(gettext("You can only give locations you manage."), field_errors={"locations": [gettext("Not one of yours.")]})
     if role != User.Role.ADMIN and not locations:  # they would see nothing and could log nothing
-        raise RecoveryError("Choose at least one location.", field_errors={"locations": ["Choose at least one."]})
+        raise RecoveryError(gettext("Choose at least one location."), field_errors={"locations": [gettext("Choose at least one.")]})
 
 
 # --- The organization ------------------------------------------------------------------------------
@@ -116,13 +118,17 @@ def update_organization(organization, *, by, **values):
     _require_admin(by, organization, "change the organization's settings")
     unknown = set(values) - set(ORGANIZATION_FIELDS)
     if unknown:
-        raise RecoveryError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+        raise RecoveryError(gettext("Unknown settings: %(join)s.") % {"join": ', '.join(sorted(unknown))})
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     for field, value in values.items():
         setattr(organization, field, value)
     organization.currency = (organization.currency or "").upper()
     validate(organization)
     organization.save(update_fields=list(values))
+    if "care_flag_days" in values:
+        # Unlike the clocks, a care flag's period applies at once: "is the flag still open?" is asked
+        # each time someone looks the customer up.
+        incident_services.care_flag_period_changed(organization)
     return organization
 
 
@@ -134,12 +140,12 @@ def save_location(organization, *, by, location=None, name, code, region="", tim
     """Add or change a location. Admins only."""
     _require_admin(by, organization, "add or change locations")
     if location is not None and location.organization_id != organization.id:
-        raise NotAllowed("That location belongs to another organization.")
+        raise NotAllowed(gettext("That location belongs to another organization."))
     clash = Location.objects.filter(organization=organization, code=code)
     if location is not None:
         clash = clash.exclude(pk=location.pk)
     if clash.exists():
-        raise Conflict("Another location already has that code.", field_errors={"code": ["Already used."]})
+        raise Conflict(gettext("Another location already has that code."), field_errors={"code": [gettext("Already used.")]})
     record = location or Location(organization=organization)
     record.name, record.code, record.region, record.timezone = name, code, region, timezone
     record.opens_at, record.closes_at = opens_at, closes_at
@@ -160,7 +166,7 @@ def invite_staff(organization, *, by, email, first_name, last_name="", role, loc
     locations = list(locations)
     _check_role_and_locations(by, organization, role, locations)
     if User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exists():
-        raise Conflict("Someone with that email address already has an account.", field_errors={"email": ["Already has an account."]})
+        raise Conflict(gettext("Someone with that email address already has an account."), field_errors={"email": [gettext("Already has an account.")]})
     member = User(username=email, email=email, first_name=first_name, last_name=last_name, organization=organization,
                   role=role, discretion_budget=discretion_budget)
     member.set_unusable_password()
@@ -178,9 +184,9 @@ def update_staff(member, *, by, role, locations, first_name, last_name="", discr
     _require_in_reach(by, member, organization)
     locations = list(locations)
     if by is not None and member.pk == by.pk and role != member.role:
-        raise NotAllowed("Nobody changes their own role; ask another admin.", field_errors={"role": ["Your own role."]})
+        raise NotAllowed(gettext("Nobody changes their own role; ask another admin."), field_errors={"role": [gettext("Your own role.")]})
     if by is not None and member.pk == by.pk and discretion_budget != member.discretion_budget:
-        raise NotAllowed("Nobody sets their own discretion budget.", field_errors={"discretion_budget": ["Your own budget."]})
+        raise NotAllowed(gettext("Nobody sets their own discretion budget."), field_errors={"discretion_budget": [gettext("Your own budget.")]})
     _check_role_and_locations(by, organization, role, locations)
     if not _is_operator(by) and by.role != User.Role.ADMIN:
         # A manager's change keeps the locations they do not manage, which they cannot see.
@@ -200,7 +206,7 @@ def set_staff_active(member, *, by, active):
     _require_settings(by, organization)
     _require_in_reach(by, member, organization)
     if by is not None and member.pk == by.pk:
-        raise NotAllowed("You cannot deactivate yourself.")
+        raise NotAllowed(gettext("You cannot deactivate yourself."))
     member.is_active = active
     member.save(update_fields=["is_active"])
     return member
@@ -210,7 +216,7 @@ def resend_invitation(member, *, by):
     _require_settings(by, member.organization)
     _require_in_reach(by, member, member.organization)
     if member.has_usable_password() or not member.is_active:
-        raise Conflict("They have already chosen a password." if member.is_active else "They are deactivated.")
+        raise Conflict(gettext("They have already chosen a password.") if member.is_active else gettext("They are deactivated."))
     send_invitation_on_commit(member)
 
 
@@ -238,7 +244,7 @@ def add_api_client(organization, *, by, name, rate_limit_per_minute=None, scope=
     _require_admin(by, organization, "add API clients")
     name = (name or "").strip()
     if ApiClient.objects.filter(organization=organization, name__iexact=name).exists():
-        raise Conflict("An API client of that name already exists.", field_errors={"name": ["Already used."]})
+        raise Conflict(gettext("An API client of that name already exists."), field_errors={"name": [gettext("Already used.")]})
     return api_services.create_api_client(organization=organization, name=name, rate_limit_per_minute=rate_limit_per_minute,
                                           scope=scope, expires_at=expires_at)
 
@@ -323,11 +329,10 @@ def _read_provider_configuration(issuer):
         answer.raise_for_status()
         configuration = answer.json()
     except (requests.RequestException, ValueError) as error:
-        raise RecoveryError(f"Could not read the identity provider's configuration at {url}. Check the issuer "
-                            "address.", field_errors={"issuer": ["No OpenID Connect configuration found here."]}) from error
+        raise RecoveryError(gettext("Could not read the identity provider's configuration at %(url)s. Check the issuer address.") % {"url": url}, field_errors={"issuer": [gettext("No OpenID Connect configuration found here.")]}) from error
     if not isinstance(configuration, dict) or configuration.get("issuer", "").rstrip("/") != issuer.rstrip("/"):
-        raise RecoveryError("The identity provider names a different issuer than the address given.",
-                            field_errors={"issuer": ["The provider calls itself something else: use its issuer."]})
+        raise RecoveryError(gettext("The identity provider names a different issuer than the address given."),
+                            field_errors={"issuer": [gettext("The provider calls itself something else: use its issuer.")]})
 
 
 def save_single_sign_on(organization, *, by, issuer, client_id, client_secret="", email_domain, active=True):
@@ -335,15 +340,15 @@ def save_single_sign_on(organization, *, by, issuer, client_id, client_secret=""
     _require_admin(by, organization, "set up single sign-on")
     issuer = issuer.strip().rstrip("/")
     if not (issuer.startswith("https://") or settings.SINGLE_SIGN_ON_ALLOW_HTTP):
-        raise RecoveryError("The identity provider must be reached over HTTPS.",
-                            field_errors={"issuer": ["Use an https:// address."]})
+        raise RecoveryError(gettext("The identity provider must be reached over HTTPS."),
+                            field_errors={"issuer": [gettext("Use an https:// address.")]})
     email_domain = email_domain.strip().lower().lstrip("@")
     existing = single_sign_on_of(organization)
     if not client_secret and existing is None:
-        raise RecoveryError("The client secret is needed.", field_errors={"client_secret": ["Required."]})
+        raise RecoveryError(gettext("The client secret is needed."), field_errors={"client_secret": [gettext("Required.")]})
     if SingleSignOn.objects.filter(email_domain=email_domain).exclude(organization=organization).exists():
-        raise RecoveryError(f"{email_domain} already signs in through another organization's identity provider.",
-                            field_errors={"email_domain": ["Already used by another organization."]})
+        raise RecoveryError(gettext("%(email_domain)s already signs in through another organization's identity provider.") % {"email_domain": email_domain},
+                            field_errors={"email_domain": [gettext("Already used by another organization.")]})
     _read_provider_configuration(issuer)
     with transaction.atomic():
         app = existing.app if existing else SocialApp(provider=OrganizationSignOn.id, provider_id=single_sign_on_id(organization))

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext
 
 from helpdesk import tokens as api_tokens
 from incidents.services import NotAllowed
@@ -20,14 +21,14 @@ from . import forms, services
 
 def _organization_of(request):
     if not services.may_open_settings(request.user):
-        raise PermissionDenied("Settings are for managers and admins.")
+        raise PermissionDenied(gettext("Settings are for managers and admins."))
     return request.user.organization
 
 
 def _admin_organization(request):
     organization = _organization_of(request)
     if not services.is_admin_of(request.user, organization):
-        raise PermissionDenied("Only an organization admin can do this.")
+        raise PermissionDenied(gettext("Only an organization admin can do this."))
     return organization
 
 
@@ -47,7 +48,7 @@ def organization(request):
         changed = {field: form.cleaned_data[field] for field in form.changed_data} if form.is_valid() else None
         if changed is not None and run_service(form, lambda: services.update_organization(
                 organization, by=request.user, **changed)):
-            messages.success(request, "The organization's settings are saved.")
+            messages.success(request, gettext("The organization's settings are saved."))
             return redirect("settings:organization")
         organization.refresh_from_db()
     return _page(request, "organization.html", {"form": form, "organization": organization}, form)
@@ -61,7 +62,7 @@ def locations(request):
         _admin_organization(request)
         if form.is_valid() and run_service(form, lambda: services.save_location(
                 organization, by=request.user, **form.cleaned_data)):
-            messages.success(request, f"{form.cleaned_data['name']} is added.")
+            messages.success(request, gettext("%(name)s is added.") % {"name": form.cleaned_data['name']})
             return redirect("settings:locations")
     listed = services.locations_in_reach(request.user, organization).order_by("name")
     return _page(request, "locations.html", {"form": form, "locations": listed}, form)
@@ -74,7 +75,7 @@ def location(request, pk):
     form = forms.LocationForm(request.POST or None, instance=place)
     if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.save_location(
             organization, by=request.user, location=place, **form.cleaned_data)):
-        messages.success(request, f"{place.name} is saved.")
+        messages.success(request, gettext("%(name)s is saved.") % {"name": place.name})
         return redirect("settings:locations")
     place.refresh_from_db()
     return _page(request, "location.html", {"form": form, "location": place}, form)
@@ -88,7 +89,7 @@ def staff(request):
     if request.method == "POST" and form.is_valid():
         member = run_service(form, lambda: services.invite_staff(organization, by=request.user, **form.cleaned_data))
         if member:
-            messages.success(request, f"Invitation sent to {member.email}.")
+            messages.success(request, gettext("Invitation sent to %(email)s.") % {"email": member.email})
             return redirect("settings:staff")
     people = (services.staff_in_reach(request.user, organization)
               .prefetch_related("locations").order_by("-is_active", "first_name", "username"))
@@ -104,7 +105,7 @@ def member(request, pk):
     form = forms.StaffForm(request.POST or None, initial=initial, by=request.user, organization=organization)
     if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.update_staff(
             person, by=request.user, **form.cleaned_data)):
-        messages.success(request, f"{person.display_name()} is saved.")
+        messages.success(request, gettext("%(name)s is saved.") % {"name": person.display_name()})
         return redirect("settings:staff")
     return _page(request, "member.html", {"form": form, "member": person}, form)
 
@@ -259,7 +260,7 @@ def single_sign_on(request):
     form = forms.SingleSignOnForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.save_single_sign_on(
             organization, by=request.user, **form.cleaned_data)):
-        messages.success(request, "Single sign-on is saved.")
+        messages.success(request, gettext("Single sign-on is saved."))
         return redirect("settings:single_sign_on")
     callback = callback_url(request, sign_on.app.provider_id if sign_on else services.single_sign_on_id(organization))
     return _page(request, "single_sign_on.html", {"form": form, "sign_on": sign_on, "callback_url": callback}, form)

@@ -16,13 +16,14 @@ the worker); a sent report is recorded as a progress follow-up, which re-arms th
 
 import datetime
 import logging
-import zoneinfo
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.formats import date_format
 
 from followups import services as followup_services
 from incidents import clock
@@ -61,7 +62,7 @@ class PassReport:
 
 
 def _zone(location):
-    return zoneinfo.ZoneInfo(location.timezone)
+    return location.zone
 
 
 def local_day(moment, location):
@@ -210,15 +211,15 @@ def _lock(message, by, now):
     incident = (Incident.objects.select_for_update(of=("self",), no_key=True)
                 .select_related("organization", "location", "customer", "owner").get(pk=message.incident_id))
     if incident.closed_at is not None:
-        raise ReportError(f"{incident.reference} is closed; its progress reports are over.")
+        raise ReportError(gettext("%(reference)s is closed; its progress reports are over.") % {"reference": incident.reference})
     if not may_write_report(by, incident):
-        raise NotAllowed("Only the people on this recovery and its managers can write its progress report.")
+        raise NotAllowed(gettext("Only the people on this recovery and its managers can write its progress report."))
     message = Message.objects.select_for_update(of=("self",)).get(pk=message.pk, incident=incident, kind=REPORT)
     message.incident = incident
     if message.status != Status.DRAFT:
-        raise ReportError(f"This report is already {message.get_status_display().lower()}.")
+        raise ReportError(gettext("This report is already %(lower)s.") % {"lower": message.get_status_display().lower()})
     if message.for_day != local_day(now, incident.location) or now >= day_ends_at(message.for_day, incident.location):
-        raise ReportError(f"This report was for {message.for_day:%a %d %b}; that day has ended.")
+        raise ReportError(gettext("This report was for %(for_day)s; that day has ended.") % {"for_day": date_format(message.for_day, "D j M")})
     return incident, message
 
 
@@ -241,7 +242,7 @@ def save_report(message, *, by, body, next_step, now=None):
     incident, message = _lock(message, by, now)
     body = body.strip()
     if not body:
-        raise ReportError("Write the report before saving it.", field_errors={"body": ["Write the report."]})
+        raise ReportError(gettext("Write the report before saving it."), field_errors={"body": [gettext("Write the report.")]})
     untouched = body == message.body.strip() and next_step.strip() != incident.next_step
     _write_next_step(incident, next_step, by=by, now=now)
     message.body = draft_text(incident) if untouched else body
@@ -259,7 +260,7 @@ def send_report(message, *, by, body, next_step, now=None):
     incident, locked = _lock(message, by, now)
     reason = outreach_services.reason_not_sendable(incident.customer, locked.channel)
     if reason:
-        raise ReportError(f"{reason} Call them instead and record the call as a progress follow-up.",
+        raise ReportError(gettext("%(reason)s Call them instead and record the call as a progress follow-up.") % {"reason": reason},
                           field_errors={"body": [reason]})
     message = save_report(locked, by=by, body=body, next_step=next_step, now=now)
     incident_services.record_follow_up(

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext
 
 from incidents import views as incident_views
 
@@ -24,7 +25,7 @@ def progress_report(request, reference):
         data = form.cleaned_data
         draft = incident.messages.filter(pk=data["draft"], kind=Message.Kind.PROGRESS_REPORT).first()
         if draft is None:
-            form.add_error(None, "This report is no longer waiting to be sent.")
+            form.add_error(None, gettext("This report is no longer waiting to be sent."))
         else:
             action = progress_reports.send_report if sending else progress_reports.save_report
             message = incident_views.run_service(form, lambda: action(

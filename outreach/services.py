@@ -12,7 +12,6 @@ import datetime
 import logging
 import time
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,6 +19,8 @@ from django.db import transaction
 from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.formats import number_format
 
 from followups import selectors as followup_selectors
 from incidents import phones
@@ -100,7 +101,7 @@ def out_of_quiet_hours(moment, organization, location):
     start, end = organization.quiet_hours_start, organization.quiet_hours_end
     if start == end:
         return moment
-    zone = zoneinfo.ZoneInfo(location.timezone)
+    zone = location.zone
     local = moment.astimezone(zone)
     at = local.time()
     if start < end:
@@ -134,11 +135,10 @@ def draft_message(incident, *, kind, body, subject="", channel=None, author=None
     customer = incident.customer
     channel = channel or channel_for(customer)
     if channel not in Message.Channel.values:
-        raise MessageError("Choose email or a text message.", field_errors={"channel": ["Email or text message."]})
+        raise MessageError(gettext("Choose email or a text message."), field_errors={"channel": [gettext("Email or text message.")]})
     if channel == Message.Channel.SMS and len(body) > SMS_MAX_CHARACTERS:
         # Providers refuse longer texts (Twilio: 1,600 characters); better said now than failed later.
-        raise MessageError(f"A text message holds at most {SMS_MAX_CHARACTERS:,} characters; this one has {len(body):,}. "
-                           "Shorten it, or send it by email.", field_errors={"note": ["Too long for a text message."]})
+        raise MessageError(gettext("A text message holds at most %(SMS_MAX_CHARACTERS)s characters; this one has %(count)s. Shorten it, or send it by email.") % {"SMS_MAX_CHARACTERS": number_format(SMS_MAX_CHARACTERS, force_grouping=True), "count": number_format(len(body), force_grouping=True)}, field_errors={"note": [gettext("Too long for a text message.")]})
     message = Message(
         incident=incident, kind=kind, channel=channel, to=address_for(customer, channel),
         subject=(subject or default_subject(kind, incident)) if channel == Message.Channel.EMAIL else "",
@@ -165,9 +165,9 @@ def send_message(message, *, by, at=None, now=None):
     )
     incident = message.incident
     if by.organization_id != incident.organization_id:
-        raise NotAllowed("This incident belongs to another organization.")
+        raise NotAllowed(gettext("This incident belongs to another organization."))
     if message.status not in (Status.DRAFT, Status.SCHEDULED):
-        raise MessageError(f"This message is already {message.get_status_display().lower()}.")
+        raise MessageError(gettext("This message is already %(lower)s.") % {"lower": message.get_status_display().lower()})
     customer = incident.customer
     message.author = by
     message.to = address_for(customer, message.channel)
@@ -234,10 +234,10 @@ def send_follow_up(incident, *, by, kind, channel, note, subject="", at=None, no
     phone or write by hand instead. Returns the message."""
     now = now or timezone.now()
     if kind not in FOLLOW_UP_KINDS:
-        raise MessageError("Only a follow-up to the customer can be sent to them.", field_errors={"kind": ["Not to the customer."]})
+        raise MessageError(gettext("Only a follow-up to the customer can be sent to them."), field_errors={"kind": [gettext("Not to the customer.")]})
     reason = reason_not_sendable(incident.customer, channel)
     if reason:
-        raise MessageError(f"{reason} Record a call or a handwritten note instead.", field_errors={"channel": [reason]})
+        raise MessageError(gettext("%(reason)s Record a call or a handwritten note instead.") % {"reason": reason}, field_errors={"channel": [reason]})
     follow_up = incident_services.record_follow_up(
         incident, by=by, kind=kind, channel=RECORDED_AS[channel], note=note, now=now)
     message = draft_message(follow_up.incident, kind=FOLLOW_UP_KINDS[kind], body=note, subject=subject,
@@ -260,7 +260,7 @@ def send_draft(message, *, by, at=None, now=None):
     if follow_up and message.status == Status.DRAFT:
         reason = reason_not_sendable(message.incident.customer, message.channel)
         if reason:
-            raise MessageError(f"{reason} Record a call or a handwritten note instead.", field_errors={"channel": [reason]})
+            raise MessageError(gettext("%(reason)s Record a call or a handwritten note instead.") % {"reason": reason}, field_errors={"channel": [reason]})
         incident_services.record_follow_up(message.incident, by=by, kind=follow_up,
                                            channel=RECORDED_AS[message.channel], note=message.body, now=now)
     return send_message(message, by=by, at=at, now=now)
@@ -286,7 +286,7 @@ def sent_words(message):
     how = f"by {CHANNEL_WORDS[message.channel]} to {message.to}"
     if message.status == Status.NOT_SENT:
         return f"Not sent: {message.status_note}"
-    local = message.scheduled_for.astimezone(zoneinfo.ZoneInfo(message.incident.location.timezone))
+    local = message.scheduled_for.astimezone(message.incident.location.zone)
     if message.scheduled_for <= timezone.now():
         return f"Follow-up saved; the note is on its way {how}."
     return f"Follow-up saved; the note goes {how} on {local:%a %d %b at %H:%M} (the location's time)."

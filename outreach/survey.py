@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from incidents.customer_data import REDACTED
 from incidents.events import record_event
@@ -112,7 +113,7 @@ def incident_for_token(token):
     incident = (Incident.objects.select_related("organization", "location", "owner", "customer")
                 .filter(pk=int(pk)).first())
     if incident is None:
-        raise LinkInvalid("The incident is gone.")
+        raise LinkInvalid(gettext("The incident is gone."))
     return incident
 
 
@@ -227,7 +228,7 @@ def _whole_number(value, field):
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise RecoveryError("Please check the answer.", field_errors={field: ["A whole number."]}) from None
+        raise RecoveryError(gettext("Please check the answer."), field_errors={field: [gettext("A whole number.")]}) from None
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from django import forms
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import gettext_lazy
 
 from . import survey
 
@@ -13,15 +14,15 @@ RECOMMEND_CHOICES = [(n, str(n)) for n in range(11)]
 
 class SurveyForm(forms.Form):
     feeling = forms.TypedChoiceField(
-        label="How do you feel about us now, compared with before this happened?",
+        label=gettext_lazy("How do you feel about us now, compared with before this happened?"),
         choices=survey.FEELINGS, coerce=int, widget=forms.RadioSelect,
-        error_messages={"required": "Choose how you feel about us now."})
+        error_messages={"required": gettext_lazy("Choose how you feel about us now.")})
     would_recommend = forms.TypedChoiceField(
-        label="How likely are you to come back and recommend us to a friend?",
+        label=gettext_lazy("How likely are you to come back and recommend us to a friend?"),
         choices=RECOMMEND_CHOICES, coerce=int, widget=forms.RadioSelect,
-        error_messages={"required": "Choose a number from 0 to 10."})
+        error_messages={"required": gettext_lazy("Choose a number from 0 to 10.")})
     suggestion = forms.CharField(
-        label="Is there anything we could do better?", required=False, max_length=survey.SUGGESTION_MAX_LENGTH,
+        label=gettext_lazy("Is there anything we could do better?"), required=False, max_length=survey.SUGGESTION_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}))
 
 

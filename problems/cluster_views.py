@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext
 
 from incidents.services import RecoveryError
 from insights import selectors as insight_selectors
@@ -76,7 +77,7 @@ def open_from_cluster(request):
     pattern = Pattern.from_filters(values)
     existing = open_by_pattern(request.user).get(pattern)
     if existing is not None:
-        messages.info(request, f"A problem is open for this already: {existing.title}.")
+        messages.info(request, gettext("A problem is open for this already: %(title)s.") % {"title": existing.title})
         return redirect("problems:detail", pk=existing.pk)
     start, end = period_of(values, scope, now)
     incidents = insight_selectors.period_incidents(scope, values, start, end, now)

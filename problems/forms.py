@@ -6,6 +6,7 @@ import datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from incidents.forms import Form, LineField, TextField
 from incidents.models import Busyness, Channel
@@ -46,18 +47,18 @@ def staff_choices(people):
 class PatternFields(Form):
     """The pattern, in the trends page's terms: every field empty means "any"."""
 
-    location = PickerField(label="Location", empty="Any location")
-    region = LineField(label="Region", required=False, max_length=100)
-    category = PickerField(label="Category", empty="Any category")
-    busyness = forms.ChoiceField(label="Busyness", required=False, choices=[("", "Any"), *Busyness.choices])
-    channel = forms.ChoiceField(label="Channel", required=False, choices=[("", "Any channel"), *Channel.choices])
-    logged_by = PickerField(label="Staff on the spot", empty="Anyone")
-    weekday = forms.TypedChoiceField(label="Weekday", required=False, coerce=int, empty_value=None,
-                                     choices=[("", "Any day"), *((n, name) for n, name in enumerate(WEEKDAYS, start=1))])
-    hour_from = forms.TypedChoiceField(label="From (hour)", required=False, coerce=int, empty_value=None,
-                                       choices=[("", "Any hour"), *((h, f"{h:02d}:00") for h in range(24))])
-    hour_to = forms.TypedChoiceField(label="To (hour)", required=False, coerce=int, empty_value=None,
-                                     choices=[("", "Any hour"), *((h, f"{h % 24:02d}:00") for h in range(1, 25))])
+    location = PickerField(label=gettext_lazy("Location"), empty="Any location")
+    region = LineField(label=gettext_lazy("Region"), required=False, max_length=100)
+    category = PickerField(label=gettext_lazy("Category"), empty="Any category")
+    busyness = forms.ChoiceField(label=gettext_lazy("Busyness"), required=False, choices=[("", gettext_lazy("Any")), *Busyness.choices])
+    channel = forms.ChoiceField(label=gettext_lazy("Channel"), required=False, choices=[("", gettext_lazy("Any channel")), *Channel.choices])
+    logged_by = PickerField(label=gettext_lazy("Staff on the spot"), empty="Anyone")
+    weekday = forms.TypedChoiceField(label=gettext_lazy("Weekday"), required=False, coerce=int, empty_value=None,
+                                     choices=[("", gettext_lazy("Any day")), *((n, name) for n, name in enumerate(WEEKDAYS, start=1))])
+    hour_from = forms.TypedChoiceField(label=gettext_lazy("From (hour)"), required=False, coerce=int, empty_value=None,
+                                       choices=[("", gettext_lazy("Any hour")), *((h, f"{h:02d}:00") for h in range(24))])
+    hour_to = forms.TypedChoiceField(label=gettext_lazy("To (hour)"), required=False, coerce=int, empty_value=None,
+                                     choices=[("", gettext_lazy("Any hour")), *((h, f"{h % 24:02d}:00") for h in range(1, 25))])
 
     PATTERN_NAMES = ("location", "region", "category", "busyness", "channel", "logged_by", "weekday", "hour_from", "hour_to")
 
@@ -76,9 +77,9 @@ class PatternFields(Form):
 
 
 class NewProblemForm(PatternFields):
-    title = LineField(label="Title", max_length=200)
-    owner = PickerField(label="Owner", required=True)
-    suspected_cause = TextField(label="Suspected cause", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    title = LineField(label=gettext_lazy("Title"), max_length=200)
+    owner = PickerField(label=gettext_lazy("Owner"), required=True)
+    suspected_cause = TextField(label=gettext_lazy("Suspected cause"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     field_order = ["title", "owner", "suspected_cause"]
 
@@ -95,10 +96,10 @@ class NewProblemForm(PatternFields):
 
 
 class EditProblemForm(Form):
-    title = LineField(label="Title", max_length=200)
-    owner = PickerField(label="Owner", required=True)
-    suspected_cause = TextField(label="Suspected cause", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    confirmed_cause = TextField(label="Confirmed cause", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    title = LineField(label=gettext_lazy("Title"), max_length=200)
+    owner = PickerField(label=gettext_lazy("Owner"), required=True)
+    suspected_cause = TextField(label=gettext_lazy("Suspected cause"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    confirmed_cause = TextField(label=gettext_lazy("Confirmed cause"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, staff, **kwargs):
@@ -108,7 +109,7 @@ class EditProblemForm(Form):
 
 
 class StatusForm(Form):
-    status = forms.ChoiceField(label="New status", choices=Status.choices)
+    status = forms.ChoiceField(label=gettext_lazy("New status"), choices=Status.choices)
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, moves=None, **kwargs):
@@ -119,8 +120,8 @@ class StatusForm(Form):
 
 
 class FixForm(Form):
-    fixed_on = forms.DateField(label="The fix was made on", widget=date_input())
-    confirmed_cause = TextField(label="Confirmed cause", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    fixed_on = forms.DateField(label=gettext_lazy("The fix was made on"), widget=date_input())
+    confirmed_cause = TextField(label=gettext_lazy("Confirmed cause"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
@@ -128,9 +129,9 @@ class FixForm(Form):
 
 
 class ActionForm(Form):
-    description = LineField(label="What will be changed", max_length=300)
-    owner = PickerField(label="Owner", required=True)
-    due_on = forms.DateField(label="Due", widget=date_input())
+    description = LineField(label=gettext_lazy("What will be changed"), max_length=300)
+    owner = PickerField(label=gettext_lazy("Owner"), required=True)
+    due_on = forms.DateField(label=gettext_lazy("Due"), widget=date_input())
 
     def __init__(self, *args, staff, **kwargs):
         super().__init__(*args, auto_id="action_%s", **kwargs)

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext
 
 from incidents.services import NotAllowed, RecoveryError
 from outreach import services as outreach
@@ -25,7 +26,7 @@ def _problem(request, pk):
     except NotAllowed as error:
         raise PermissionDenied(error.message) from error
     except Problem.DoesNotExist:
-        raise Http404("No such problem.") from None
+        raise Http404(gettext("No such problem.")) from None
 
 
 def _run(request, problem, form, text, call):
@@ -53,7 +54,7 @@ def attach_idea(request, pk):
     idea = _run(request, problem, f"attach-{incident}-{source}", text, lambda: ideas.attach_idea(
         problem, by=request.user, incident=incident, text=text, source=source))
     if idea:
-        messages.success(request, f"The idea from {idea.incident.reference} is attached.")
+        messages.success(request, gettext("The idea from %(reference)s is attached.") % {"reference": idea.incident.reference})
     return _back(problem)
 
 
@@ -64,17 +65,15 @@ def thank_customer(request, pk, idea_pk):
     try:
         idea = problem.ideas.get(pk=idea_pk)
     except CustomerIdea.DoesNotExist:
-        raise Http404("No such idea.") from None
+        raise Http404(gettext("No such idea.")) from None
     text = request.POST.get("text", "")
     idea = _run(request, problem, f"thank-{idea.pk}", text, lambda: ideas.thank_customer(idea, by=request.user, text=text))
     if idea:
         message = idea.thank_you_message
         if message and message.status == Message.Status.NOT_SENT:
-            messages.warning(request, f"The thank-you was not sent: {message.status_note}")
+            messages.warning(request, gettext("The thank-you was not sent: %(status_note)s") % {"status_note": message.status_note})
         elif message:
-            messages.success(request, f"The thank-you to {idea.incident.customer.name} goes by "
-                             f"{outreach.CHANNEL_WORDS[message.channel]} to {message.to}.")
+            messages.success(request, gettext("The thank-you to %(name)s goes by %(value)s to %(to)s.") % {"name": idea.incident.customer.name, "value": outreach.CHANNEL_WORDS[message.channel], "to": message.to})
         else:
-            messages.success(request, f"{idea.incident.customer.name} cannot be messaged: a call to thank them is on "
-                             f"{idea.problem.owner.display_name()}'s list.")
+            messages.success(request, gettext("%(name)s cannot be messaged: a call to thank them is on %(name2)s's list.") % {"name": idea.incident.customer.name, "name2": idea.problem.owner.display_name()})
     return _back(problem)

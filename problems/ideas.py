@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.formats import date_format
 
 from followups.models import Notification
 from followups.services import tell
@@ -35,7 +37,7 @@ def problem_for_ideas(user, pk):
     """The problem whose ideas `user` works on: NotAllowed (403) for staff who do not manage problems,
     Problem.DoesNotExist (404) for a problem they may not see."""
     if not may_manage_problems(user):
-        raise NotAllowed("Customers' ideas on problems are for managers and admins.")
+        raise NotAllowed(gettext("Customers' ideas on problems are for managers and admins."))
     return problem_for(user, pk)
 
 
@@ -115,15 +117,15 @@ def attach_idea(problem, *, by, incident, text, source, now=None):
     if source not in CustomerIdea.Source.values:
         errors["source"] = ["Unknown source."]
     if errors:
-        raise RecoveryError("Please check the idea.", field_errors=errors)
+        raise RecoveryError(gettext("Please check the idea."), field_errors=errors)
     try:
         with transaction.atomic():
             idea = CustomerIdea.objects.create(problem=problem, incident=incident, text=text, source=source,
                                                attached_by=by, attached_at=now)
     except IntegrityError:
         label = CustomerIdea.Source(source).label.lower()
-        raise RecoveryError(f"The idea from {incident.reference} ({label}) is already attached.",
-                            field_errors={"incident": ["Already attached from this source."]}) from None
+        raise RecoveryError(gettext("The idea from %(reference)s (%(label)s) is already attached.") % {"reference": incident.reference, "label": label},
+                            field_errors={"incident": [gettext("Already attached from this source.")]}) from None
     record(problem, ProblemEvent.Kind.IDEA_ATTACHED,
            f"{_name(by)} attached the customer's idea from {incident.reference} ({CustomerIdea.Source(source).label.lower()})",
            at=now, actor=by, idea=idea.pk, incident=incident.pk, reference=incident.reference, source=source)
@@ -179,14 +181,14 @@ def thank_customer(idea, *, by, text, now=None):
     idea = CustomerIdea.objects.select_for_update(of=("self",)).select_related(
         "incident__customer", "incident__location").get(pk=idea.pk, problem=problem)
     if idea.thanked_at is not None:
-        raise Conflict(f"This customer was already thanked, on {idea.thanked_at:%d %b %Y}.",
-                       field_errors={"text": ["Already thanked."]})
+        raise Conflict(gettext("This customer was already thanked, on %(thanked_at)s.") % {"thanked_at": date_format(idea.thanked_at, "j M Y")},
+                       field_errors={"text": [gettext("Already thanked.")]})
     if not is_fixed(problem):
-        raise RecoveryError("Thank the customers once the fix is marked done.",
-                            field_errors={"text": ["The problem is not fixed yet."]})
+        raise RecoveryError(gettext("Thank the customers once the fix is marked done."),
+                            field_errors={"text": [gettext("The problem is not fixed yet.")]})
     text = (text or "").strip()
     if not text:
-        raise RecoveryError("Please write the thank-you.", field_errors={"text": ["This field is required."]})
+        raise RecoveryError(gettext("Please write the thank-you."), field_errors={"text": [gettext("This field is required.")]})
     incident, customer = idea.incident, idea.incident.customer
     if outreach.can_be_messaged(customer):
         try:
@@ -201,7 +203,7 @@ def thank_customer(idea, *, by, text, now=None):
         tell([problem.owner], kind=Notification.Kind.PROBLEM_UPDATE, incident=incident,
              link=reverse("problems:detail", args=[problem.pk]),
              title=f"Call {customer.name} to thank them: {problem.title}"[:200],
-             body=f"{reason} Thank them by phone or a handwritten note ({incident.reference}):\n\n{text}",
+             body=gettext("%(reason)s Thank them by phone or a handwritten note (%(reference)s):\n\n%(text)s") % {"reason": reason, "reference": incident.reference, "text": text},
              dedupe_key=f"problem.{problem.pk}.idea.{idea.pk}.thanks", now=now)
         how = f"as a call for {_name(problem.owner)} to make"
     idea.thanked_at = now

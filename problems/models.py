@@ -10,14 +10,15 @@ done its verdict (`problems.verdict`) compares the pattern's rate after with the
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 
 class Status(models.TextChoices):
-    INVESTIGATING = "investigating", "Investigating"
-    FIX_PLANNED = "fix_planned", "Fix planned"
-    WATCHING = "watching", "Fixed, watching"
-    CLOSED = "closed", "Closed"
-    RECURRED = "recurred", "Recurred"
+    INVESTIGATING = "investigating", gettext_lazy("Investigating")
+    FIX_PLANNED = "fix_planned", gettext_lazy("Fix planned")
+    WATCHING = "watching", gettext_lazy("Fixed, watching")
+    CLOSED = "closed", gettext_lazy("Closed")
+    RECURRED = "recurred", gettext_lazy("Recurred")
 
 
 # Statuses in which new matching incidents are linked and the problem counts as open.
@@ -40,8 +41,8 @@ class Problem(models.Model):
     busyness = models.CharField(max_length=20, blank=True)
     channel = models.CharField(max_length=20, blank=True)
     logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+", help_text="The staff member on the spot (with the hours: a shift).")
-    weekday = models.PositiveSmallIntegerField(null=True, blank=True, help_text="ISO weekday, 1 = Monday.")
+                                  related_name="+", help_text=gettext_lazy("The staff member on the spot (with the hours: a shift)."))
+    weekday = models.PositiveSmallIntegerField(null=True, blank=True, help_text=gettext_lazy("ISO weekday, 1 = Monday."))
     hour_from = models.PositiveSmallIntegerField(null=True, blank=True)
     hour_to = models.PositiveSmallIntegerField(null=True, blank=True)
     # False when every pattern field is empty: such a problem is linked to by hand only, never to every incident.
@@ -53,7 +54,7 @@ class Problem(models.Model):
 
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField()
-    fixed_at = models.DateTimeField(null=True, blank=True, help_text="When the fix was made; the verdict counts from it.")
+    fixed_at = models.DateTimeField(null=True, blank=True, help_text=gettext_lazy("When the fix was made; the verdict counts from it."))
     closed_at = models.DateTimeField(null=True, blank=True)
     # Set by the problems pass once the watching period passed without recurrence; cleared by any change of status.
     close_proposed_at = models.DateTimeField(null=True, blank=True)
@@ -82,9 +83,9 @@ class ProblemIncident(models.Model):
     """An incident linked to a problem: by the pattern when logged, or by hand."""
 
     class How(models.TextChoices):
-        PATTERN = "pattern", "Matched the pattern"
-        BY_HAND = "by_hand", "Linked by hand"
-        AT_START = "at_start", "Behind the problem when it was opened"
+        PATTERN = "pattern", gettext_lazy("Matched the pattern")
+        BY_HAND = "by_hand", gettext_lazy("Linked by hand")
+        AT_START = "at_start", gettext_lazy("Behind the problem when it was opened")
 
     problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="links")
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="problem_links")
@@ -143,18 +144,18 @@ class ProblemEvent(models.Model):
     linked, recurred, closed), append-only; helpdesk sends these as `problem.*` webhooks."""
 
     class Kind(models.TextChoices):
-        OPENED = "opened", "Opened"
-        CHANGED = "changed", "Details changed"
-        STATUS_CHANGED = "status_changed", "Status changed"
-        ACTION_ADDED = "action_added", "Corrective action added"
-        ACTION_DONE = "action_done", "Corrective action done"
-        ACTION_OVERDUE = "action_overdue", "Corrective action overdue"
-        FIX_MARKED = "fix_marked", "Fix marked done"
-        INCIDENT_LINKED = "incident_linked", "Incident linked"
-        CLOSE_PROPOSED = "close_proposed", "Closing proposed"
-        RECURRED = "recurred", "Recurred after closing"
-        IDEA_ATTACHED = "idea_attached", "Customer's idea attached"
-        THANKED = "thanked", "Customers thanked"
+        OPENED = "opened", gettext_lazy("Opened")
+        CHANGED = "changed", gettext_lazy("Details changed")
+        STATUS_CHANGED = "status_changed", gettext_lazy("Status changed")
+        ACTION_ADDED = "action_added", gettext_lazy("Corrective action added")
+        ACTION_DONE = "action_done", gettext_lazy("Corrective action done")
+        ACTION_OVERDUE = "action_overdue", gettext_lazy("Corrective action overdue")
+        FIX_MARKED = "fix_marked", gettext_lazy("Fix marked done")
+        INCIDENT_LINKED = "incident_linked", gettext_lazy("Incident linked")
+        CLOSE_PROPOSED = "close_proposed", gettext_lazy("Closing proposed")
+        RECURRED = "recurred", gettext_lazy("Recurred after closing")
+        IDEA_ATTACHED = "idea_attached", gettext_lazy("Customer's idea attached")
+        THANKED = "thanked", gettext_lazy("Customers thanked")
 
     problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
@@ -178,9 +179,9 @@ class CustomerIdea(models.Model):
     When the problem is fixed the owner is offered a thank-you to the customer ("you told us …, we changed …")."""
 
     class Source(models.TextChoices):
-        REVIEW = "review", "The review"
-        SURVEY = "survey", "Their satisfaction answer"
-        STAFF = "staff", "Noted by staff"
+        REVIEW = "review", gettext_lazy("The review")
+        SURVEY = "survey", gettext_lazy("Their satisfaction answer")
+        STAFF = "staff", gettext_lazy("Noted by staff")
 
     problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="ideas")
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")

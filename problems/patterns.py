@@ -7,12 +7,12 @@ time zone), so a cluster's link becomes a pattern unchanged. Two readings of one
 (a condition on problem rows, so a new incident is matched against every open problem in one query).
 """
 
-import zoneinfo
 from dataclasses import dataclass, fields
 
 from django.db.models import Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
+from incidents.calendar import zone_named
 from incidents.models import Busyness, Channel, Incident
 from insights.clusters import WEEKDAYS
 from insights.scope import NO_REGION
@@ -118,13 +118,13 @@ def incidents_matching(pattern, organization, locations):
             zones.setdefault(location.timezone, []).append(location.pk)
     condition = Q(pk__in=[])
     for number, (zone_name, location_ids) in enumerate(zones.items()):
-        zone = zoneinfo.ZoneInfo(zone_name)
+        zone = zone_named(zone_name)
         lookups = {"location_id__in": location_ids}
         if pattern.weekday is not None:
-            incidents = incidents.annotate(**{f"weekday_{number}": ExtractIsoWeekDay("logged_at", tzinfo=zone)})
+            incidents = incidents.annotate(**{f"weekday_{number}": ExtractIsoWeekDay("occurred_at", tzinfo=zone)})
             lookups[f"weekday_{number}"] = pattern.weekday
         if pattern.hour_from is not None:
-            incidents = incidents.annotate(**{f"hour_{number}": ExtractHour("logged_at", tzinfo=zone)})
+            incidents = incidents.annotate(**{f"hour_{number}": ExtractHour("occurred_at", tzinfo=zone)})
             lookups[f"hour_{number}__gte"] = pattern.hour_from
             lookups[f"hour_{number}__lt"] = pattern.hour_to
         condition |= Q(**lookups)
@@ -135,7 +135,8 @@ def matches_new_incident(incident):
     """A condition on Problem rows: the problems whose pattern this incident fits (every field of the
     pattern either empty or equal to the incident's). The incident's local weekday and hour come from
     its location's time zone, here in Python, so the database compares plain numbers."""
-    local = incident.logged_at.astimezone(zoneinfo.ZoneInfo(incident.location.timezone))
+    # When it happened, as the trends' heatmap (and so a busy-hour problem found there) counts it.
+    local = incident.occurred_at.astimezone(incident.location.zone)
     weekday, hour = local.isoweekday(), local.hour
 
     def any_or(field, value):

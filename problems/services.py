@@ -10,6 +10,7 @@ import datetime
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from incidents.customer_data import REDACTED
 from incidents.models import Category, Incident, Location, Organization, User
@@ -34,7 +35,7 @@ def may_manage_problems(user):
 
 def _check_manager(user, organization_id):
     if not may_manage_problems(user) or user.organization_id != organization_id:
-        raise NotAllowed("Problems are managed by managers and admins of the organization.")
+        raise NotAllowed(gettext("Problems are managed by managers and admins of the organization."))
 
 
 def problem_for(user, pk):
@@ -44,13 +45,13 @@ def problem_for(user, pk):
 
 def _staff_member(organization_id, person, field):
     if person is None:
-        raise RecoveryError("Choose an owner.", field_errors={field: ["This field is required."]})
+        raise RecoveryError(gettext("Choose an owner."), field_errors={field: [gettext("This field is required.")]})
     if isinstance(person, (int, str)):
         person = User.objects.filter(organization_id=organization_id, is_active=True, **(
             {"pk": person} if isinstance(person, int) or str(person).isdigit() else {"username": person})).first()
     if person is None or person.organization_id != organization_id or not person.is_active or is_integration(person):
-        raise RecoveryError("The owner must be active staff of this organization.",
-                            field_errors={field: ["Unknown member of staff."]})
+        raise RecoveryError(gettext("The owner must be active staff of this organization."),
+                            field_errors={field: [gettext("Unknown member of staff.")]})
     return person
 
 
@@ -67,7 +68,7 @@ def clean_pattern(organization, pattern):
     if pattern.logged_by_id is not None and not User.objects.filter(pk=pattern.logged_by_id, organization=organization).exists():
         errors["logged_by"] = ["Unknown member of staff."]
     if errors:
-        raise RecoveryError("Please check the pattern.", field_errors=errors)
+        raise RecoveryError(gettext("Please check the pattern."), field_errors=errors)
     return pattern
 
 
@@ -94,7 +95,7 @@ def open_problem(*, by, title, owner, pattern=None, suspected_cause="", found_as
     now = now or timezone.now()
     organization = by.organization
     if organization is None:
-        raise NotAllowed("Problems belong to an organization.")
+        raise NotAllowed(gettext("Problems belong to an organization."))
     _check_manager(by, organization.pk)
     title = (title or "").strip()
     errors = {}
@@ -103,7 +104,7 @@ def open_problem(*, by, title, owner, pattern=None, suspected_cause="", found_as
     elif len(title) > 200:
         errors["title"] = ["At most 200 characters."]
     if errors:
-        raise RecoveryError("Please check the details.", field_errors=errors)
+        raise RecoveryError(gettext("Please check the details."), field_errors=errors)
     owner = _staff_member(organization.pk, owner, "owner")
     pattern = clean_pattern(organization, pattern or patterns.Pattern())
     problem = Problem(organization=organization, title=title, owner=owner, suspected_cause=suspected_cause,
@@ -129,8 +130,8 @@ def _lock(problem, by, version):
     locked = Problem.objects.select_for_update(of=("self",), no_key=True).get(pk=problem.pk)
     _check_manager(by, locked.organization_id)
     if version is not None and int(version) != locked.version:
-        raise Conflict("Someone else changed this problem while you were editing it. Check what it says now, "
-                       "then make your change again.", field_errors={"version": [f"Now at version {locked.version}."]})
+        raise Conflict(gettext("Someone else changed this problem while you were editing it. Check what it says now, "
+                       "then make your change again."), field_errors={"version": [gettext("Now at version %(version)s.") % {"version": locked.version}]})
     return locked
 
 
@@ -144,12 +145,12 @@ def update_problem(problem, *, by, version, pattern=None, now=None, **values):
     problem = _lock(problem, by, version)
     unknown = set(values) - set(EDITABLE)
     if unknown:
-        raise RecoveryError("Unknown fields.", field_errors={name: ["Not a field of a problem."] for name in unknown})
+        raise RecoveryError(gettext("Unknown fields."), field_errors={name: ["Not a field of a problem."] for name in unknown})
     before = {}
     if "owner" in values:
         values["owner"] = _staff_member(problem.organization_id, values["owner"], "owner")
     if "title" in values and not (values["title"] or "").strip():
-        raise RecoveryError("Please check the details.", field_errors={"title": ["This field is required."]})
+        raise RecoveryError(gettext("Please check the details."), field_errors={"title": [gettext("This field is required.")]})
     for name, value in values.items():
         old = getattr(problem, name)
         if old != value:
@@ -183,14 +184,14 @@ def change_status(problem, *, by, version, status, now=None):
     now = now or timezone.now()
     problem = _lock(problem, by, version)
     if status not in Status.values:
-        raise RecoveryError("Unknown status.", field_errors={"status": ["Unknown status."]})
+        raise RecoveryError(gettext("Unknown status."), field_errors={"status": [gettext("Unknown status.")]})
     if status == problem.status:
         return problem
     if status == Status.WATCHING:
-        raise RecoveryError("Mark the fix done to start watching.", field_errors={"status": ["Mark the fix done (with its date) instead."]})
+        raise RecoveryError(gettext("Mark the fix done to start watching."), field_errors={"status": [gettext("Mark the fix done (with its date) instead.")]})
     if status not in MOVES[problem.status]:
-        raise RecoveryError(f"A problem {Status(problem.status).label.lower()} cannot become {Status(status).label.lower()}.",
-                            field_errors={"status": ["Not allowed from the current status."]})
+        raise RecoveryError(gettext("A problem %(lower)s cannot become %(lower2)s.") % {"lower": Status(problem.status).label.lower(), "lower2": Status(status).label.lower()},
+                            field_errors={"status": [gettext("Not allowed from the current status.")]})
     old = problem.status
     problem.status = status
     problem.closed_at = now if status == Status.CLOSED else None
@@ -208,13 +209,13 @@ def mark_fixed(problem, *, by, version, fixed_at, confirmed_cause=None, now=None
     now = now or timezone.now()
     problem = _lock(problem, by, version)
     if fixed_at is None:
-        raise RecoveryError("When was the fix made?", field_errors={"fixed_at": ["This field is required."]})
+        raise RecoveryError(gettext("When was the fix made?"), field_errors={"fixed_at": [gettext("This field is required.")]})
     if fixed_at > now + CLOCK_SKEW:
-        raise RecoveryError("The fix cannot be marked done in the future.", field_errors={"fixed_at": ["Cannot be in the future."]})
+        raise RecoveryError(gettext("The fix cannot be marked done in the future."), field_errors={"fixed_at": [gettext("Cannot be in the future.")]})
     if fixed_at < problem.opened_at - datetime.timedelta(days=366):
-        raise RecoveryError("That is long before the problem was opened.", field_errors={"fixed_at": ["Too far back."]})
+        raise RecoveryError(gettext("That is long before the problem was opened."), field_errors={"fixed_at": [gettext("Too far back.")]})
     if problem.status == Status.CLOSED:
-        raise Conflict("The problem is closed; reopen it first.", field_errors={"status": ["Closed."]})
+        raise Conflict(gettext("The problem is closed; reopen it first."), field_errors={"status": [gettext("Closed.")]})
     problem.fixed_at = min(fixed_at, now)
     problem.status = Status.WATCHING
     problem.close_proposed_at = None
@@ -243,7 +244,7 @@ def add_action(problem, *, by, description, owner, due_on, now=None):
     elif due_on < problem.opened_at.astimezone(timezone.get_current_timezone()).date():
         errors["due_on"] = ["An action cannot be due before the problem was opened."]
     if errors:
-        raise RecoveryError("Please check the action.", field_errors=errors)
+        raise RecoveryError(gettext("Please check the action."), field_errors=errors)
     owner = _staff_member(problem.organization_id, owner, "owner")
     action = CorrectiveAction.objects.create(problem=problem, description=description[:300], owner=owner, due_on=due_on,
                                              created_at=now, created_by=by, remind_at=clock.first_reminder_at(owner, due_on))
@@ -259,7 +260,7 @@ def complete_action(action, *, by, done_at=None, now=None):
     problem = _lock(action.problem, by, None)
     action = CorrectiveAction.objects.select_for_update().get(pk=action.pk)
     if done_at > now + CLOCK_SKEW:
-        raise RecoveryError("An action cannot be done in the future.", field_errors={"done_at": ["Cannot be in the future."]})
+        raise RecoveryError(gettext("An action cannot be done in the future."), field_errors={"done_at": [gettext("Cannot be in the future.")]})
     if action.done_at is not None:
         return action
     action.done_at, action.done_by, action.remind_at = min(done_at, now), by, None

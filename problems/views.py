@@ -16,6 +16,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext
 
 from incidents.models import Category, Location, User
 from incidents.selectors import visible_locations
@@ -37,7 +38,7 @@ def manager_page(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if not services.may_manage_problems(request.user) or request.user.organization_id is None:
-            raise PermissionDenied("Problems are for managers and admins.")
+            raise PermissionDenied(gettext("Problems are for managers and admins."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -47,7 +48,7 @@ def _problem(request, pk):
     try:
         return services.problem_for(request.user, pk)
     except Problem.DoesNotExist:
-        raise Http404("No such problem.")
+        raise Http404(gettext("No such problem."))
 
 
 def _staff(user):
@@ -128,7 +129,7 @@ def problem_new(request):
         except RecoveryError as error:
             _show_errors(form, error)
         else:
-            messages.success(request, f"Problem opened: {problem.title}.")
+            messages.success(request, gettext("Problem opened: %(title)s.") % {"title": problem.title})
             return redirect("problems:detail", pk=problem.pk)
     return render(request, "problems/new.html", {"form": form}, status=400)
 
@@ -259,11 +260,11 @@ def action_done(request, pk, action_pk):
     try:
         action = problem.actions.get(pk=action_pk)
     except CorrectiveAction.DoesNotExist:
-        raise Http404("No such action.")
+        raise Http404(gettext("No such action."))
     try:
         services.complete_action(action, by=request.user)
     except RecoveryError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Done: {action.description}.")
+        messages.success(request, gettext("Done: %(description)s.") % {"description": action.description})
     return redirect("problems:detail", pk=problem.pk)

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.utils.translation import gettext
 
 
 class OperatorsAdminSite(admin.AdminSite):
@@ -25,5 +26,5 @@ class OperatorsAdminSite(admin.AdminSite):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("login"))
         if not self.has_permission(request):
-            raise PermissionDenied("The admin is for the service's operators.")
+            raise PermissionDenied(gettext("The admin is for the service's operators."))
         return super().login(request, extra_context)

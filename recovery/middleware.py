@@ -2,8 +2,10 @@
 
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils import translation
 
 from helpdesk.errors import PROBLEM_CONTENT_TYPE, error_body
+from recovery import languages
 
 
 def security_headers(get_response):
@@ -47,3 +49,19 @@ def _has_null(request):
     if request.method == "POST" and request.content_type in FORM_TYPES:
         return any("\x00" in text for key, values in request.POST.lists() for text in (key, *values))
     return False
+
+
+def person_language(get_response):
+    """The signed-in person's own language (their profile) over the browser's, which LocaleMiddleware
+    has already chosen. A code the app no longer has is ignored, so the page stays in that choice."""
+
+    def middleware(request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            chosen = languages.supported(getattr(user, "language", ""))
+            if chosen and chosen != request.LANGUAGE_CODE:
+                translation.activate(chosen)
+                request.LANGUAGE_CODE = chosen
+        return get_response(request)
+
+    return middleware

@@ -77,9 +77,13 @@ MIDDLEWARE = [
     "recovery.middleware.refuse_null_characters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (Accept-Language), or English; recovery.middleware.person_language then
+    # puts the signed-in person's own choice over it. After sessions, before common (Django's order).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "recovery.middleware.person_language",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a refused sign-in into the locked-out page (recovery.sign_in)
@@ -196,10 +200,18 @@ MFA_REAUTHENTICATION_REQUIRED = True
 MFA_FORMS = {"authenticate": "signing_in.forms.TwoFactorCodeForm"}
 MFA_ADAPTER = "signing_in.adapters.TwoFactorAdapter"
 
-# --- Time: store UTC, show each location's local time --------------------------------------
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+# --- Languages: each person's own (their profile, else their browser's), English otherwise ---------
+# A language the app does not have (a browser asking for German, a customer recorded as "de") falls
+# back to English. Names are written in their own language, as a person looks for theirs in a list.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
 USE_I18N = True
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and numbers in each language's way ("4 Nov 2026", "4 nov 2026"); see recovery/formats/.
+FORMAT_MODULE_PATH = ["recovery.formats"]
+
+# --- Time: store UTC, show each location's local time --------------------------------------
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -5,6 +5,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from recovery.sign_in import count_failed_sign_in
 from signing_in import single_sign_on, two_factor
@@ -38,7 +39,7 @@ class SingleSignOnAdapter(DefaultSocialAccountAdapter):
         email = addresses[0].email if addresses else ""
         try:
             if sociallogin.state.get("process") != "login":
-                raise single_sign_on.Refused("Single sign-on signs you in; it cannot be linked from here.")
+                raise single_sign_on.Refused(gettext("Single sign-on signs you in; it cannot be linked from here."))
             sign_on = single_sign_on.for_app(sociallogin.account.get_provider(request).app)
             extra = sociallogin.account.extra_data or {}
             single_sign_on.check_identity(extra.get("id_token") or {}, extra.get("userinfo"),

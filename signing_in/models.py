@@ -1,5 +1,6 @@
 from allauth.socialaccount.models import SocialApp
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from incidents.models import Organization
 
@@ -13,7 +14,7 @@ class SingleSignOn(models.Model):
     app = models.OneToOneField(SocialApp, on_delete=models.PROTECT, related_name="single_sign_on")
     email_domain = models.CharField(
         max_length=253, unique=True,
-        help_text="People whose work email ends in @ this domain sign in through the identity provider.",
+        help_text=gettext_lazy("People whose work email ends in @ this domain sign in through the identity provider."),
     )
     active = models.BooleanField(default=True)
 

@@ -8,6 +8,7 @@ import secrets
 from allauth.core.internal.deferred import jwt
 from allauth.utils import build_absolute_uri
 from django.urls import reverse
+from django.utils.translation import gettext
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
@@ -29,17 +30,17 @@ class OrganizationSignOnAdapter(OpenIDConnectOAuth2Adapter):
 
     def complete_login(self, request, app, token, **kwargs):
         if not kwargs["response"].get("id_token"):
-            raise OAuth2Error("The identity provider sent no ID token.")
+            raise OAuth2Error(gettext("The identity provider sent no ID token."))
         return super().complete_login(request, app, token, **kwargs)
 
     def _decode_id_token(self, app, id_token):
         try:
             algorithm = jwt.get_unverified_header(id_token).get("alg")
         except jwt.PyJWTError as error:
-            raise OAuth2Error("Invalid id_token") from error
+            raise OAuth2Error(gettext("Invalid id_token")) from error
         announced = set(self.openid_config.get("id_token_signing_alg_values_supported") or ["RS256"])
         if algorithm not in SIGNING_ALGORITHMS & announced:
-            raise OAuth2Error(f"ID token signed with {algorithm!r}, which is not accepted.")
+            raise OAuth2Error(gettext("ID token signed with %(algorithm)s, which is not accepted.") % {"algorithm": repr(algorithm)})
         return jwtkit.verify_and_decode(
             credential=id_token,
             keys_url=self.openid_config["jwks_uri"],

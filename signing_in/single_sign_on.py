@@ -8,6 +8,7 @@ and nobody else: never an account in another organization, never a new account, 
 one."""
 
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 
 from incidents.models import User
 from signing_in.models import SingleSignOn
@@ -29,16 +30,16 @@ def for_email(email):
 def for_app(app):
     sign_on = SingleSignOn.objects.select_related("organization").filter(app=app).first() if app.pk else None
     if sign_on is None or not sign_on.active:
-        raise Refused("Single sign-on is switched off for this organization. Sign in with your username and password.")
+        raise Refused(gettext("Single sign-on is switched off for this organization. Sign in with your username and password."))
     return sign_on
 
 
 def check_identity(claims, userinfo, nonce_sent):
     """The ID token answers this sign-in (its nonce), and the user information is about the same person."""
     if not nonce_sent or claims.get("nonce") != nonce_sent:
-        raise Refused("The identity provider's answer did not belong to this sign-in. Please start again.")
+        raise Refused(gettext("The identity provider's answer did not belong to this sign-in. Please start again."))
     if userinfo and userinfo.get("sub") != claims.get("sub"):
-        raise Refused("The identity provider's answer did not hold together. Please start again.")
+        raise Refused(gettext("The identity provider's answer did not hold together. Please start again."))
 
 
 def member_for(sign_on, *, linked_user, email, email_verified):
@@ -48,15 +49,15 @@ def member_for(sign_on, *, linked_user, email, email_verified):
         member = linked_user
     else:
         if not email or not email_verified:
-            raise Refused("Your identity provider did not confirm your email address, so we cannot tell who you "
-                          "are here. Ask your IT team to verify it, or sign in with your username and password.")
+            raise Refused(gettext("Your identity provider did not confirm your email address, so we cannot tell who you "
+                          "are here. Ask your IT team to verify it, or sign in with your username and password."))
         matches = list(User.objects.annotate(email_lower=Lower("email"))
                        .filter(organization=organization, email_lower=email.strip().lower())[:2])
         if len(matches) != 1:
-            raise Refused(f"{email} is not on the staff of {organization.name} in Recovery. Ask your manager to invite you.")
+            raise Refused(gettext("%(email)s is not on the staff of %(name)s in Recovery. Ask your manager to invite you.") % {"email": email, "name": organization.name})
         member = matches[0]
     if member.organization_id != organization.id:
-        raise Refused(f"This account is not on the staff of {organization.name} in Recovery.")
+        raise Refused(gettext("This account is not on the staff of %(name)s in Recovery.") % {"name": organization.name})
     if not member.is_active:
-        raise Refused("Your account has been deactivated. Ask your manager if this is a mistake.")
+        raise Refused(gettext("Your account has been deactivated. Ask your manager if this is a mistake."))
     return member

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.dispatch import receiver
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from recovery.sign_in import count_failed_sign_in
 
@@ -30,8 +31,8 @@ def require_two_factor(get_response):
     def middleware(request):
         if (not request.path.startswith(OPEN_WHILE_REQUIRED) and is_required_for(request.user)
                 and not get_mfa_adapter().is_mfa_enabled(request.user, [Authenticator.Type.TOTP])):
-            messages.warning(request, "Your organization asks managers and admins to use two-factor sign-in. "
-                                      "Set up an authenticator app to go on.")
+            messages.warning(request, gettext("Your organization asks managers and admins to use two-factor sign-in. "
+                                      "Set up an authenticator app to go on."))
             return redirect(reverse("mfa_activate_totp"))
         return get_response(request)
     return middleware

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext
 
 from recovery.sign_in import is_locked_out, locked_out
 from signing_in import single_sign_on
@@ -34,11 +35,11 @@ def start(request):
                 return render(request, "signing_in/to_provider.html",
                               {"url": to_provider["Location"], "organization": sign_on.organization})
             except requests.RequestException:  # its configuration is read from the provider
-                form.add_error("email", "Your organization's sign-in page cannot be reached just now. Please try "
-                                        "again in a minute, or sign in with your username and password.")
+                form.add_error("email", gettext("Your organization's sign-in page cannot be reached just now. Please try "
+                                        "again in a minute, or sign in with your username and password."))
         else:
-            form.add_error("email", "Single sign-on is not set up for that address. Sign in with your username and "
-                                    "password, or ask your manager.")
+            form.add_error("email", gettext("Single sign-on is not set up for that address. Sign in with your username and "
+                                    "password, or ask your manager."))
     return render(request, "signing_in/single_sign_on.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -47,7 +48,7 @@ def _adapter_view(view_class):
         try:
             return view_class.adapter_view(OrganizationSignOnAdapter(request, provider_id))(request)
         except SocialApp.DoesNotExist:
-            raise Http404("No such single sign-on.")
+            raise Http404(gettext("No such single sign-on."))
     return view
 
 

@@ -29,6 +29,7 @@ from .organizations import (  # noqa: F401
     save_coach_phrase,
 )
 from .customers import (  # noqa: F401
+    care_flag_period_changed,
     clear_care_flag,
     customer_from_details,
     flag_customer,
@@ -45,10 +46,13 @@ from .team import (  # noqa: F401
     remove_helper,
     staff_named,
 )
+from .calendars import attach_calendars, calendar_for, forget_calendar, public_holidays  # noqa: F401
 from .clocks import (  # noqa: F401
     clocks_of,
     facts_for,
+    follow_ups_of,
     mark_breached,
+    next_promises,
     policy_for,
     stage_of,
 )
@@ -63,8 +67,10 @@ from .incident_details import (  # noqa: F401
     update_details,
 )
 from .gestures import (  # noqa: F401
+    also_when_gestures_lapse,
     decide_gesture,
     give_gesture,
+    lapse_waiting_gestures,
 )
 from .steps import (  # noqa: F401
     record_apology,

@@ -4,6 +4,7 @@ incident's row lock, the order of the steps, a step record's upsert and its time
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from ..events import changes, record_event
 from ..models import Incident
@@ -25,7 +26,13 @@ class RecoveryError(Exception):
 
 
 class StepOutOfOrder(RecoveryError):
+    """`step` names the step to do first (apology, review, fix, deposition, follow_up), so a page can open it."""
+
     code = "out_of_order"
+
+    def __init__(self, message, *, step="", field_errors=None):
+        super().__init__(message, field_errors=field_errors)
+        self.step = step
 
 
 class Conflict(RecoveryError):
@@ -58,9 +65,9 @@ def _lock_open(incident, by):
         .get(pk=incident.pk)
     )
     if by.organization_id != locked.organization_id:
-        raise NotAllowed("This incident belongs to another organization.")
+        raise NotAllowed(gettext("This incident belongs to another organization."))
     if locked.closed_at is not None:
-        raise Conflict(f"{locked.reference} is closed; nothing more can be recorded on it.")
+        raise Conflict(gettext("%(reference)s is closed; nothing more can be recorded on it.") % {"reference": locked.reference})
     return locked
 
 
@@ -68,9 +75,9 @@ def _has(incident, step):
     return type(incident)._meta.get_field(step).related_model.objects.filter(incident=incident).exists()
 
 
-def _require(condition, message):
+def _require(condition, message, step=""):
     if not condition:
-        raise StepOutOfOrder(message)
+        raise StepOutOfOrder(message, step=step)
 
 
 # Step facts copied onto the incident for the managers' trends; saved with the stage by _refresh.
@@ -84,7 +91,7 @@ def _seconds_between(start, end):
 
 def _not_in_future(moment, now, field, message):
     if moment > now + CLOCK_SKEW:
-        raise RecoveryError(message, field_errors={field: ["Cannot be in the future."]})
+        raise RecoveryError(message, field_errors={field: [gettext("Cannot be in the future.")]})
 
 
 def validate(instance, exclude=None):
@@ -94,7 +101,7 @@ def validate(instance, exclude=None):
     except ValidationError as error:
         field_errors = {field: [str(message) for message in messages] for field, messages in error.message_dict.items()}
         summary = "; ".join(f"{field}: {messages[0]}" for field, messages in field_errors.items())
-        raise RecoveryError(f"Please check the details ({summary}).", field_errors=field_errors) from error
+        raise RecoveryError(gettext("Please check the details (%(summary)s).") % {"summary": summary}, field_errors=field_errors) from error
 
 
 def _upsert(model, incident, values, defaults, expected_version=None):
@@ -109,8 +116,7 @@ def _upsert(model, incident, values, defaults, expected_version=None):
     if expected_version is not None and int(expected_version) != current_version:
         current = {field: getattr(record, field) for field in values} if record else {}
         raise StepChanged(
-            f"Someone else saved this {model._meta.verbose_name} while you were editing it. "
-            "Check what they wrote below, then save again if yours should replace it.",
+            gettext("Someone else saved this %(verbose_name)s while you were editing it. Check what they wrote below, then save again if yours should replace it.") % {"verbose_name": model._meta.verbose_name},
             current=current,
             version=current_version,
         )

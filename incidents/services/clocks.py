@@ -7,6 +7,7 @@ from .. import clock
 from ..events import record_event
 from ..models import EventKind, FollowUp, Incident, Stage
 from .base import TREND_FIELDS, _has
+from .calendars import attach_calendars, calendar_for
 from .search import refresh_search
 
 
@@ -33,18 +34,18 @@ def policy_for(organization, location):
         progress_report_every=organization.progress_report_every,
         check_back_after=organization.check_back_after,
         wrap_up_after=organization.wrap_up_after,
-        timezone=location.timezone,
-        opens_at=location.opens_at,
-        closes_at=location.closes_at,
+        calendar=calendar_for(location),
     )
 
 
-def facts_for(incident):
-    """The clock facts of an incident, read from its row and its follow-ups."""
+def facts_for(incident, follow_ups=None):
+    """The clock facts of an incident, read from its row and its follow-ups: `follow_ups`, when given, is
+    its (kind, done_at) pairs already read for a whole page (`follow_ups_of`), else they are read here."""
     last = {}
-    if incident.pk:
-        for kind, done_at in incident.follow_ups.order_by("done_at").values_list("kind", "done_at"):
-            last[kind] = done_at
+    if follow_ups is None and incident.pk:
+        follow_ups = incident.follow_ups.values_list("kind", "done_at")
+    for kind, done_at in sorted(follow_ups or (), key=lambda pair: pair[1]):
+        last[kind] = done_at
     after_fix = lambda moment: moment if moment and incident.fixed_at and moment >= incident.fixed_at else None  # noqa: E731
     return clock.Facts(
         logged_at=incident.logged_at,
@@ -61,6 +62,35 @@ def facts_for(incident):
 def clocks_of(incident):
     """Every clock of an incident, for pages and the API."""
     return clock.clocks(facts_for(incident), policy_for(incident.organization, incident.location))
+
+
+def follow_ups_of(incidents):
+    """{incident id: [(kind, done_at), …]} for a page of incidents, in one query."""
+    pairs = {incident.pk: [] for incident in incidents}
+    rows = FollowUp.objects.filter(incident_id__in=list(pairs)).values_list("incident_id", "kind", "done_at")
+    for incident_id, kind, done_at in rows:
+        pairs[incident_id].append((kind, done_at))
+    return pairs
+
+
+def next_promises(incidents):
+    """{incident id: the earliest promise to the customer still unkept (clock.next_promise) or None}, for a
+    page of incidents (each with its organization and location read): one query for their follow-ups."""
+    pairs = follow_ups_of(incidents)
+    attach_calendars([incident.location for incident in incidents])  # two queries for the page, not two a row
+    return {
+        incident.pk: clock.next_promise(facts_for(incident, pairs[incident.pk]),
+                                        policy_for(incident.organization, incident.location))
+        for incident in incidents
+    }
+
+
+def move_clocks(incident, facts, policy, *, not_before):
+    """Store when the engine next acts (`next_due_at`) and when the earliest unkept promise to the customer
+    falls due (`promise_due_at`), both from the same facts."""
+    incident.next_due_at = clock.next_due_at(facts, policy, not_before=not_before)
+    promise = clock.next_promise(facts, policy)
+    incident.promise_due_at = promise.due_at if promise else None
 
 
 def stage_of(incident):
@@ -86,7 +116,7 @@ def _refresh(incident, now):
     # Moments before the stored next_due_at were already handled by a sweep (see clock.next_due_at).
     not_before = min(incident.next_due_at or now, now)
     incident.stage = stage_of(incident)
-    incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=not_before)
-    incident.save(update_fields=["stage", "next_due_at", "responded_at", "fixed_at", "closed_at", "updated_at", *TREND_FIELDS])
+    move_clocks(incident, facts_for(incident), policy, not_before=not_before)
+    incident.save(update_fields=["stage", "next_due_at", "promise_due_at", "responded_at", "fixed_at", "closed_at", "updated_at", *TREND_FIELDS])
     # Every step service ends here: the notes it wrote become findable in the same transaction.
     refresh_search(incident.pk)

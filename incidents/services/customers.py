@@ -1,8 +1,12 @@
 """Customers: found or made from what a person or a helpdesk knows, and their care flag."""
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..models import Customer
 from ..phones import parse_phone
@@ -57,14 +61,22 @@ def known_customer(organization, *, external_id="", email=""):
     return None
 
 
-_CARE_FLAG = ["care_flag", "care_note", "care_flagged_at"]
+_CARE_FLAG = ["care_flag", "care_note", "care_flagged_at", "care_flag_expires_at"]
 
 
-def _save_flagged(customer, *, note, now):
+def _raise_flag(customer, *, note, now, organization):
+    # A flag raised again starts a new period; the last clearing stays on the row as history.
+    customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
+    customer.care_flag_expires_at = now + datetime.timedelta(days=organization.care_flag_days)
+
+
+def _save_flagged(customer, *, note, now, organization=None):
     """Set the care flag and save it: an UPDATE of the flag, or the INSERT of a new customer.
     If another request saved a customer with the same external id since this one was looked up,
-    that one is flagged instead and `customer` becomes it. Returns `customer`."""
-    customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
+    that one is flagged instead and `customer` becomes it. Returns `customer`. `organization` is the
+    customer's, when the caller has it in hand (its care_flag_days sets the expiry)."""
+    organization = organization or customer.organization
+    _raise_flag(customer, note=note, now=now, organization=organization)
     if customer.pk is not None:
         customer.save(update_fields=_CARE_FLAG)
         return customer
@@ -82,7 +94,7 @@ def _save_flagged(customer, *, note, now):
             organization_id=customer.organization_id, external_id=customer.external_id
         )
         customer.refresh_from_db()  # the stored row, not the details offered
-        customer.care_flag, customer.care_note, customer.care_flagged_at = True, note, now
+        _raise_flag(customer, note=note, now=now, organization=organization)
         customer.save(update_fields=_CARE_FLAG)
     return customer
 
@@ -95,11 +107,27 @@ def flag_customer(customer, *, note, by=None, now=None):
 
 
 @transaction.atomic
-def clear_care_flag(customer, *, by):
+def clear_care_flag(customer, *, by, now=None):
+    """The customer has been served with care since the failure: the flag stops showing, and who said
+    so and when is kept. A flag that is not open (never raised, cleared, or already expired) keeps its
+    history: clearing it again changes nothing."""
     _require_of_organization(by, customer)
-    customer.care_flag = False
-    customer.save(update_fields=["care_flag"])
+    now = now or timezone.now()
+    if not customer.care_flag_open_at(now):
+        return customer
+    customer.care_flag, customer.care_flag_cleared_at, customer.care_flag_cleared_by = False, now, by
+    customer.save(update_fields=["care_flag", "care_flag_cleared_at", "care_flag_cleared_by"])
     return customer
+
+
+def care_flag_period_changed(organization):
+    """The organization changed how long a care flag lasts: every raised flag now expires that long after
+    it was raised, in one UPDATE, so the change shows at once (a flag that had lapsed under a shorter
+    period shows again if the longer one still covers it). Called by the settings' service in the
+    transaction that saves the setting."""
+    lasts = datetime.timedelta(days=organization.care_flag_days)
+    return Customer.objects.filter(organization=organization, care_flag=True, care_flagged_at__isnull=False).update(
+        care_flag_expires_at=F("care_flagged_at") + lasts)
 
 
 @transaction.atomic
@@ -108,7 +136,7 @@ def set_lifetime_value(customer, *, by, lifetime_value):
     figure the managers' "value kept" adds up. Managers and the helpdesk integration set it."""
     _require_of_organization(by, customer)
     if not may_direct(by):
-        raise NotAllowed("Only a manager can set a customer's lifetime value.")
+        raise NotAllowed(gettext("Only a manager can set a customer's lifetime value."))
     customer.lifetime_value = lifetime_value
     validate(customer, exclude=["organization"])
     customer.save(update_fields=["lifetime_value"])
@@ -132,4 +160,4 @@ def set_contact_preferences(customer, *, by, preferred_channel="", language="", 
 
 def _require_of_organization(by, customer):
     if by is not None and by.organization_id != customer.organization_id:
-        raise NotAllowed("That customer belongs to another organization.")
+        raise NotAllowed(gettext("That customer belongs to another organization."))

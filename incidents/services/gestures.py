@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..events import record_event
 from ..models import EventKind, Gesture, Incident
@@ -19,10 +20,10 @@ def give_gesture(incident, *, by, kind, description, cost, currency="", now=None
     for a manager's approval, without holding up the rest of the recovery."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "review"), "Review the complaint with the customer before giving a gesture.")
+    _require(_has(incident, "review"), "Review the complaint with the customer before giving a gesture.", "review")
     cost = Decimal(str(cost))
     if cost < 0:
-        raise RecoveryError("A gesture cannot cost less than nothing.", field_errors={"cost": ["Must be zero or more."]})
+        raise RecoveryError(gettext("A gesture cannot cost less than nothing."), field_errors={"cost": [gettext("Must be zero or more.")]})
     currency = (currency or incident.organization.currency).upper()
     # A gesture in another currency cannot be weighed against the budget, so a manager looks at it.
     within_budget = currency == incident.organization.currency and cost <= remaining_budget(by, incident.customer)
@@ -60,10 +61,10 @@ def decide_gesture(gesture, *, by, approve, now=None):
     now = now or timezone.now()
     gesture = Gesture.objects.select_for_update(of=("self",), no_key=True).select_related("incident").get(pk=gesture.pk)
     if by.organization_id != gesture.incident.organization_id:
-        raise NotAllowed("Only a manager can approve gestures over budget.")
+        raise NotAllowed(gettext("Only a manager can approve gestures over budget."))
     _require_directs(by, gesture.incident, "approve gestures over budget", integration_too=False)
     if gesture.approval != Gesture.Approval.PENDING:
-        raise Conflict(f"This gesture was already {gesture.get_approval_display().lower()}.")
+        raise Conflict(gettext("This gesture was already %(lower)s.") % {"lower": gesture.get_approval_display().lower()})
     before = {"approval": gesture.approval}
     gesture.approval = Gesture.Approval.APPROVED if approve else Gesture.Approval.REFUSED
     gesture.decided_by = by
@@ -77,6 +78,44 @@ def decide_gesture(gesture, *, by, approve, now=None):
         before=before, after={"approval": gesture.approval},
     )
     return gesture
+
+
+# Other apps act when gestures lapse (followups tells the giver and the managers who could have decided).
+# `incidents` never imports them; each registers `when_lapsed(gestures, now=…)` from its AppConfig.ready.
+_when_lapsed = []
+
+
+def also_when_gestures_lapse(hook):
+    """Register `hook(gestures, now=…)`, called inside the closing transaction with the gestures that lapsed."""
+    _when_lapsed.append(hook)
+    return hook
+
+
+def lapse_waiting_gestures(incident, *, by, now):
+    """A gesture still waiting for a manager when its recovery closes lapses: closing is never held up
+    by a decision nobody has made (the method asks approval "without stopping the recovery"), and the
+    gesture does not vanish either: it stays on the incident as lapsed, on its timeline, and the giver
+    and the managers who could have decided are told. Called by the service that closes an incident, so
+    every door (page, API, admin) obeys it. Returns the lapsed gestures."""
+    waiting = list(
+        Gesture.objects.select_for_update(of=("self",), no_key=True)
+        .filter(incident=incident, approval=Gesture.Approval.PENDING).select_related("given_by").order_by("given_at", "pk")
+    )
+    for gesture in waiting:
+        gesture.approval = Gesture.Approval.LAPSED
+        gesture.decided_at = now
+        gesture.save(update_fields=["approval", "decided_at"])
+        record_event(
+            incident, EventKind.GESTURE_LAPSED,
+            gettext("Gesture lapsed: %(description)s (%(cost)s %(currency)s) was still waiting for a manager "
+                    "when the recovery closed") % {"description": gesture.description, "cost": gesture.cost,
+                                                  "currency": gesture.currency},
+            at=now, actor=by, before={"approval": Gesture.Approval.PENDING}, after={"approval": gesture.approval},
+        )
+    if waiting:
+        for hook in _when_lapsed:
+            hook(waiting, now=now)
+    return waiting
 
 
 def _count_gesture(gesture):

@@ -3,6 +3,7 @@
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..events import changes, record_event
 from ..models import EventKind
@@ -27,18 +28,18 @@ def update_details(incident, *, by, now=None, **values):
     Conflict, decided by the unique constraint."""
     unknown = set(values) - set(DETAILS)
     if unknown:
-        raise RecoveryError(f"Unknown details: {', '.join(sorted(unknown))}.")
+        raise RecoveryError(gettext("Unknown details: %(join)s.") % {"join": ', '.join(sorted(unknown))})
     now = now or timezone.now()
     incident = _lock_open(incident, by)
     if not may_change_details(by, incident):
-        raise NotAllowed("Only the people on this recovery and its managers can change its details.")
+        raise NotAllowed(gettext("Only the people on this recovery and its managers can change its details."))
     if "category" in values:
         values["category"] = category_named(incident.organization, values["category"])
     if values.get("occurred_at") is not None:
         _not_in_future(values["occurred_at"], now, "occurred_at", "The failure cannot have happened in the future.")
         if values["occurred_at"] > incident.logged_at + CLOCK_SKEW:
-            raise RecoveryError("The failure happened before it was logged.",
-                                field_errors={"occurred_at": [f"Cannot be after it was logged ({incident.logged_at.isoformat()})."]})
+            raise RecoveryError(gettext("The failure happened before it was logged."),
+                                field_errors={"occurred_at": [gettext("Cannot be after it was logged (%(isoformat)s).") % {"isoformat": incident.logged_at.isoformat()}]})
         values["occurred_at"] = min(values["occurred_at"], incident.logged_at)
     old = {field: getattr(incident, field) for field in values}
     before, after = changes(old, values)
@@ -52,8 +53,8 @@ def update_details(incident, *, by, now=None, **values):
             incident.save(update_fields=[*after, "updated_at"])
     except IntegrityError as error:
         raise Conflict(
-            f"An incident for ticket {values.get('external_id')} already exists.",
-            field_errors={"external_id": ["Already used."]},
+            gettext("An incident for ticket %(get)s already exists.") % {"get": values.get('external_id')},
+            field_errors={"external_id": [gettext("Already used.")]},
         ) from error
     if "summary" in after:
         refresh_search(incident.pk)

@@ -1,16 +1,23 @@
 """Logging an incident: from any door, and from the Log a failure page at most once per form."""
 
+import datetime
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .. import clock
 from ..events import new_event
 from ..models import Category, EventKind, Incident, Severity, Stage
 from .base import Conflict, NotAllowed, RecoveryError, _not_in_future, validate
-from .clocks import facts_for, policy_for
+from .clocks import facts_for, move_clocks, policy_for
 from .customers import _save_flagged, customer_from_details
 from .search import new_document, search_values
 from .team import may_direct
+
+# How far back a failure may be logged. The hour-of-day trends read when it happened, so an older
+# moment is far more likely a slip of the date than a memory; a month covers a ticket that waited.
+OCCURRED_AT_MOST = datetime.timedelta(days=30)
 
 
 # Other apps act on a new incident in the same transaction (problems links it to a known problem).
@@ -52,20 +59,25 @@ def log_incident(
     now = now or timezone.now()
     organization = location.organization
     if logged_by.organization_id != organization.id:
-        raise NotAllowed("You can only log incidents for your own organization.", field_errors={"location": ["Unknown location."]})
+        raise NotAllowed(_("You can only log incidents for your own organization."), field_errors={"location": [_("Unknown location.")]})
     if customer.organization_id != organization.id:
-        raise RecoveryError("That customer belongs to another organization.", field_errors={"customer": ["Unknown customer."]})
+        raise RecoveryError(_("That customer belongs to another organization."), field_errors={"customer": [_("Unknown customer.")]})
     owner = owner or logged_by
     if owner != logged_by and not may_direct(logged_by):
         # Whoever is on the spot owns the recovery; handing it to someone else is a manager's call.
         raise NotAllowed(
-            "You own the failures you log; a manager can reassign it afterwards.",
-            field_errors={"owner": ["Only managers and helpdesk integrations can name another owner."]},
+            _("You own the failures you log; a manager can reassign it afterwards."),
+            field_errors={"owner": [_("Only managers and helpdesk integrations can name another owner.")]},
         )
     if owner.organization_id != organization.id or not owner.is_active:
-        raise RecoveryError("The owner must be active staff of this organization.", field_errors={"owner": ["Unknown member of staff."]})
+        raise RecoveryError(_("The owner must be active staff of this organization."), field_errors={"owner": [_("Unknown member of staff.")]})
     occurred_at = occurred_at or now
     _not_in_future(occurred_at, now, "occurred_at", "The failure cannot have happened in the future.")
+    if occurred_at < now - OCCURRED_AT_MOST:
+        raise RecoveryError(
+            _("A failure is logged within %(days)s days of when it happened.") % {"days": OCCURRED_AT_MOST.days},
+            field_errors={"occurred_at": [_("Not more than %(days)s days ago.") % {"days": OCCURRED_AT_MOST.days}]},
+        )
     # Within the skew it is the sender's clock running ahead: it happened now. (The row requires
     # occurred_at <= logged_at; a moment a minute ahead failed that check with a server error.)
     occurred_at = min(occurred_at, now)
@@ -89,11 +101,12 @@ def log_incident(
     )
     # The related rows were just read or are made below, so skip full_clean's SELECT per foreign key.
     validate(incident, exclude=["reference", "organization", "customer", "location", "category", "logged_by", "owner"])
-    incident.next_due_at = clock.next_due_at(facts_for(incident), policy, not_before=now)
+    move_clocks(incident, facts_for(incident), policy, not_before=now)
     logged = new_event(
         incident,
         EventKind.LOGGED,
-        f"Logged by {logged_by.display_name()}, owned by {owner.display_name()}",
+        # The timeline names who did it beside every entry: the owner is said only when it is someone else.
+        _("Logged") if owner == logged_by else _("Logged, owned by %(owner)s") % {"owner": owner.display_name()},
         at=now,
         actor=logged_by,
         after={"summary": summary, "owner": owner.username, "follow_up_due_at": incident.follow_up_due_at.isoformat()},
@@ -101,7 +114,7 @@ def log_incident(
     with transaction.atomic(savepoint=False):
         incident.category = category_named(organization, category)
         # Internal follow-up: flag the customer's file so the next person who serves them knows.
-        incident.customer = _save_flagged(customer, note=summary, now=now)
+        incident.customer = _save_flagged(customer, note=summary, now=now, organization=organization)
         for column, value in search_values(new_document(incident, incident.customer)).items():
             setattr(incident, column, value)  # written by the INSERT itself
         try:
@@ -110,7 +123,7 @@ def log_incident(
             if not external_id:
                 raise
             raise Conflict(
-                f"An incident for ticket {external_id} already exists.", field_errors={"external_id": ["Already used."]}
+                _("An incident for ticket %(external_id)s already exists.") % {"external_id": external_id}, field_errors={"external_id": [_("Already used.")]}
             ) from error
         logged.save()
         for hook in _when_logged:

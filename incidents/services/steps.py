@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import coach
 from ..events import record_event
@@ -18,7 +19,7 @@ from .base import (
     validate,
 )
 from .clocks import _refresh
-from .gestures import give_gesture
+from .gestures import give_gesture, lapse_waiting_gestures
 from .organizations import coach_phrases
 
 
@@ -30,8 +31,8 @@ def record_apology(incident, *, by, channel, text, customer_accepted=False, at=N
     at = at or now
     _not_in_future(at, now, "at", "The apology cannot be recorded in the future.")
     if at < incident.occurred_at:
-        raise RecoveryError("The apology cannot come before the failure.", field_errors={"at": ["Before the failure."]})
-    flags = coach.find_flags(text, coach_phrases(incident.organization))
+        raise RecoveryError(gettext("The apology cannot come before the failure."), field_errors={"at": [gettext("Before the failure.")]})
+    flags = coach.find_flags(text, coach_phrases(incident.organization, coach.language_of_apology(incident.customer)))
     values = {"channel": channel, "text": text, "customer_accepted": customer_accepted}
     apology, old = _upsert(
         Apology, incident, values, defaults={"apologized_by": by, "apologized_at": at, "coach_flags": flags},
@@ -44,7 +45,8 @@ def record_apology(incident, *, by, channel, text, customer_accepted=False, at=N
         incident.seconds_to_apology = _seconds_between(incident.logged_at, at)
     summary = "Apology recorded" if not old else "Apology updated"
     if flags:
-        summary += f"; the coach flagged {', '.join(repr(flag['text']) for flag in flags)}"
+        summary += "; " + gettext("the coach flagged %(phrases)s") % {
+            "phrases": ", ".join(f"“{flag['text']}”" for flag in flags)}
     _event_for_step(incident, EventKind.APOLOGY, summary, by, now, old, values)
     _refresh(incident, now)
     return apology
@@ -55,7 +57,7 @@ def record_review(incident, *, by, customer_account, customer_needs, customer_lo
     """Step 2: the complaint gone over with the customer, only after the apology."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "apology"), "Apologize first: the review comes after the apology.")
+    _require(_has(incident, "apology"), "Apologize first: the review comes after the apology.", "apology")
     values = {"customer_account": customer_account, "customer_needs": customer_needs, "customer_losses": customer_losses}
     review, old = _upsert(
         Review, incident, values, defaults={"reviewed_by": by, "reviewed_at": now}, expected_version=expected_version
@@ -70,10 +72,10 @@ def record_fix(incident, *, by, description, fixed, gesture=None, expected_versi
     """Step 3: what was done. A fix meets the twenty-minute clock; a gesture may come with it."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "review"), "Review the complaint with the customer before recording the fix.")
+    _require(_has(incident, "review"), "Review the complaint with the customer before recording the fix.", "review")
     existing = Fix.objects.filter(incident=incident).first()
     if existing and existing.fixed and not fixed:
-        raise RecoveryError("This incident is already fixed; describe any further work in a follow-up.", field_errors={"fixed": ["Already fixed."]})
+        raise RecoveryError(gettext("This incident is already fixed; describe any further work in a follow-up."), field_errors={"fixed": [gettext("Already fixed.")]})
     values = {"description": description, "fixed": bool(fixed)}
     fix, old = _upsert(
         Fix, incident, values, defaults={"recorded_by": by, "recorded_at": now}, expected_version=expected_version
@@ -99,9 +101,9 @@ def record_follow_up(incident, *, by, kind, channel, note, now=None):
     now = now or timezone.now()
     incident = _lock_open(incident, by)
     if kind != FollowUp.Kind.INTERNAL:
-        _require(_has(incident, "apology"), "Apologize first: follow-ups to the customer come after the apology.")
+        _require(_has(incident, "apology"), "Apologize first: follow-ups to the customer come after the apology.", "apology")
     if kind in (FollowUp.Kind.POST_FIX, FollowUp.Kind.WRAP_UP):
-        _require(incident.fixed_at is not None, "Record the fix first: this follow-up comes after the fix.")
+        _require(incident.fixed_at is not None, "Record the fix first: this follow-up comes after the fix.", "fix")
     follow_up = FollowUp(incident=incident, kind=kind, channel=channel, note=note, done_by=by, done_at=now)
     validate(follow_up)
     follow_up.save()
@@ -126,7 +128,7 @@ def record_deposition(
     """Step 4: the record for learning, while memory is fresh."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "fix"), "Record the fix before documenting the incident.")
+    _require(_has(incident, "fix"), "Record the fix before documenting the incident.", "fix")
     values = {"root_cause": root_cause, "circumstances": circumstances, "busyness": busyness, "product": product, "prevention": prevention}
     deposition, old = _upsert(
         Deposition, incident, values, defaults={"recorded_by": by, "recorded_at": now}, expected_version=expected_version
@@ -144,17 +146,18 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
     """How the recovery ended. Closing needs the fix, the deposition and the wrap-up."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(incident.fixed_at is not None, "Fix the problem before recording the outcome.")
-    _require(_has(incident, "deposition"), "Document the incident (the deposition) before recording the outcome.")
+    _require(incident.fixed_at is not None, "Fix the problem before recording the outcome.", "fix")
+    _require(_has(incident, "deposition"), "Document the incident (the deposition) before recording the outcome.", "deposition")
     _require(
         incident.follow_ups.filter(kind=FollowUp.Kind.WRAP_UP).exists(),
-        "Send the wrap-up note or call before recording the outcome.",
+        "Send the wrap-up note or call before recording the outcome.", "follow_up",
     )
     resolution = Resolution(incident=incident, outcome=outcome, satisfaction=satisfaction, recorded_by=by, recorded_at=now)
     validate(resolution)
     resolution.save()
     incident.closed_at = now
     incident.outcome = outcome
+    lapse_waiting_gestures(incident, by=by, now=now)
     record_event(
         incident, EventKind.CLOSED, f"Closed: {resolution.get_outcome_display()}", at=now, actor=by,
         after={"outcome": outcome, "satisfaction": satisfaction},

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import selectors
 from ..events import record_event
@@ -19,9 +20,9 @@ def may_direct(user, *, integration_too=True):
 def _require_directs(by, incident, what, *, integration_too=True):
     """The role rule of every door (pages, API, admin): a manager, over this incident's location."""
     if not may_direct(by, integration_too=integration_too):
-        raise NotAllowed(f"Only a manager can {what}.")
+        raise NotAllowed(gettext("Only a manager can %(what)s.") % {"what": what})
     if by.is_manager and not selectors.visible_incidents(by).filter(pk=incident.pk).exists():
-        raise NotAllowed(f"Only a manager of {incident.location} can {what}.")
+        raise NotAllowed(gettext("Only a manager of %(location)s can %(what)s.") % {"location": incident.location, "what": what})
 
 
 def is_integration(user):
@@ -76,10 +77,10 @@ def staff_named(organization_id, username, *, field="owner"):
     """The active member of staff with this username, as a helpdesk names people; or RecoveryError."""
     member = User.objects.filter(organization_id=organization_id, username=username, is_active=True).first()
     if member is None:
-        raise RecoveryError("Unknown member of staff.", field_errors={field: [f"No active staff '{username}'."]})
+        raise RecoveryError(gettext("Unknown member of staff."), field_errors={field: [gettext("No active staff '%(username)s'.") % {"username": username}]})
     return member
 
 
 def _require_staff_of(user, incident, field):
     if user.organization_id != incident.organization_id or not user.is_active:
-        raise RecoveryError("Choose active staff of this organization.", field_errors={field: ["Unknown member of staff."]})
+        raise RecoveryError(gettext("Choose active staff of this organization."), field_errors={field: [gettext("Unknown member of staff.")]})

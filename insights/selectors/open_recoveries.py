@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, Value, When
 
 from incidents import clock
+from incidents import services as incident_services
 from incidents.models import Gesture, Incident, late_condition
 
 from ..scope import filter_incidents
@@ -141,3 +142,53 @@ def _duration(delta):
     if minutes < 60 * 48:
         return f"{minutes // 60} h {minutes % 60:02d} min"
     return f"{minutes // (60 * 24)} days"
+
+
+# How many of each kind the "needs your decision" strip names; the rest are counted.
+STRIP_NAMED = 5
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What waits for a manager at the top of the console, whatever the filters below say: gestures over
+    budget to approve or refuse, recoveries late on the twenty-minute clock, and promises to customers past
+    their time (wrap-ups, progress reports, check-backs), each named up to STRIP_NAMED and counted."""
+
+    gestures: list
+    late: list
+    late_count: int
+    overdue: list  # (incident, its overdue promise)
+    overdue_count: int
+
+    @property
+    def any(self):
+        return bool(self.gestures or self.late_count or self.overdue_count)
+
+
+def decisions_waiting(scope, *, now):
+    """The strip's contents, in a constant number of queries: the pending gestures (few, the partial index
+    gesture_pending), the late incidents and the overdue promises (each a count and the oldest few, from
+    the open incidents at the scope's locations), and the overdue ones' follow-ups to say which promise."""
+    gestures = list(
+        Gesture.objects.filter(approval=Gesture.Approval.PENDING, incident__location_id__in=scope.location_ids,
+                               incident__closed_at__isnull=True)
+        .select_related("incident__customer", "incident__location", "given_by").order_by("given_at", "pk")
+    )
+    open_here = Incident.objects.filter(location_id__in=scope.location_ids, closed_at__isnull=True)
+    late = open_here.filter(late_condition(now))
+    # A promise past its time on a recovery whose twenty-minute clock was met: late ones are counted above.
+    overdue = open_here.filter(responded_at__isnull=False, promise_due_at__lt=now)
+    counts = open_here.aggregate(
+        late=Count("pk", filter=late_condition(now)),
+        overdue=Count("pk", filter=Q(responded_at__isnull=False, promise_due_at__lt=now)),
+    )
+    named_late = list(late.select_related("customer").order_by("follow_up_due_at", "pk")[:STRIP_NAMED])
+    named_overdue = list(
+        overdue.select_related("customer", "location", "organization").order_by("promise_due_at", "pk")[:STRIP_NAMED]
+    )
+    promises = incident_services.next_promises(named_overdue)
+    return Decisions(
+        gestures=gestures, late=named_late, late_count=counts["late"],
+        overdue=[(incident, promises[incident.pk]) for incident in named_overdue if promises[incident.pk]],
+        overdue_count=counts["overdue"],
+    )

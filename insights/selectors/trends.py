@@ -13,14 +13,16 @@ from ..scope import filter_incidents, logged_in
 
 
 def local_cells(scope, incidents):
-    """{(location id, ISO weekday, hour): count} in each location's own time zone: one GROUP BY per
-    time zone among the scope's locations (usually one), whatever the number of incidents."""
+    """{(location id, ISO weekday, hour): count} of when the failures happened (`occurred_at`, not when
+    they were logged: one logged at the end of a shift counts at its hour), in each location's own time
+    zone: one GROUP BY per time zone among the scope's locations (usually one), whatever the number of
+    incidents."""
     cells = {}
     for zone_name, location_ids in scope.by_timezone().items():
         zone = zoneinfo.ZoneInfo(zone_name)
         grouped = (
             incidents.filter(location_id__in=location_ids)
-            .annotate(weekday=ExtractIsoWeekDay("logged_at", tzinfo=zone), hour=ExtractHour("logged_at", tzinfo=zone))
+            .annotate(weekday=ExtractIsoWeekDay("occurred_at", tzinfo=zone), hour=ExtractHour("occurred_at", tzinfo=zone))
             .values("location_id", "weekday", "hour")
             .annotate(n=Count("id"))
             .order_by()
@@ -118,7 +120,7 @@ _GROUPED = ("location_id", "weekday", "hour", "category_id", "logged_by_id", "bu
 def _grouping_sets(incidents):
     """One pass over the period's incidents that yields every breakdown at once."""
     inner_sql, params = incidents.values(
-        "location_id", "logged_at", "category_id", "logged_by_id", "owner_id", "busyness", "channel"
+        "location_id", "occurred_at", "category_id", "logged_by_id", "owner_id", "busyness", "channel"
     ).query.sql_with_params()
     sets = ", ".join("(" + ", ".join(columns) + ")" for columns in _SETS.values())
     sql = f"""
@@ -126,8 +128,8 @@ def _grouping_sets(incidents):
         FROM (
             SELECT b.location_id, b.category_id, b.logged_by_id, b.owner_id, b.busyness, b.channel,
                    COALESCE(NULLIF(l.region, ''), '(none)') AS region,
-                   EXTRACT(ISODOW FROM b.logged_at AT TIME ZONE l.timezone)::int AS weekday,
-                   EXTRACT(HOUR FROM b.logged_at AT TIME ZONE l.timezone)::int AS hour
+                   EXTRACT(ISODOW FROM b.occurred_at AT TIME ZONE l.timezone)::int AS weekday,
+                   EXTRACT(HOUR FROM b.occurred_at AT TIME ZONE l.timezone)::int AS hour
             FROM ({inner_sql}) AS b JOIN incidents_location AS l ON l.id = b.location_id
         ) AS x
         GROUP BY GROUPING SETS ({sets})
