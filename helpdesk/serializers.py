@@ -171,7 +171,12 @@ class OutcomeInput(StrictSerializer):
 # --- Output --------------------------------------------------------------------------------------
 
 
+CARE_FLAG_HELP = "True while the care flag shows: raised, not cleared, and not past care_flag_expires_at."
+
+
 class CustomerBrief(serializers.ModelSerializer):
+    care_flag = serializers.BooleanField(source="care_flag_is_open", read_only=True, help_text=CARE_FLAG_HELP)
+
     class Meta:
         model = Customer
         fields = ["id", "name", "care_flag"]
@@ -222,7 +227,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "category": incident.category.name if incident.category_id else None,
             "severity": incident.severity, "busyness": incident.busyness, "location": incident.location.code,
             "owner": incident.owner.username,
-            "customer": {"id": customer.pk, "name": customer.name, "care_flag": customer.care_flag},
+            "customer": {"id": customer.pk, "name": customer.name, "care_flag": customer.care_flag_is_open},
             "external_id": incident.external_id,
         }
         for name in ("occurred_at", "logged_at", "follow_up_due_at", "responded_at", "breached_at", "fixed_at",
@@ -238,12 +243,20 @@ _MOMENT = serializers.DateTimeField()
 
 
 class CustomerSerializer(serializers.ModelSerializer):
+    care_flag = serializers.BooleanField(source="care_flag_is_open", read_only=True, help_text=CARE_FLAG_HELP)
+    care_flag_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When a raised care flag stops showing, unless cleared sooner.")
+    care_flag_cleared_at = serializers.DateTimeField(read_only=True, allow_null=True,
+                                                     help_text="When someone last cleared the care flag.")
+    care_flag_cleared_by = serializers.CharField(source="care_flag_cleared_by.username", read_only=True,
+                                                 allow_null=True, default=None, help_text="Who last cleared it.")
     recent_incidents = serializers.SerializerMethodField()
 
     class Meta:
         model = Customer
         fields = ["id", "name", "email", "phone", "external_id", "lifetime_value", "care_flag", "care_note",
-                  "care_flagged_at", "recent_incidents"]
+                  "care_flagged_at", "care_flag_expires_at", "care_flag_cleared_at", "care_flag_cleared_by",
+                  "recent_incidents"]
         read_only_fields = fields
 
     def get_recent_incidents(self, customer) -> list[dict]:

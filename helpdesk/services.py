@@ -80,9 +80,8 @@ def incidents_for(user):
 
 def customers_for(user):
     client = client_of(user)
-    if client is not None:
-        return client.organization.customers.all()
-    return visible_customers(user)
+    customers = client.organization.customers.all() if client is not None else visible_customers(user)
+    return customers.select_related("care_flag_cleared_by")  # the representation names who cleared the flag
 
 
 def staff_for(user, *, everyone=False):

@@ -110,7 +110,22 @@ def _build(now):
         owner = staff[owner_name]
         _recover(rng, now, when, location, category, owner, rng.choice(customers), staff["manager"])
     _live_recoveries(now, locations["riverside"], staff, customers)
+    _served_with_care(rng, now, customers)
     return organization
+
+
+def _served_with_care(rng, now, customers):
+    """Most customers whose last recovery closed a while ago have been back and were served with care:
+    the owner cleared the flag a few days after closing. Those still recovering, or only just closed,
+    keep theirs, so "Take special care" marks a believable few rather than everyone who ever had a failure."""
+    for customer in customers:
+        customer.refresh_from_db()
+        last = customer.incidents.order_by("-logged_at").select_related("owner").first()
+        if last is None or last.closed_at is None or not customer.care_flag_open_at(now):
+            continue
+        cleared_at = last.closed_at + datetime.timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 8))
+        if cleared_at < now and rng.random() < 0.85:
+            services.clear_care_flag(customer, by=last.owner, now=cleared_at)
 
 
 def _live_recoveries(now, riverside, staff, customers):

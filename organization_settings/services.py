@@ -28,7 +28,9 @@ from helpdesk import services as api_services
 from helpdesk import webhooks
 from helpdesk import tokens as api_tokens
 from helpdesk.models import ApiClient, ApiToken, WebhookEndpoint
-from incidents.models import Location, Organization, User
+from incidents.models import CalendarException, Location, Organization, User, WeeklySpan
+from incidents import services as incident_services
+from incidents import calendar
 from incidents import services as incident_services
 from incidents.services import Conflict, NotAllowed, RecoveryError, validate
 from signing_in.models import SingleSignOn
@@ -148,9 +150,30 @@ def save_location(organization, *, by, location=None, name, code, region="", tim
         raise Conflict(gettext("Another location already has that code."), field_errors={"code": [gettext("Already used.")]})
     record = location or Location(organization=organization)
     record.name, record.code, record.region, record.timezone = name, code, region, timezone
-    record.opens_at, record.closes_at = opens_at, closes_at
+    record.holiday_country, record.holiday_subdivision = holiday_country, holiday_subdivision
     validate(record, exclude=["organization"])
+    if week is None and location is None:
+        week = DEFAULT_WEEK
+    today = (now or django_timezone.now()).astimezone(record.zone).date()
+    field_errors = {}
+    if week is not None:
+        field_errors.update(_week_errors(week))
+    if exceptions is not None:
+        field_errors.update(_exception_errors(exceptions, today))
+    if field_errors:
+        raise RecoveryError(gettext("Please check the opening hours marked below."), field_errors=field_errors)
     record.save()
+    if week is not None:
+        WeeklySpan.objects.filter(location=record).delete()
+        WeeklySpan.objects.bulk_create(WeeklySpan(location=record, weekday=weekday, opens=span.opens, closes=span.closes)
+                                       for weekday, spans in enumerate(week) for span in spans)
+    if exceptions is not None:
+        CalendarException.objects.filter(location=record, date__gte=today).delete()
+        CalendarException.objects.bulk_create(
+            CalendarException(location=record, date=day, opens=span.opens if span else None,
+                              closes=span.closes if span else None)
+            for day, spans in exceptions for span in (spans or [None]))
+    incident_services.forget_calendar(record)
     return record
 
 

@@ -70,3 +70,16 @@ def test_some_recoveries_are_open_now_at_different_stages(demo_org):
     open_stages = set(Incident.objects.filter(closed_at__isnull=True).values_list("stage", flat=True))
     assert {"apology", "fix", "wrap_up"} <= open_stages
     assert demo_org.incidents.filter(gestures__approval="pending").exists()
+
+
+def test_a_believable_few_of_the_demo_s_customers_show_take_special_care(demo_org):
+    from incidents.models import Customer
+
+    customers = Customer.objects.filter(organization=demo_org)
+    flagged = customers.care_flag_open(NOW).count()
+    assert 0.08 < flagged / customers.count() < 0.4, flagged
+    cleared = customers.filter(care_flag_cleared_at__isnull=False)
+    assert cleared.exists() and not cleared.filter(care_flag_cleared_by__isnull=True).exists()
+    # Those still being recovered keep their flag.
+    still_open = Incident.objects.filter(organization=demo_org, closed_at__isnull=True).values("customer")
+    assert customers.filter(pk__in=still_open).exclude(pk__in=customers.care_flag_open(NOW)).count() == 0

@@ -159,7 +159,7 @@ def test_a_new_organization_gets_the_default_coach_phrases_from_the_operators_ad
         "heads_up_before": "00:05:00", "escalate_after": "00:15:00", "progress_report_every": "1 00:00:00",
         "check_back_after": "1 00:00:00", "wrap_up_after": "2 00:00:00", "default_discretion_budget": "40",
         "satisfaction_check_after": "1 00:00:00", "quiet_hours_start": "21:00", "quiet_hours_end": "08:00",
-        "problem_watch_period": "28 00:00:00",
+        "problem_watch_period": "28 00:00:00", "care_flag_days": "90",
     })
     assert answer.status_code == 302, answer.content.decode()[:2000]
     assert CoachPhrase.objects.filter(organization__slug="lakeside").count() > 5
