@@ -51,22 +51,23 @@ class Prepared:
     height: int | None = None
 
 
-def refused(message):
-    return RecoveryError(message, field_errors={FIELD: [message]})
+def refused(message, field=FIELD):
+    return RecoveryError(message, field_errors={field: [message]})
 
 
 def megabytes(size_bytes):
     return f"{size_bytes / (1024 * 1024):.1f} MB"
 
 
-def prepare(upload):
-    """Check one uploaded file and make what is stored. RecoveryError naming the file when refused."""
+def prepare(upload, *, field=FIELD):
+    """Check one uploaded file and make what is stored. RecoveryError naming the file when refused
+    (with the error on `field`, the name of the door's file field)."""
     name = shown_name(upload.name)
     if upload.size > settings.ATTACHMENT_MAX_BYTES:
         raise refused(_("“%(name)s” is %(size)s; a file can be at most %(limit)s.") % {
-            "name": name, "size": megabytes(upload.size), "limit": megabytes(settings.ATTACHMENT_MAX_BYTES)})
+            "name": name, "size": megabytes(upload.size), "limit": megabytes(settings.ATTACHMENT_MAX_BYTES)}, field)
     if upload.size == 0:
-        raise refused(_("“%(name)s” is empty.") % {"name": name})
+        raise refused(_("“%(name)s” is empty.") % {"name": name}, field)
     upload.seek(0)
     if upload.read(5) == b"%PDF-":
         upload.seek(0)
@@ -80,7 +81,7 @@ def prepare(upload):
         # Not an image Pillow reads, or a broken or truncated one.
         pass
     raise refused(_("“%(name)s” is not a photo or a PDF: attach a JPEG, PNG or WebP photo, or a PDF receipt.")
-                  % {"name": name})
+                  % {"name": name}, field)
 
 
 def _prepare_photo(upload, name):
@@ -131,12 +132,12 @@ def shown_name(name):
     return (name or _("file"))[:ORIGINAL_NAME_LENGTH]
 
 
-def prepare_all(uploads):
+def prepare_all(uploads, *, field=FIELD):
     """Check every file before anything is written. The first refused one raises."""
     uploads = list(uploads or [])
     if len(uploads) > settings.ATTACHMENTS_MAX_FILES:
-        raise refused(_("Attach at most %(count)d files at a time.") % {"count": settings.ATTACHMENTS_MAX_FILES})
-    return [prepare(upload) for upload in uploads]
+        raise refused(_("Attach at most %(count)d files at a time.") % {"count": settings.ATTACHMENTS_MAX_FILES}, field)
+    return [prepare(upload, field=field) for upload in uploads]
 
 
 def may_attach(user, incident):
@@ -146,7 +147,7 @@ def may_attach(user, incident):
 
 
 @transaction.atomic
-def attach(incident, *, by, prepared, step="", now=None):
+def attach(incident, *, by, prepared, step="", now=None, field=FIELD):
     """Store checked files (`prepare_all`) on the incident, with one timeline entry. Returns the attachments."""
     if not prepared:
         return []
@@ -158,7 +159,7 @@ def attach(incident, *, by, prepared, step="", now=None):
     already = Attachment.objects.filter(incident=incident).count()
     if already + len(prepared) > settings.ATTACHMENTS_PER_INCIDENT:
         raise refused(_("An incident can have at most %(limit)d photos and files; this one has %(count)d.") % {
-            "limit": settings.ATTACHMENTS_PER_INCIDENT, "count": already})
+            "limit": settings.ATTACHMENTS_PER_INCIDENT, "count": already}, field)
     storage = attachment_storage()
     stored = []
     try:

@@ -9,6 +9,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
@@ -26,8 +27,19 @@ KEPT_HEADERS = ("Location", "ETag")
 
 def request_hash(request):
     """Method, path and the parsed body: a repeat that only reorders JSON keys is the same request."""
-    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=_text_of)
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _text_of(value):
+    """A file in a multipart body counts by its content, not its name."""
+    if isinstance(value, UploadedFile):
+        digest = hashlib.sha256()
+        for chunk in value.chunks():
+            digest.update(chunk)
+        value.seek(0)
+        return digest.hexdigest()
+    return str(value)
 
 
 def once(request, produce):

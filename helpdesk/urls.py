@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import directory_views, message_views, problem_views, views, webhook_views
+from . import attachment_views, directory_views, message_views, problem_views, views, webhook_views
 
 app_name = "api"
 
@@ -23,6 +23,9 @@ urlpatterns = [
     path("incidents/<int:pk>/messages/", message_views.MessageList.as_view(), name="incident-messages"),
     path("incidents/<int:pk>/messages/<int:message_id>/send/", message_views.MessageSend.as_view(), name="message-send"),
     path("incidents/<int:pk>/survey/", message_views.SurveyAnswerView.as_view(), name="incident-survey"),
+    path("incidents/<int:pk>/attachments/", attachment_views.AttachmentList.as_view(), name="incident-attachments"),
+    path("incidents/<int:pk>/attachments/<int:attachment_id>/", attachment_views.AttachmentDownload.as_view(),
+         name="incident-attachment"),
     path("customers/", views.CustomerList.as_view(), name="customer-list"),
     path("customers/<int:pk>/", views.CustomerDetail.as_view(), name="customer-detail"),
     path("customers/<int:pk>/care-flag/", views.CareFlag.as_view(), name="customer-care-flag"),

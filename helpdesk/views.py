@@ -68,6 +68,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 class ApiView(APIView):
     authentication_classes = [ClientTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, TokenScope]
+    max_body_bytes = None  # settings.API_MAX_BODY_BYTES; an upload's view allows its files
 
     def finalize_response(self, request, response, *args, **kwargs):
         """Every answer to a counted caller says where it stands against its rate limit (`throttling`)."""
@@ -80,8 +81,9 @@ class ApiView(APIView):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.API_MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes.")
+        limit = self.max_body_bytes or settings.API_MAX_BODY_BYTES
+        if length > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         super().initial(request, *args, **kwargs)
 
     def answer(self, produce):

@@ -24,6 +24,15 @@ def private_default_cache(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def attachments_storage(settings, tmp_path):
+    """Photos and files a test attaches go to a folder of its own, never under var/."""
+    settings.STORAGES = {**settings.STORAGES, "attachments": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path / "attachments"), "base_url": None}}}
+    return tmp_path / "attachments"
+
+
 @pytest.fixture
 def eager_celery():
     """Tasks run in-process when queued, as a worker would run them."""

@@ -10,11 +10,13 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from attachments import services as attachment_services
 from followups.models import Notification
 from incidents import services
 from helpdesk import services as api_services
@@ -32,6 +34,10 @@ SKIPPED_PREFIXES = ("admin/", "static/", "api/v1/schema/", "api/v1/docs/", "api/
 # One-click unsubscribe (RFC 8058): a mail provider POSTs it with no session; the signed link is the proof.
 NO_SESSION_POSTS = ("messages/unsubscribe/",)
 STEPS = ("apology", "review", "fix", "follow_up", "deposition", "outcome")
+
+
+_PHOTO = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc0000003"
+                       "010100c9fe92ef0000000049454e44ae426082")  # a 1x1 PNG
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +65,8 @@ def _incident_with_everything(user, location, customer, summary, secret):
     services.record_fix(incident, by=user, description=f"Found it {secret}", fixed=True,
                         gesture={"kind": "credit", "description": f"Voucher {secret}", "cost": Decimal("5000")})
     draft_message(incident, kind="thank_you", body=f"Thank you {secret}", author=user)  # a message to its customer
+    attachment_services.attach(incident, by=user, prepared=attachment_services.prepare_all(  # a photo of it
+        [SimpleUploadedFile(f"plate-{secret}.png", _PHOTO)]))
     return incident
 
 
@@ -138,6 +146,7 @@ def _fill(route, incident, world, nonexistent=False):
         "gesture_id": gesture.pk,
         "message_id": incident.messages.first().pk,
         "username": incident.owner.username,  # a helper named in the path
+        "attachment_id": incident.attachments.get().pk,
     }
     if route.startswith("settings/"):
         # Settings name the foreign incident's location, its owner, or the rival's API client.
@@ -145,6 +154,8 @@ def _fill(route, incident, world, nonexistent=False):
                         incident.owner_id if route.startswith("settings/staff/") else world["rival_client"].pk)
         values["webhook_pk"] = world["webhook"].pk
         values["token_pk"] = world["rival_client"].tokens.get().pk
+    elif route.startswith("attachments/<"):  # a photo, named by its own id
+        values["pk"] = incident.attachments.get().pk
     elif route.startswith(("incidents/", "api/v1/incidents/", "manage/incidents/")):
         values["pk"] = incident.pk
     elif route.startswith(("manage/problems/", "api/v1/problems/")):
@@ -170,6 +181,7 @@ def _fill(route, incident, world, nonexistent=False):
         values["token_pk"] = 987654321
         values["delivery_pk"] = 987654321
         values["action_pk"] = values["action_id"] = values["idea_pk"] = 987654321
+        values["attachment_id"] = 987654321
     path = route
     for name, value in values.items():
         for converter in ("int", "str", "slug", "path", ""):

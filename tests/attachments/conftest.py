@@ -1,17 +1,7 @@
 import io
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
-
-
-@pytest.fixture(autouse=True)
-def attachments_storage(settings, tmp_path):
-    """Each test's files in its own folder, as `make run` keeps them under var/."""
-    settings.STORAGES = {**settings.STORAGES, "attachments": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(tmp_path / "attachments"), "base_url": None}}}
-    return tmp_path / "attachments"
 
 
 GPS_IFD = 0x8825

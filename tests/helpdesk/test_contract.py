@@ -24,6 +24,7 @@ from schemathesis.checks import (
 from incidents import services
 from incidents.models import Gesture, Incident
 from tests import factories
+from tests.helpdesk.test_attachments_api import walk_attachments
 from tests.helpdesk.test_problems_api import walk_problems
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,11 +69,12 @@ class Walk:
         self.schema, self.token = schema, token
         self.called, self.parameters_used = set(), set()
 
-    def __call__(self, operation_id, expect, *, path=None, query=None, body=None, headers=None):
+    def __call__(self, operation_id, expect, *, path=None, query=None, body=None, headers=None,
+                 media_type="application/json"):
         operation = self.schema.find_operation_by_id(operation_id)
         documented = {parameter.name for parameter in operation.query}
         assert set(query or {}) <= documented, f"{operation_id}: undocumented {set(query) - documented}"
-        extra = {} if body is None else {"body": body, "media_type": "application/json"}
+        extra = {} if body is None else {"body": body, "media_type": media_type}
         case = operation.Case(path_parameters=path or {}, query=query or {}, headers={
             "Authorization": f"Token {self.token}", **(headers or {})}, **extra)
         response = case.call()
@@ -162,6 +164,7 @@ def test_a_recovery_walked_from_the_document_reaches_every_operation(schema, org
          body={"root_cause": "Pass left unattended", "circumstances": "Before a show", "busyness": "peak"})
     timeline = call("incidents_timeline_list", 200, path=on_it).json()
     assert timeline[0]["kind"] == "logged"
+    walk_attachments(call, on_it)  # the photo of the cold soup
 
     # What the customer hears: a note drafted, then sent; their answer, once they give it.
     draft = call("incidents_messages_create", 201, path=on_it, body={
