@@ -9,11 +9,14 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from incidents import clock
 from incidents import services as incident_services
 from incidents.models import Location, User
 from incidents.validators import one_line
+from recovery import languages
 
 from . import selectors
 from .models import Delivery, Notification
@@ -94,72 +97,62 @@ def _minutes(duration):
 
 
 def compose(kind, incident, *, escalated_to_admins=False, missed_day=None):
-    """The title and body of one kind of notification about an incident: (title, body, draft)."""
-    customer = incident.customer.name
-    ref = incident.reference
-    owner = incident.owner.display_name()
-    deadline = f"{_local(incident.follow_up_due_at, incident):%H:%M}"
-    window = _minutes(incident.organization.follow_up_window)
+    """The title and body of one kind of notification about an incident: (title, body, draft), in the
+    language active when called (create_notifications: the recipient's)."""
+    words = {
+        "customer": incident.customer.name, "ref": incident.reference, "owner": incident.owner.display_name(),
+        "deadline": f"{_local(incident.follow_up_due_at, incident):%H:%M}", "location": incident.location.name,
+        "summary": incident.summary, "window": _minutes(incident.organization.follow_up_window),
+    }
     draft = ""
     if kind == Kind.INTERNAL_ALERT:
-        title = f"Take special care of {customer} ({ref})"
-        body = (
-            f"{customer} was let down at {incident.location.name}: {incident.summary} "
-            f"Their file is flagged so whoever serves them next knows. {owner} owns the recovery."
-        )
+        title = gettext("Take special care of %(customer)s (%(ref)s)") % words
+        body = gettext("%(customer)s was let down at %(location)s: %(summary)s Their file is flagged so whoever "
+                       "serves them next knows. %(owner)s owns the recovery.") % words
     elif kind == Kind.HEADS_UP:
-        left = _minutes(incident.organization.heads_up_before)
-        title = f"{ref}: {left} minutes left to fix it or follow up with {customer}"
-        body = f"By {deadline}, fix it or tell {customer} how it is going. A follow-up to the customer meets the clock."
+        words["left"] = _minutes(incident.organization.heads_up_before)
+        title = gettext("%(ref)s: %(left)s minutes left to fix it or follow up with %(customer)s") % words
+        body = gettext("By %(deadline)s, fix it or tell %(customer)s how it is going. A follow-up to the customer "
+                       "meets the clock.") % words
     elif kind == Kind.WINDOW_MISSED:
-        title = f"{ref}: the {window}-minute window passed"
-        body = (
-            f"Nothing was recorded for {customer} by {deadline}. Follow up with them now; "
-            "your manager has been told."
-        )
+        title = gettext("%(ref)s: the %(window)s-minute window passed") % words
+        body = gettext("Nothing was recorded for %(customer)s by %(deadline)s. Follow up with them now; "
+                       "your manager has been told.") % words
     elif kind == Kind.ESCALATION and missed_day:
-        title = f"{ref}: no progress report to {customer} on {missed_day:%a %d %b}"
-        body = (
-            f"{owner} owns the recovery for {customer} at {incident.location.name}: {incident.summary} "
-            f"It is still not fixed, and the day's progress report was not sent by closing. "
-            "Step in, reassign it or bring in help."
-        )
+        words["day"] = date_format(missed_day, "D j M")
+        title = gettext("%(ref)s: no progress report to %(customer)s on %(day)s") % words
+        body = gettext("%(owner)s owns the recovery for %(customer)s at %(location)s: %(summary)s It is still not "
+                       "fixed, and the day's progress report was not sent by closing. Step in, reassign it or "
+                       "bring in help.") % words
     elif kind == Kind.ESCALATION:
         if escalated_to_admins:
-            later = _minutes(incident.organization.escalate_after)
-            title = f"{ref} is still untouched {later} minutes after its window"
+            words["later"] = _minutes(incident.organization.escalate_after)
+            title = gettext("%(ref)s is still untouched %(later)s minutes after its window") % words
         else:
-            title = f"{ref} missed its {window}-minute window"
-        body = (
-            f"{owner} owns the recovery for {customer} at {incident.location.name}: {incident.summary} "
-            f"No fix or follow-up was recorded by {deadline}. Step in, reassign it or bring in help."
-        )
+            title = gettext("%(ref)s missed its %(window)s-minute window") % words
+        body = gettext("%(owner)s owns the recovery for %(customer)s at %(location)s: %(summary)s No fix or "
+                       "follow-up was recorded by %(deadline)s. Step in, reassign it or bring in help.") % words
     elif kind == Kind.PROGRESS_REPORT:
-        title = f"{ref}: send {customer} a progress report"
-        since = _local(incident.logged_at, incident)
+        title = gettext("%(ref)s: send %(customer)s a progress report") % words
+        words["since"] = date_format(_local(incident.logged_at, incident), "D j M")
         # One reminder a day, in step with the day's draft: unsent by closing, the report is missed
         # and the managers hear of it (PROGRESS_MISSED), so the owner is not nagged twice for it.
-        body = (
-            f"Open since {since:%a %d %b}. A short update today tells {customer} you have not forgotten "
-            "them: today's report waits as a draft on the incident page. Write the next step, check it "
-            "and send it (or record a call as a progress follow-up) before closing."
-        )
+        body = gettext("Open since %(since)s. A short update today tells %(customer)s you have not forgotten "
+                       "them: today's report waits as a draft on the incident page. Write the next step, check it "
+                       "and send it (or record a call as a progress follow-up) before closing.") % words
     elif kind == Kind.PROGRESS_MISSED:
-        title = f"{ref}: {customer} had no progress report on {missed_day:%a %d %b}"
-        body = (
-            f"The day's report was not sent by closing, so your manager has been told. "
-            f"Tomorrow's draft is ready in the morning: send it, or call {customer}."
-        )
+        words["day"] = date_format(missed_day, "D j M")
+        title = gettext("%(ref)s: %(customer)s had no progress report on %(day)s") % words
+        body = gettext("The day's report was not sent by closing, so your manager has been told. "
+                       "Tomorrow's draft is ready in the morning: send it, or call %(customer)s.") % words
     elif kind == Kind.CHECK_BACK:
-        title = f"{ref}: check back with {customer}"
-        fixed = _local(incident.fixed_at, incident)
-        body = f"Fixed on {fixed:%a %d %b}. Check that all is still well and record the post-fix follow-up."
+        title = gettext("%(ref)s: check back with %(customer)s") % words
+        words["fixed"] = date_format(_local(incident.fixed_at, incident), "D j M")
+        body = gettext("Fixed on %(fixed)s. Check that all is still well and record the post-fix follow-up.") % words
     elif kind == Kind.WRAP_UP:
-        title = f"{ref}: the wrap-up note to {customer} is due"
-        body = (
-            "Thank them and look forward to serving them again. A draft is below: make it yours "
-            "before you send it, then record the wrap-up follow-up."
-        )
+        title = gettext("%(ref)s: the wrap-up note to %(customer)s is due") % words
+        body = gettext("Thank them and look forward to serving them again. A draft is below: make it yours "
+                       "before you send it, then record the wrap-up follow-up.")
         draft = selectors.wrap_up_draft(incident)
     else:  # pragma: no cover - every kind is listed above
         raise ValueError(kind)
@@ -179,7 +172,8 @@ def create_notifications(incident, reminder, messages, *, now):
         if recipient.pk in seen:  # the owner who is also a manager hears it once
             continue
         seen.add(recipient.pk)
-        title, body, draft = compose(kind, incident, **options)
+        with languages.speaking_to(recipient, incident.organization):  # each in their own language
+            title, body, draft = compose(kind, incident, **options)
         notifications.append(
             Notification(
                 recipient=recipient,
@@ -246,16 +240,17 @@ def send_email(notification):
     link_url = settings.SITE_URL.rstrip("/") + notification.link if notification.link.startswith("/") else notification.link
     context = {"notification": notification, "incident": notification.incident, "inbox_url": inbox_url(),
                "link_url": link_url}
-    message = EmailMultiAlternatives(
-        # A name stored before line breaks were refused would make the mail library refuse the header,
-        # and every email about that incident with it.
-        subject=one_line(f"[Recovery] {notification.title}"),
-        body=render_to_string("emails/notification.txt", context),
-        to=[notification.recipient.email],
-        headers={
-            "Message-ID": f"<{notification.dedupe_key}@recovery>",
-            "X-Recovery-Dedupe-Key": notification.dedupe_key,
-        },
-    )
-    message.attach_alternative(render_to_string("emails/notification.html", context), "text/html")
+    with languages.speaking_to(notification.recipient, notification.incident and notification.incident.organization):  # the email around the words, in their language too
+        message = EmailMultiAlternatives(
+            # A name stored before line breaks were refused would make the mail library refuse the header,
+            # and every email about that incident with it.
+            subject=one_line(f"[Recovery] {notification.title}"),
+            body=render_to_string("emails/notification.txt", context),
+            to=[notification.recipient.email],
+            headers={
+                "Message-ID": f"<{notification.dedupe_key}@recovery>",
+                "X-Recovery-Dedupe-Key": notification.dedupe_key,
+            },
+        )
+        message.attach_alternative(render_to_string("emails/notification.html", context), "text/html")
     message.send(fail_silently=False)

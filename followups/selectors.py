@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from incidents import services as incident_services
 from incidents.models import Gesture, Incident
 from incidents.validators import shown_moment
+from recovery import languages
 
 from .models import Delivery, Notification, Reminder
 
@@ -128,12 +129,17 @@ def wrap_up_draft(incident):
     ).order_by("given_at")
     local_zone = incident.location.zone
     occurred_at = shown_moment(incident.occurred_at)  # a row stored out of range (year 1) still drafts
+    with languages.speaking_to_customer(incident.customer):  # the owner edits it, the customer reads it
+        return _wrap_up_text(incident, fix, gestures, occurred_at.astimezone(local_zone) if occurred_at else None)
+
+
+def _wrap_up_text(incident, fix, gestures, occurred_on):
     return render_to_string(
         "followups/wrap_up_draft.txt",
         {
             "incident": incident,
             "customer": incident.customer,
-            "occurred_on": occurred_at.astimezone(local_zone) if occurred_at else None,
+            "occurred_on": occurred_on,
             "fix": fix,
             "gestures": [gesture.description for gesture in gestures],
             "gesture_words": in_a_sentence([gesture.description for gesture in gestures]),

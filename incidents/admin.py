@@ -6,6 +6,7 @@ so every change to a recovery goes through `incidents.services` (the admin actio
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.http import JsonResponse
@@ -25,11 +26,13 @@ from .models import (
     FollowUp,
     Gesture,
     Incident,
+    CalendarException,
     Location,
     Organization,
     Resolution,
     Review,
     User,
+    WeeklySpan,
 )
 
 
@@ -206,17 +209,45 @@ class CustomerAdmin(OrganizationScopedAdmin):
         self.message_user(request, f"Anonymized {queryset.count()} customers.")
 
 
+class WeeklySpanInline(admin.TabularInline):
+    """Shown, not edited here: the Settings page checks a calendar as a whole (overlaps, a week that never
+    opens) in organization_settings.services.save_location."""
+
+    model = WeeklySpan
+    extra = 0
+    can_delete = False
+    readonly_fields = fields = ["weekday", "opens", "closes"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class CalendarExceptionInline(WeeklySpanInline):
+    model = CalendarException
+    readonly_fields = fields = ["date", "opens", "closes"]
+
+
 @admin.register(Location)
 class LocationAdmin(OrganizationScopedAdmin):
-    list_display = ["name", "code", "region", "timezone", "opens_at", "closes_at"]
+    list_display = ["name", "code", "region", "timezone", "holiday_country", "holiday_subdivision"]
     list_filter = ["region"]
     search_fields = ["name", "code", "region"]
+    # The daily window before the weekly schedule: the calendar below (edited in Settings) rules.
+    exclude = ["opens_at", "closes_at"]
+    inlines = [WeeklySpanInline, CalendarExceptionInline]
 
 
 class CoachPhraseForm(forms.ModelForm):
     class Meta:
         model = CoachPhrase
         fields = ["organization", "language", "phrase", "kind", "suggestion", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].required = False  # empty: the phrase's own, or English for a new one
+
+    def clean_language(self):
+        return self.cleaned_data.get("language") or self.instance.language or settings.LANGUAGE_CODE
 
     def clean(self):
         cleaned = super().clean()
@@ -292,7 +323,7 @@ class StaffAdmin(UserAdmin, OrganizationScopedAdmin):
     list_display = ["username", "first_name", "last_name", "role", "organization", "is_active"]
     list_filter = ["role", "locations", "is_active"]
     fieldsets = UserAdmin.fieldsets + (
-        ("Recovery", {"fields": ["organization", "role", "locations", "discretion_budget"]}),
+        ("Recovery", {"fields": ["organization", "role", "locations", "discretion_budget", "language"]}),
     )
     filter_horizontal = ["locations", "groups", "user_permissions"]
 

@@ -7,6 +7,7 @@ The twenty-minute rule: by `logged_at + follow_up_window` either a fix or a foll
 must be recorded. A response at exactly the deadline meets it; one a moment later misses it.
 """
 
+from django.utils.translation import gettext_lazy
 import datetime
 from dataclasses import dataclass, field
 
@@ -27,13 +28,13 @@ ESCALATE_ADMINS = "escalate_admins"
 REPEATING = (PROGRESS_REPORT, CHECK_BACK, WRAP_UP)
 
 CLOCK_LABELS = {
-    TWENTY_MINUTE: "Fix or follow up within the window",
-    PROGRESS_REPORT: "Progress report to the customer",
-    CHECK_BACK: "Check back after the fix",
-    WRAP_UP: "Wrap-up note",
-    INTERNAL_ALERT: "Alert the location's staff",
-    HEADS_UP: "Heads-up before the window ends",
-    ESCALATE_ADMINS: "Escalate to the organization's admins",
+    TWENTY_MINUTE: gettext_lazy("Fix or follow up within the window"),
+    PROGRESS_REPORT: gettext_lazy("Progress report to the customer"),
+    CHECK_BACK: gettext_lazy("Check back after the fix"),
+    WRAP_UP: gettext_lazy("Wrap-up note"),
+    INTERNAL_ALERT: gettext_lazy("Alert the location's staff"),
+    HEADS_UP: gettext_lazy("Heads-up before the window ends"),
+    ESCALATE_ADMINS: gettext_lazy("Escalate to the organization's admins"),
 }
 
 # The states of a clock, the twenty-minute one above all. Written once here; the database's version of

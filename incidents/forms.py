@@ -6,6 +6,7 @@ import uuid
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _, gettext
@@ -310,6 +311,10 @@ class OutcomeForm(Form):
 
 
 class CoachPhraseForm(Form):
+    # Empty: the list on show (see views.coach_phrases).
+    language = forms.ChoiceField(label=_("Language of the phrase"), choices=settings.LANGUAGES, required=False,
+                                 help_text=_("An apology is checked against the phrases of the customer's language, "
+                                             "else of the language of the person writing it."))
     phrase = LineField(label=_("Phrase"), max_length=200)
     kind = forms.ChoiceField(label=_("Kind"), choices=CoachPhrase.Kind.choices)
     suggestion = LineField(label=_("Warmer wording"), max_length=300)

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from attachments import forms as attachment_forms
@@ -469,8 +469,9 @@ def coach_phrases(request):
                "active": phrase.active} if phrase else {}
     form = forms.CoachPhraseForm(request.POST or None, initial={"language": language, **initial})
     if request.method == "POST" and form.is_valid():
+        values = {**form.cleaned_data, "language": form.cleaned_data["language"] or language}
         saved = run_service(form, lambda: services.save_coach_phrase(
-            organization, by=request.user, coach_phrase=phrase, **form.cleaned_data
+            organization, by=request.user, coach_phrase=phrase, **values
         ))
         if saved:
             messages.success(request, gettext("The coach's phrase list is saved."))

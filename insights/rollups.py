@@ -41,8 +41,11 @@ MARGIN = datetime.timedelta(minutes=5)
 DURATIONS = ("seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix")
 KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
 RANKED = (Outcome.CHAMPION, Outcome.RETAINED, Outcome.PARTIAL, Outcome.LOST)
+# Not the lifetime value kept: a customer kept on two days would count twice in a sum of days, so the
+# scorecard reads that figure from the incidents (`insights.selectors.scorecard.value_kept`), and
+# Tally.value_kept is no longer written.
 SUMMED = ("logged", "responded", "rule_met", "fixed", "wrapped_up", "open", "closed_late", *Outcome.values,
-          "value_kept", "gestures", "gesture_cost", "checks_sent", "answered",
+          "gestures", "gesture_cost", "checks_sent", "answered",
           *(f"customer_{outcome}" for outcome in Outcome.values), "both_judged", "disagreed", "staff_rosier")
 # The trends' breakdowns kept per location and slice: dimension → the incident's column.
 BREAKDOWNS = {"owner": "owner_id", "logged_by": "logged_by_id", "category": "category_id", "busyness": "busyness",
@@ -108,8 +111,6 @@ def _add_figures(tally, row, histograms):
     outcome, said = row["outcome"], row["customer_outcome"]
     if outcome in Outcome.values:
         setattr(tally, outcome, getattr(tally, outcome) + 1)
-        if outcome in KEPT and row["customer__lifetime_value"] is not None:
-            tally.value_kept += row["customer__lifetime_value"]
     tally.gestures += row["gesture_count"] or 0
     tally.gesture_cost += row["gesture_cost"] or 0
     tally.checks_sent += bool(row["check_sent"])
@@ -134,7 +135,7 @@ def _day_tallies(location_id, zone, day):
     rows = Incident.objects.filter(location_id=location_id, logged_at__gte=start, logged_at__lt=end).annotate(
         check_sent=check_sent
     ).values("logged_at", "occurred_at", "follow_up_due_at", "responded_at", "fixed_at", "closed_at", "wrapped_up_at", "outcome",
-             "customer_outcome", "gesture_count", "gesture_cost", "customer__lifetime_value", "check_sent",
+             "customer_outcome", "gesture_count", "gesture_cost", "check_sent",
              *DURATIONS, *BREAKDOWNS.values()).order_by()
     tallies, histograms = {}, defaultdict(lambda: defaultdict(Counter))
 

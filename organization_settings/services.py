@@ -12,6 +12,8 @@ functions, and each one checks the actor with the rules below, written once:
 `by=None` is the operator at the server (a management command); operators are superusers in the admin.
 """
 
+import datetime
+
 import requests
 from allauth.socialaccount.models import SocialApp
 from django.conf import settings
@@ -19,6 +21,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone as django_timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext
@@ -31,7 +34,6 @@ from helpdesk.models import ApiClient, ApiToken, WebhookEndpoint
 from incidents.models import CalendarException, Location, Organization, User, WeeklySpan
 from incidents import services as incident_services
 from incidents import calendar
-from incidents import services as incident_services
 from incidents.services import Conflict, NotAllowed, RecoveryError, validate
 from signing_in.models import SingleSignOn
 from signing_in.provider import OrganizationSignOn
@@ -40,7 +42,7 @@ RANK = {User.Role.FRONTLINE: 0, User.Role.MANAGER: 1, User.Role.ADMIN: 2}
 ORGANIZATION_FIELDS = ["name", "currency", "follow_up_window", "heads_up_before", "escalate_after",
                        "progress_report_every", "progress_reports_send_at", "check_back_after", "wrap_up_after",
                        "satisfaction_check_after", "problem_watch_period", "default_discretion_budget",
-                       "two_factor_required", "quiet_hours_start", "quiet_hours_end", "care_flag_days"]
+                       "two_factor_required", "quiet_hours_start", "quiet_hours_end", "care_flag_days", "language"]
 
 
 # --- Who may do what ------------------------------------------------------------------------------
@@ -137,9 +139,23 @@ def update_organization(organization, *, by, **values):
 # --- Locations -------------------------------------------------------------------------------------
 
 
+# A location's week when nobody has said otherwise: 09:00–18:00 every day.
+DEFAULT_WEEK = tuple((calendar.Span(datetime.time(9), datetime.time(18)),) for _ in calendar.WEEKDAYS)
+# Dated exceptions are for the coming year: from the location's today to a year ahead.
+EXCEPTIONS_AHEAD = datetime.timedelta(days=366)
+
+
 @transaction.atomic
-def save_location(organization, *, by, location=None, name, code, region="", timezone="UTC", opens_at, closes_at):
-    """Add or change a location. Admins only."""
+def save_location(organization, *, by, location=None, name, code, region="", timezone="UTC", holiday_country="",
+                  holiday_subdivision="", week=None, exceptions=None, now=None):
+    """Add or change a location and its business calendar. Admins only.
+
+    `week`: seven lists of `incidents.calendar.Span`, Monday first (an empty list: closed that day); None
+    keeps the week a location has (a new one opens 09:00–18:00 every day). `exceptions`: [(date, spans)],
+    the dated changes from today on (no spans: closed that day; no date: an empty row, ignored), replacing
+    those saved; None keeps them.
+    Everything is checked before anything is written, so a refused calendar leaves the saved one whole.
+    Field errors name the page's fields: `hours_<weekday>`, `exception_<n>_date`, `exception_<n>_hours`."""
     _require_admin(by, organization, "add or change locations")
     if location is not None and location.organization_id != organization.id:
         raise NotAllowed(gettext("That location belongs to another organization."))
@@ -172,16 +188,63 @@ def save_location(organization, *, by, location=None, name, code, region="", tim
         CalendarException.objects.bulk_create(
             CalendarException(location=record, date=day, opens=span.opens if span else None,
                               closes=span.closes if span else None)
-            for day, spans in exceptions for span in (spans or [None]))
+            for day, spans in exceptions if day is not None for span in (spans or [None]))
     incident_services.forget_calendar(record)
     return record
+
+
+def _spans_errors(spans):
+    """What is wrong with one day's spans, in words, or None."""
+    if any(span.round_the_clock and span.opens != datetime.time(0) for span in spans):
+        return gettext("A span cannot end when it starts: for round the clock write 00:00–24:00.")
+    clashes = calendar.overlaps(spans)
+    if clashes:
+        first, second = clashes[0]
+        return gettext("%(first)s and %(second)s overlap: make them one span, or separate them.") % {
+            "first": first, "second": second}
+    return None
+
+
+def _week_errors(week):
+    errors = {}
+    for weekday, spans in enumerate(week):
+        problem = _spans_errors(spans)
+        spill = calendar.spills_into(week[weekday - 1], spans)  # Monday's previous day is Sunday
+        if problem is None and spill:
+            problem = gettext("%(span)s starts before the previous day's hours past midnight end.") % {"span": spill[0]}
+        if problem:
+            errors[f"hours_{weekday}"] = [problem]
+    if not errors and not any(week):
+        errors["hours_0"] = [gettext("The week has no opening hours: open at least one day. Reminders for people "
+                                     "wait for an opening, so a location that never opens would never have any.")]
+    return errors
+
+
+def _exception_errors(exceptions, today):
+    errors, seen = {}, set()
+    for number, (day, spans) in enumerate(exceptions):
+        if day is None:
+            continue  # an empty row of the page
+        if not today <= day <= today + EXCEPTIONS_AHEAD:
+            errors[f"exception_{number}_date"] = [gettext(
+                "Choose a date in the calendar's year: from %(today)s to %(last)s.") % {
+                "today": today.isoformat(), "last": (today + EXCEPTIONS_AHEAD).isoformat()}]
+        elif day in seen:
+            errors[f"exception_{number}_date"] = [gettext("This date already has an exception above: give all its "
+                                                          "hours on one line.")]
+        seen.add(day)
+        problem = _spans_errors(spans)
+        if problem:
+            errors[f"exception_{number}_hours"] = [problem]
+    return errors
 
 
 # --- Staff -----------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def invite_staff(organization, *, by, email, first_name, last_name="", role, locations=(), discretion_budget=None):
+def invite_staff(organization, *, by, email, first_name, last_name="", role, locations=(), discretion_budget=None,
+                 language=""):
     """A new member of staff, signed in by the email address, who chooses a password from the
     invitation link sent once this commits."""
     _require_settings(by, organization)
@@ -191,7 +254,7 @@ def invite_staff(organization, *, by, email, first_name, last_name="", role, loc
     if User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exists():
         raise Conflict(gettext("Someone with that email address already has an account."), field_errors={"email": [gettext("Already has an account.")]})
     member = User(username=email, email=email, first_name=first_name, last_name=last_name, organization=organization,
-                  role=role, discretion_budget=discretion_budget)
+                  role=role, discretion_budget=discretion_budget, language=language or "")
     member.set_unusable_password()
     validate(member, exclude=["password"])
     member.save()
@@ -201,7 +264,7 @@ def invite_staff(organization, *, by, email, first_name, last_name="", role, loc
 
 
 @transaction.atomic
-def update_staff(member, *, by, role, locations, first_name, last_name="", discretion_budget=None):
+def update_staff(member, *, by, role, locations, first_name, last_name="", discretion_budget=None, language=None):
     organization = member.organization
     _require_settings(by, organization)
     _require_in_reach(by, member, organization)
@@ -216,10 +279,22 @@ def update_staff(member, *, by, role, locations, first_name, last_name="", discr
         locations += list(member.locations.exclude(pk__in=locations_in_reach(by, organization)))
     member.role, member.first_name, member.last_name = role, first_name, last_name
     member.discretion_budget = discretion_budget
+    if language is not None:  # None: not asked (a door without the field); "": their browser's
+        member.language = language
     validate(member, exclude=["password"])
-    member.save(update_fields=["role", "first_name", "last_name", "discretion_budget"])
+    member.save(update_fields=["role", "first_name", "last_name", "discretion_budget", "language"])
     member.locations.set(locations)
     return member
+
+
+def set_own_language(person, *, language):
+    """The language a person works in, chosen by themselves (anyone signed in): "" follows their browser.
+    A code the app does not have is refused, never stored."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise RecoveryError(gettext("Choose a language from the list."), field_errors={"language": [gettext("Not one of the app's languages.")]})
+    person.language = language or ""
+    person.save(update_fields=["language"])
+    return person
 
 
 @transaction.atomic

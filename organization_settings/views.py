@@ -9,12 +9,14 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.utils import translation
 from django.utils.translation import gettext
 
 from helpdesk import tokens as api_tokens
-from incidents.services import NotAllowed
+from incidents.services import NotAllowed, attach_calendars, calendar_for
 from signing_in.provider import callback_url
 from incidents.views import run_service
+from recovery import languages
 
 from . import forms, services
 
@@ -64,7 +66,10 @@ def locations(request):
                 organization, by=request.user, **form.cleaned_data)):
             messages.success(request, gettext("%(name)s is added.") % {"name": form.cleaned_data['name']})
             return redirect("settings:locations")
-    listed = services.locations_in_reach(request.user, organization).order_by("name")
+    listed = list(services.locations_in_reach(request.user, organization).order_by("name"))
+    attach_calendars(listed)
+    for place in listed:
+        place.hours = forms.week_summary(calendar_for(place))
     return _page(request, "locations.html", {"form": form, "locations": listed}, form)
 
 
@@ -72,9 +77,9 @@ def locations(request):
 def location(request, pk):
     organization = _admin_organization(request)
     place = get_object_or_404(organization.locations, pk=pk)
-    form = forms.LocationForm(request.POST or None, instance=place)
+    form = forms.LocationCalendarForm(request.POST or None, instance=place)
     if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.save_location(
-            organization, by=request.user, location=place, **form.cleaned_data)):
+            organization, by=request.user, location=place, **form.service_values())):
         messages.success(request, gettext("%(name)s is saved.") % {"name": place.name})
         return redirect("settings:locations")
     place.refresh_from_db()
@@ -101,13 +106,28 @@ def member(request, pk):
     organization = _organization_of(request)
     person = get_object_or_404(services.staff_in_reach(request.user, organization), pk=pk)
     initial = {"first_name": person.first_name, "last_name": person.last_name, "role": person.role,
-               "locations": list(person.locations.all()), "discretion_budget": person.discretion_budget}
+               "locations": list(person.locations.all()), "discretion_budget": person.discretion_budget,
+               "language": person.language}
     form = forms.StaffForm(request.POST or None, initial=initial, by=request.user, organization=organization)
     if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.update_staff(
             person, by=request.user, **form.cleaned_data)):
         messages.success(request, gettext("%(name)s is saved.") % {"name": person.display_name()})
         return redirect("settings:staff")
     return _page(request, "member.html", {"form": form, "member": person}, form)
+
+
+@login_required
+def my_language(request):
+    """Anyone signed in chooses the language they work in (the pages, and what Recovery writes to them)."""
+    form = forms.LanguageForm(request.POST or None, initial={"language": request.user.language})
+    if request.method == "POST" and form.is_valid() and run_service(form, lambda: services.set_own_language(
+            request.user, language=form.cleaned_data["language"])):
+        # The confirmation already in the language chosen (or, for "", the browser's).
+        translation.activate(languages.supported(request.user.language) or translation.get_language_from_request(request))
+        messages.success(request, gettext("Your language is saved."))
+        return redirect("settings:language")
+    return render(request, "organization_settings/language.html", {"form": form},
+                  status=400 if form.is_bound else 200)
 
 
 @login_required

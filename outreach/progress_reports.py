@@ -22,8 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from followups import services as followup_services
 from incidents import clock
@@ -32,6 +32,7 @@ from incidents import services as incident_services
 from incidents.events import record_event
 from incidents.models import EventKind, FollowUp, Gesture, Incident, Location
 from incidents.services import NotAllowed, RecoveryError
+from recovery import languages
 
 from . import services as outreach_services
 from .models import Message
@@ -116,15 +117,16 @@ def draft_text(incident, *, since=None, next_step=None):
                 Gesture.Approval.NOT_NEEDED, Gesture.Approval.APPROVED) and after.get("description"):
             done.append(after["description"])
     fix = getattr(incident, "fix", None)  # none recorded: RelatedObjectDoesNotExist is an AttributeError
-    return render_to_string("outreach/progress_report.txt", {
-        "incident": incident,
-        "customer": incident.customer,
-        "owner": incident.owner,
-        "first": since is None,
-        "done": list(dict.fromkeys(line.strip() for line in done if line.strip())),
-        "so_far": fix.description.strip() if fix and fix.description else "",
-        "next_step": (incident.next_step if next_step is None else next_step).strip(),
-    }).strip()
+    with languages.speaking_to_customer(incident.customer):
+        return render_to_string("outreach/progress_report.txt", {
+            "incident": incident,
+            "customer": incident.customer,
+            "owner": incident.owner,
+            "first": since is None,
+            "done": list(dict.fromkeys(line.strip() for line in done if line.strip())),
+            "so_far": fix.description.strip() if fix and fix.description else "",
+            "next_step": (incident.next_step if next_step is None else next_step).strip(),
+        }).strip()
 
 
 def due_for_a_draft(location, now):

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
-from django.utils.translation import gettext
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext, gettext_lazy
 
 from followups import selectors as followup_selectors
 from incidents import phones
@@ -30,6 +30,7 @@ from incidents.events import new_event, record_event
 from incidents.models import Channel as IncidentChannel
 from incidents.models import Customer, Event, EventKind, FollowUp
 from incidents.services import NotAllowed, RecoveryError
+from recovery import languages
 
 from . import sending, sms
 from .models import Message, MessageAttempt
@@ -42,7 +43,7 @@ MAX_ATTEMPTS = 8
 SENDER_LABEL = "Messages to customers"
 SMS_MAX_CHARACTERS = 1600
 # The timeline and the page call a channel by these words.
-CHANNEL_WORDS = {Message.Channel.EMAIL: "email", Message.Channel.SMS: "text message"}
+CHANNEL_WORDS = {Message.Channel.EMAIL: gettext_lazy("email"), Message.Channel.SMS: gettext_lazy("text message")}
 
 
 class MessageError(RecoveryError):
@@ -75,13 +76,14 @@ def channel_for(customer):
 def reason_not_sendable(customer, channel):
     """Why a message on `channel` cannot go to this customer, in words for the owner; '' if it can."""
     if customer.opted_out_at is not None:
-        return f"{customer.name} asked not to be messaged (on {customer.opted_out_at:%d %b %Y})."
+        return gettext("%(name)s asked not to be messaged (on %(day)s).") % {
+            "name": customer.name, "day": date_format(customer.opted_out_at, "j M Y")}
     if not address_for(customer, channel):
         if channel == Message.Channel.EMAIL:
-            return f"There is no email address on file for {customer.name}."
+            return gettext("There is no email address on file for %(name)s.") % {"name": customer.name}
         if customer.phone:
-            return f"{customer.phone} is not a number a text message can reach."
-        return f"There is no phone number on file for {customer.name}."
+            return gettext("%(phone)s is not a number a text message can reach.") % {"phone": customer.phone}
+        return gettext("There is no phone number on file for %(name)s.") % {"name": customer.name}
     return ""
 
 
@@ -119,14 +121,16 @@ def out_of_quiet_hours(moment, organization, location):
 
 
 def default_subject(kind, incident):
-    place = incident.location.name
-    return {
-        Message.Kind.PROGRESS_REPORT: f"How we are getting on, from {place}",
-        Message.Kind.CHECK_BACK: f"Checking in, from {place}",
-        Message.Kind.WRAP_UP: f"Thank you, from {place}",
-        Message.Kind.SATISFACTION_CHECK: f"How do you feel about {place} now?",
-        Message.Kind.THANK_YOU: f"You told us, we changed it: {place}",
-    }.get(kind, f"A note from {place}")
+    """The subject of a message to the customer, in the customer's language (recovery.languages)."""
+    words = {"place": incident.location.name}
+    with languages.speaking_to_customer(incident.customer):
+        return {
+            Message.Kind.PROGRESS_REPORT: gettext("How we are getting on, from %(place)s"),
+            Message.Kind.CHECK_BACK: gettext("Checking in, from %(place)s"),
+            Message.Kind.WRAP_UP: gettext("Thank you, from %(place)s"),
+            Message.Kind.SATISFACTION_CHECK: gettext("How do you feel about %(place)s now?"),
+            Message.Kind.THANK_YOU: gettext("You told us, we changed it: %(place)s"),
+        }.get(kind, gettext("A note from %(place)s")) % words
 
 
 def draft_message(incident, *, kind, body, subject="", channel=None, author=None, for_day=None):
@@ -283,13 +287,14 @@ def follow_up_from_page(incident, *, by, kind, channel, note, subject="", at=Non
 
 def sent_words(message):
     """What the page says after a send: where it goes, and when on the location's clock."""
-    how = f"by {CHANNEL_WORDS[message.channel]} to {message.to}"
+    how = gettext("by %(channel)s to %(to)s") % {"channel": CHANNEL_WORDS[message.channel], "to": message.to}
     if message.status == Status.NOT_SENT:
-        return f"Not sent: {message.status_note}"
+        return gettext("Not sent: %(status_note)s") % {"status_note": message.status_note}
     local = message.scheduled_for.astimezone(message.incident.location.zone)
     if message.scheduled_for <= timezone.now():
-        return f"Follow-up saved; the note is on its way {how}."
-    return f"Follow-up saved; the note goes {how} on {local:%a %d %b at %H:%M} (the location's time)."
+        return gettext("Follow-up saved; the note is on its way %(how)s.") % {"how": how}
+    return gettext("Follow-up saved; the note goes %(how)s on %(day)s at %(time)s (the location's time).") % {
+        "how": how, "day": date_format(local, "D j M"), "time": f"{local:%H:%M}"}
 
 
 def wrap_up_draft(incident):

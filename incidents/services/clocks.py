@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import clock
 from ..events import record_event
@@ -21,7 +22,7 @@ def mark_breached(incident, *, now=None):
         return False
     incident.breached_at = now
     incident.save(update_fields=["breached_at", "updated_at"])
-    record_event(incident, EventKind.BREACHED, "The twenty-minute window passed with no fix or follow-up",
+    record_event(incident, EventKind.BREACHED, gettext("The twenty-minute window passed with no fix or follow-up"),
                  at=now, actor_label="Follow-up engine", after={"follow_up_due_at": incident.follow_up_due_at.isoformat()})
     return True
 

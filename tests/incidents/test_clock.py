@@ -3,6 +3,7 @@ import datetime
 import pytest
 
 from incidents import clock
+from incidents.calendar import BusinessCalendar, Span
 
 UTC = datetime.timezone.utc
 LOGGED = datetime.datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
@@ -14,9 +15,7 @@ POLICY = clock.Policy(
     progress_report_every=datetime.timedelta(days=1),
     check_back_after=datetime.timedelta(days=1),
     wrap_up_after=datetime.timedelta(days=2),
-    timezone="Europe/London",
-    opens_at=datetime.time(9),
-    closes_at=datetime.time(18),
+    calendar=BusinessCalendar(timezone="Europe/London"),  # 09:00–18:00 every day
 )
 
 
@@ -87,7 +86,8 @@ def test_reminders_for_people_land_inside_opening_hours(utc_moment, expected):
 
 
 def test_a_location_open_around_the_clock_moves_nothing():
-    always = clock.Policy(**{**POLICY.__dict__, "opens_at": datetime.time(0), "closes_at": datetime.time(0)})
+    round_the_clock = tuple((Span(datetime.time(0), datetime.time(0)),) for _ in range(7))
+    always = clock.Policy(**{**POLICY.__dict__, "calendar": BusinessCalendar(timezone="Europe/London", week=round_the_clock)})
     midnight = datetime.datetime(2026, 3, 5, 0, 0, tzinfo=UTC)
     assert clock.within_opening_hours(midnight, always) == midnight
 

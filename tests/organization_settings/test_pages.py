@@ -65,13 +65,13 @@ def test_a_refused_invitation_keeps_what_was_typed(client, manager, location):
 
 def test_a_location_with_an_unknown_time_zone_is_refused_and_kept(client, admin):
     answer = _as(client, admin).post("/settings/locations/", {
-        "name": "Quay", "code": "quay", "region": "West", "timezone": "Mars/Olympus", "opens_at": "08:00", "closes_at": "22:00",
+        "name": "Quay", "code": "quay", "region": "West", "timezone": "Mars/Olympus",
     })
     assert answer.status_code == 400
     assert 'value="Quay"' in answer.content.decode()
     assert not Location.objects.filter(code="quay").exists()
     saved = client.post("/settings/locations/", {
-        "name": "Quay", "code": "quay", "region": "West", "timezone": "Europe/Lisbon", "opens_at": "08:00", "closes_at": "22:00",
+        "name": "Quay", "code": "quay", "region": "West", "timezone": "Europe/Lisbon",
     })
     assert saved.status_code == 302
     assert Location.objects.get(code="quay").timezone == "Europe/Lisbon"

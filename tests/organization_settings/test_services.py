@@ -77,7 +77,7 @@ def test_nobody_acts_in_another_organization(admin):
     with pytest.raises(NotAllowed):
         services.set_staff_active(rival_clerk, by=admin, active=False)
     with pytest.raises(NotAllowed):
-        services.save_location(rival, by=admin, name="Peak", code="peak", opens_at=datetime.time(9), closes_at=datetime.time(17))
+        services.save_location(rival, by=admin, name="Peak", code="peak")
     with pytest.raises(NotAllowed):
         services.add_api_client(rival, by=admin, name="Sneaky")
     with pytest.raises(NotAllowed):
@@ -86,8 +86,7 @@ def test_nobody_acts_in_another_organization(admin):
 
 def test_locations_clients_and_the_organization_are_for_admins(organization, manager):
     with pytest.raises(NotAllowed):
-        services.save_location(organization, by=manager, name="New", code="new", opens_at=datetime.time(9),
-                               closes_at=datetime.time(17))
+        services.save_location(organization, by=manager, name="New", code="new")
     with pytest.raises(NotAllowed):
         services.add_api_client(organization, by=manager, name="Helpdesk")
     with pytest.raises(NotAllowed):
@@ -96,14 +95,11 @@ def test_locations_clients_and_the_organization_are_for_admins(organization, man
 
 def test_a_location_needs_a_real_time_zone_and_its_own_code(organization, admin, location):
     with pytest.raises(RecoveryError) as refused:
-        services.save_location(organization, by=admin, name="New", code="new", timezone="Mars/Olympus",
-                               opens_at=datetime.time(9), closes_at=datetime.time(17))
+        services.save_location(organization, by=admin, name="New", code="new", timezone="Mars/Olympus")
     assert "timezone" in refused.value.field_errors
     with pytest.raises(Conflict):
-        services.save_location(organization, by=admin, name="Again", code=location.code, timezone="Europe/Paris",
-                               opens_at=datetime.time(9), closes_at=datetime.time(17))
-    made = services.save_location(organization, by=admin, name="Quay", code="quay", timezone="Europe/Paris",
-                                  opens_at=datetime.time(8), closes_at=datetime.time(23))
+        services.save_location(organization, by=admin, name="Again", code=location.code, timezone="Europe/Paris")
+    made = services.save_location(organization, by=admin, name="Quay", code="quay", timezone="Europe/Paris")
     assert made.organization == organization and made.timezone == "Europe/Paris"
 
 
