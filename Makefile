@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 
-.PHONY: run test migrate seed clean
+.PHONY: run test migrate seed clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-migrate: $(VENV)/.runtime
+# The translations' .po files compiled to .mo (msgfmt if installed, else pure Python: see
+# recovery/translations.py). Development settings: compiling needs no production SECRET_KEY.
+translations: $(VENV)/.runtime
+	DEBUG=1 $(BIN)/python manage.py compile_translations
+
+migrate: $(VENV)/.runtime translations
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
@@ -33,7 +38,7 @@ run: export LOG_FORMAT ?= plain
 run: seed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev translations
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:

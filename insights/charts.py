@@ -2,6 +2,10 @@
 
 from urllib.parse import urlencode
 
+from django.utils.formats import get_format, number_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from .clusters import WEEKDAYS
 
 CELL = 22
@@ -62,39 +66,41 @@ def bar_chart(rows, *, filters, key_name, extra=None):
 # --- Scorecard cells ------------------------------------------------------------------------------
 
 SCORE_COLUMNS = [
-    ("label", "Where / who"), ("logged", "Incidents"), ("rule_rate", "20-min rule met"),
-    ("seconds_to_apology_p50", "To apology (median / p90)"), ("seconds_to_follow_up_p50", "To first follow-up"),
-    ("seconds_to_fix_p50", "To fix"), ("open_over_day", "Open > 1 day"), ("wrap_up_rate", "Wrap-ups done"),
-    ("champion", "Champions, staff-judged (rate)"), ("customer_champion", "Champions, customer-confirmed (rate)"),
-    ("response_rate", "Satisfaction checks answered"), ("disagreement_rate", "Staff vs customer"),
-    ("retained", "Retained / partial / lost"), ("gesture_cost", "Gestures · cost"),
-    ("value_kept", "Lifetime value kept"),
+    ("label", _("Where / who")), ("logged", _("Incidents")), ("rule_rate", _("20-min rule met")),
+    ("seconds_to_apology_p50", _("To apology (median / p90)")), ("seconds_to_follow_up_p50", _("To first follow-up")),
+    ("seconds_to_fix_p50", _("To fix")), ("open_over_day", _("Open > 1 day")), ("wrap_up_rate", _("Wrap-ups done")),
+    ("champion", _("Champions, staff-judged (rate)")), ("customer_champion", _("Champions, customer-confirmed (rate)")),
+    ("response_rate", _("Satisfaction checks answered")), ("disagreement_rate", _("Staff vs customer")),
+    ("retained", _("Retained / partial / lost")), ("gesture_cost", _("Gestures · cost")),
+    ("value_kept", _("Lifetime value kept")),
 ]
 
 
 def percent(value):
-    return "–" if value is None else f"{value:g}%"
+    return "–" if value is None else f"{value:g}".replace(".", get_format("DECIMAL_SEPARATOR")) + "%"
 
 
 def minutes(seconds):
+    """A duration the way the reader's language writes numbers: "12 min", "1,5 h" in Spanish."""
     if seconds is None:
         return "–"
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds} s"
+        return f"{number_format(seconds / 60, 0)} min" if seconds >= 60 else f"{seconds} s"
     if seconds < 86400 * 2:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+        return f"{number_format(seconds / 3600, 1)} h"
+    return gettext("%(days)s d") % {"days": number_format(seconds / 86400, 1)}
 
 
 def money(value):
-    return f"{float(value or 0):,.0f}"
+    return number_format(float(value or 0), 0, force_grouping=True)
 
 
 def gap(f):
     """Where staff and the customer both judged the outcome: how many differ, how many staff judged better."""
     if not f["both_judged"]:
         return "–"
-    return f"{f['disagreed']} of {f['both_judged']} differ, {f['staff_rosier']} staff higher"
+    return gettext("%(disagreed)s of %(both)s differ, %(rosier)s staff higher") % {
+        "disagreed": f["disagreed"], "both": f["both_judged"], "rosier": f["staff_rosier"]}
 
 
 def champion_cells(f):
@@ -103,7 +109,8 @@ def champion_cells(f):
     return {
         "staff": f"{f['champion']} ({percent(f['champion_rate'])})",
         "customer": f"{f['customer_champion']} ({percent(f['customer_champion_rate'])})",
-        "answered": f"{f['answered']} of {f['checks_sent']} ({percent(f['response_rate'])})",
+        "answered": gettext("%(answered)s of %(sent)s (%(rate)s)") % {
+            "answered": f["answered"], "sent": f["checks_sent"], "rate": percent(f["response_rate"])},
         "gap": gap(f),
     }
 

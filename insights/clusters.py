@@ -24,12 +24,15 @@ Only grouped counts enter; no incident is read.
 import math
 from dataclasses import dataclass
 
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 ALPHA = 0.001  # family-wise: a manager acts on this list, so it should rarely be wrong
 MIN_COUNT = 5
 MIN_RATIO = 2.0
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+# "Mon" … "Sun" in the reader's language (Django's own translations), Monday first as ISO counts.
+WEEKDAYS = [WEEKDAYS_ABBR[day] for day in range(7)]
 
 
 def poisson_upper_tail(observed, expected):
@@ -143,8 +146,10 @@ def time_clusters(cells, locations, *, link=None):
     )
     clusters = []
     for (location_id, weekday, hour), observed, expected, p in found:
-        text = (f"{WEEKDAYS[weekday - 1]} {hour:02d}:00–{(hour + 1) % 24:02d}:00 at {names.get(location_id, location_id)}: "
-                f"{observed} incidents, {observed / expected:.1f}× the usual rate")
+        text = _("%(day)s %(start)s–%(end)s at %(location)s: %(observed)s incidents, %(ratio)s× the usual rate") % {
+            "day": WEEKDAYS[weekday - 1], "start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00",
+            "location": names.get(location_id, location_id), "observed": observed,
+            "ratio": number_format(observed / expected, 1)}
         clusters.append(Cluster("time", text, observed, expected, p,
                                 {**(link or {}), "location": location_id, "weekday": weekday, "hour": hour}))
     return clusters
@@ -158,8 +163,9 @@ def category_clusters(cells, category_names, *, link=None):
                      cell_count=max(len(regions) * len(categories), 1))
     clusters = []
     for (region, category_id), observed, expected, p in found:
-        text = (f"{category_names.get(category_id, '(none)')} in the {region} region: {observed} incidents, "
-                f"{observed / expected:.1f}× its rate elsewhere")
+        text = _("%(category)s in the %(region)s region: %(observed)s incidents, %(ratio)s× its rate elsewhere") % {
+            "category": category_names.get(category_id, _("(none)")), "region": region, "observed": observed,
+            "ratio": number_format(observed / expected, 1)}
         filters = {**(link or {}), "region": region}
         if category_id is not None:
             filters["category"] = category_id

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext, gettext_lazy
 
 from incidents.models import Busyness, Category, Channel, Incident, Stage, User
@@ -107,7 +108,7 @@ class Filters(forms.Form):
     overdue = forms.BooleanField(required=False, label=gettext_lazy("Late only"))
     weekday = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
                                      choices=[("", gettext_lazy("Any day"))] + [(d, n) for d, n in enumerate(
-                                         ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start=1)])
+                                         [WEEKDAYS_ABBR[day] for day in range(7)], start=1)])
     hour = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
                                   choices=[("", gettext_lazy("Any hour"))] + [(h, f"{h:02d}:00") for h in range(24)])
 

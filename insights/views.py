@@ -20,7 +20,7 @@ from outreach.survey import feeling_label
 from . import bulk, charts, clusters, export, saved_views, selectors
 from .forms import BulkForm, SavedViewForm
 from .models import ExportJob, SavedView
-from .scope import Filters, categories_of, day_text, period_of, scope_for, staff_of
+from .scope import NO_REGION, Filters, categories_of, day_text, period_of, scope_for, staff_of
 from .selectors.open_recoveries import decisions_waiting, open_recoveries_page
 
 
@@ -171,10 +171,11 @@ def trends(request, scope):
         "location": {location.pk: location.name for location in scope.locations}, "category": category_names,
         "staff": {person.pk: person.display_name() for person in staff}, **_choice_labels(),
     }
+    labels["region"] = {NO_REGION: gettext("(none)")}
     breakdowns = []
     for name, (title, _, _, key) in selectors.BREAKDOWNS.items():
         rows = selectors.labelled(counts.breakdowns[name], labels.get(name))
-        extra = {person: f"owned {n}" for person, n in counts.handled.items()} if name == "staff" else None
+        extra = {person: gettext("owned %(n)s") % {"n": n} for person, n in counts.handled.items()} if name == "staff" else None
         breakdowns.append({"title": title, "chart": charts.bar_chart(rows, filters=link, key_name=key, extra=extra)})
     marked = {(cluster.link["weekday"], cluster.link["hour"]) for cluster in found if cluster.kind == "time"}
     return render(request, "insights/trends.html", {

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.organization, name="organization"),
     path("locations/", views.locations, name="locations"),
     path("locations/<int:pk>/", views.location, name="location"),
+    path("language/", views.my_language, name="language"),
     path("staff/", views.staff, name="staff"),
     path("staff/<int:pk>/", views.member, name="member"),
     path("staff/<int:pk>/active/", views.member_active, name="member_active"),

@@ -17,8 +17,10 @@ from email.utils import formataddr, parseaddr
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 
 from incidents.validators import one_line
+from recovery import languages
 
 from . import links
 
@@ -49,7 +51,9 @@ def compose(message):
     author = message.author
     writer = author.display_name() if author else incident.location.name
     unsubscribe = links.unsubscribe_url(incident.customer)
-    body = render_to_string("outreach/email.txt", {"message": message, "unsubscribe_url": unsubscribe})
+    with languages.speaking_to_customer(incident.customer):  # the unsubscribe line in the customer's language
+        body = render_to_string("outreach/email.txt", {"message": message, "unsubscribe_url": unsubscribe})
+        fallback_subject = gettext("A note from %(place)s") % {"place": incident.location.name}
     headers = {
         "Message-ID": message_id(message),
         "List-Unsubscribe": f"<{unsubscribe}>",
@@ -57,7 +61,7 @@ def compose(message):
     }
     return EmailMessage(
         # Names stored before line breaks were refused must not break a header (and every send with it).
-        subject=one_line(message.subject) or one_line(f"A note from {incident.location.name}"),
+        subject=one_line(message.subject) or one_line(fallback_subject),
         body=body,
         from_email=formataddr((one_line(f"{writer}, {incident.organization.name}"), sending_address())),
         to=[message.to],

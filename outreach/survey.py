@@ -27,12 +27,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from incidents.customer_data import REDACTED
 from incidents.events import record_event
 from incidents.models import EventKind, Incident, Outcome
 from incidents.services import RecoveryError, validate
+from recovery import languages
 
 from . import services as sending
 from .models import Message, SurveyAnswer
@@ -50,11 +51,11 @@ CATCH_UP = datetime.timedelta(days=7)
 BATCH = 200
 
 FEELINGS = [
-    (1, "Much worse than before"),
-    (2, "A little worse"),
-    (3, "About the same as before"),
-    (4, "A little better"),
-    (5, "Much better than before"),
+    (1, gettext_lazy("Much worse than before")),
+    (2, gettext_lazy("A little worse")),
+    (3, gettext_lazy("About the same as before")),
+    (4, gettext_lazy("A little better")),
+    (5, gettext_lazy("Much better than before")),
 ]
 SUGGESTION_MAX_LENGTH = 2000
 
@@ -166,14 +167,18 @@ def send_satisfaction_checks(*, now=None):
 
 
 def check_text(incident, link):
-    """The check's subject and words, in the owner's name; plain text, so a name with markup stays text."""
-    subject = f"How do you feel about {incident.organization.name} now?"
-    body = (
-        f"Hello {incident.customer.name},\n\n"
-        f"Thank you again for your patience with us at {incident.location.name}. Would you tell us how you "
-        f"feel about us now? It takes a minute, with no sign-in:\n\n{link}\n\n"
-        f"{incident.owner.display_name()}, {incident.organization.name}"
-    )
+    """The check's subject and words, in the owner's name and the customer's language; plain text, so a
+    name with markup stays text."""
+    words = {"organization": incident.organization.name, "customer": incident.customer.name,
+             "location": incident.location.name, "link": link, "owner": incident.owner.display_name()}
+    with languages.speaking_to_customer(incident.customer):
+        subject = gettext("How do you feel about %(organization)s now?") % words
+        body = gettext(
+            "Hello %(customer)s,\n\n"
+            "Thank you again for your patience with us at %(location)s. Would you tell us how you "
+            "feel about us now? It takes a minute, with no sign-in:\n\n%(link)s\n\n"
+            "%(owner)s, %(organization)s"
+        ) % words
     return subject, body
 
 

@@ -5,7 +5,10 @@ from django import forms
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from django.utils import translation
 from django.utils.translation import gettext_lazy
+
+from recovery import languages
 
 from . import survey
 
@@ -30,11 +33,22 @@ def _link_or_error_page(request, token):
     """(incident, None) for a good link; (None, the page that says why not) for a forged, altered or
     expired one. Nothing is read beyond the link itself, nothing is written."""
     try:
-        return survey.incident_for_token(token), None
+        incident = survey.incident_for_token(token)
     except survey.LinkExpired:
         return None, _problem(request, expired=True, status=410)
     except survey.LinkInvalid:
         return None, _problem(request, expired=False, status=404)
+    _speak_the_customers_language(request, incident.customer)
+    return incident, None
+
+
+def _speak_the_customers_language(request, customer):
+    """The page in the language the check was written in, when the customer's is one the app has;
+    otherwise their browser's (LocaleMiddleware)."""
+    language = languages.supported(customer.language)
+    if language:
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
 
 
 def _problem(request, *, expired, status):

@@ -24,6 +24,7 @@ from incidents.models import Incident, Review
 from incidents.services import Conflict, NotAllowed, RecoveryError
 from outreach import services as outreach
 from outreach.models import Message, SurveyAnswer
+from recovery import languages
 
 from .events import record
 from .models import CustomerIdea, ProblemEvent, ProblemIncident, Status
@@ -155,14 +156,18 @@ def thank_you_draft(idea, changed=None):
     what_we_changed(problem), read once for all the ideas of the page."""
     problem = idea.problem
     words, from_actions = what_we_changed(problem) if changed is None else changed
-    if words and from_actions:
-        what = f"We listened, and changed this: {words}."
-    elif words:
-        what = f"We listened, found the cause ({words[:1].lower() + words[1:]}) and fixed it."
-    else:
-        what = "We listened, and fixed it."
-    return (f"Dear {idea.incident.customer.name},\n\nYou told us: “{idea.text}”. {what} "
-            f"Thank you for telling us.\n\n{_name(problem.owner)}, {idea.incident.location.name}")
+    with languages.speaking_to_customer(idea.incident.customer):
+        if words and from_actions:
+            what = gettext("We listened, and changed this: %(words)s.") % {"words": words}
+        elif words:
+            what = gettext("We listened, found the cause (%(cause)s) and fixed it.") % {
+                "cause": words[:1].lower() + words[1:]}
+        else:
+            what = gettext("We listened, and fixed it.")
+        return gettext("Dear %(customer)s,\n\nYou told us: “%(text)s”. %(what)s Thank you for telling us.\n\n"
+                       "%(owner)s, %(location)s") % {
+            "customer": idea.incident.customer.name, "text": idea.text, "what": what,
+            "owner": _name(problem.owner), "location": idea.incident.location.name}
 
 
 def can_be_messaged(idea):

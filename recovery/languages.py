@@ -37,14 +37,17 @@ def supported(code):
         return None
 
 
-def of_person(person):
+def of_person(person, organization=None):
     """The language of what is written to a member of staff (emails, notifications): their own choice,
-    else their organization's."""
+    else their organization's (`organization` when the caller has it at hand, saving a query)."""
     if person is None:
         return settings.LANGUAGE_CODE
-    organization = getattr(person, "organization", None)
-    return (supported(person.language) or (organization and supported(organization.language))
-            or settings.LANGUAGE_CODE)
+    own = supported(person.language)
+    if own:
+        return own
+    if organization is None and person.organization_id is not None:
+        organization = person.organization
+    return (organization is not None and supported(organization.language)) or settings.LANGUAGE_CODE
 
 
 def of_customer(customer):
@@ -62,6 +65,6 @@ def speaking_to_customer(customer):
 
 
 @contextmanager
-def speaking_to(person):
-    with translation.override(of_person(person)):
+def speaking_to(person, organization=None):
+    with translation.override(of_person(person, organization)):
         yield

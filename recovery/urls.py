@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
 from outreach import survey_views
 from recovery.health import healthz
@@ -17,6 +18,8 @@ def not_offered(request, *args, **kwargs):
 urlpatterns = [
     path("", include("incidents.urls")),
     path("healthz", healthz, name="healthz"),
+    # The page scripts' words (static/recovery/app.js) in the reader's language.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     # allauth's sign-in (it asks for the two-factor code when one is set up), throttled by django-axes
     # (recovery.sign_in).

@@ -100,7 +100,7 @@ def validate(instance, exclude=None):
         instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         field_errors = {field: [str(message) for message in messages] for field, messages in error.message_dict.items()}
-        summary = "; ".join(f"{field}: {messages[0]}" for field, messages in field_errors.items())
+        summary = "; ".join(gettext("%(field)s: %(value)s") % {"field": field, "value": messages[0]} for field, messages in field_errors.items())
         raise RecoveryError(gettext("Please check the details (%(summary)s).") % {"summary": summary}, field_errors=field_errors) from error
 
 

@@ -20,7 +20,7 @@ def give_gesture(incident, *, by, kind, description, cost, currency="", now=None
     for a manager's approval, without holding up the rest of the recovery."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "review"), "Review the complaint with the customer before giving a gesture.", "review")
+    _require(_has(incident, "review"), gettext("Review the complaint with the customer before giving a gesture."), "review")
     cost = Decimal(str(cost))
     if cost < 0:
         raise RecoveryError(gettext("A gesture cannot cost less than nothing."), field_errors={"cost": [gettext("Must be zero or more.")]})
@@ -41,9 +41,9 @@ def give_gesture(incident, *, by, kind, description, cost, currency="", now=None
     gesture.save()
     if within_budget:
         _count_gesture(gesture)
-    summary = f"Gesture: {description} ({cost} {currency})"
+    summary = gettext("Gesture: %(description)s (%(cost)s %(currency)s)") % {"description": description, "cost": cost, "currency": currency}
     if not within_budget:
-        summary += ", over budget: waiting for a manager's approval"
+        summary += gettext(", over budget: waiting for a manager's approval")
     record_event(
         incident,
         EventKind.GESTURE_GIVEN if within_budget else EventKind.GESTURE_AWAITS_APPROVAL,

@@ -36,7 +36,7 @@ def update_details(incident, *, by, now=None, **values):
     if "category" in values:
         values["category"] = category_named(incident.organization, values["category"])
     if values.get("occurred_at") is not None:
-        _not_in_future(values["occurred_at"], now, "occurred_at", "The failure cannot have happened in the future.")
+        _not_in_future(values["occurred_at"], now, "occurred_at", gettext("The failure cannot have happened in the future."))
         if values["occurred_at"] > incident.logged_at + CLOCK_SKEW:
             raise RecoveryError(gettext("The failure happened before it was logged."),
                                 field_errors={"occurred_at": [gettext("Cannot be after it was logged (%(isoformat)s).") % {"isoformat": incident.logged_at.isoformat()}]})
@@ -58,7 +58,7 @@ def update_details(incident, *, by, now=None, **values):
         ) from error
     if "summary" in after:
         refresh_search(incident.pk)
-    record_event(incident, EventKind.DETAILS_CHANGED, f"Changed: {', '.join(_label(field) for field in after)}",
+    record_event(incident, EventKind.DETAILS_CHANGED, gettext("Changed: %(join)s") % {"join": ', '.join(_label(field) for field in after)},
                  at=now, actor=by, before=_plain(before), after=_plain(after))
     return incident
 

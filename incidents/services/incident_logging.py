@@ -72,7 +72,7 @@ def log_incident(
     if owner.organization_id != organization.id or not owner.is_active:
         raise RecoveryError(_("The owner must be active staff of this organization."), field_errors={"owner": [_("Unknown member of staff.")]})
     occurred_at = occurred_at or now
-    _not_in_future(occurred_at, now, "occurred_at", "The failure cannot have happened in the future.")
+    _not_in_future(occurred_at, now, "occurred_at", _("The failure cannot have happened in the future."))
     if occurred_at < now - OCCURRED_AT_MOST:
         raise RecoveryError(
             _("A failure is logged within %(days)s days of when it happened.") % {"days": OCCURRED_AT_MOST.days},

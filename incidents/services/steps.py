@@ -29,7 +29,7 @@ def record_apology(incident, *, by, channel, text, customer_accepted=False, at=N
     now = now or timezone.now()
     incident = _lock_open(incident, by)
     at = at or now
-    _not_in_future(at, now, "at", "The apology cannot be recorded in the future.")
+    _not_in_future(at, now, "at", gettext("The apology cannot be recorded in the future."))
     if at < incident.occurred_at:
         raise RecoveryError(gettext("The apology cannot come before the failure."), field_errors={"at": [gettext("Before the failure.")]})
     flags = coach.find_flags(text, coach_phrases(incident.organization, coach.language_of_apology(incident.customer)))
@@ -43,7 +43,7 @@ def record_apology(incident, *, by, channel, text, customer_accepted=False, at=N
         apology.save(update_fields=["coach_flags"])
     else:
         incident.seconds_to_apology = _seconds_between(incident.logged_at, at)
-    summary = "Apology recorded" if not old else "Apology updated"
+    summary = gettext("Apology recorded") if not old else gettext("Apology updated")
     if flags:
         summary += "; " + gettext("the coach flagged %(phrases)s") % {
             "phrases": ", ".join(f"“{flag['text']}”" for flag in flags)}
@@ -57,12 +57,12 @@ def record_review(incident, *, by, customer_account, customer_needs, customer_lo
     """Step 2: the complaint gone over with the customer, only after the apology."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "apology"), "Apologize first: the review comes after the apology.", "apology")
+    _require(_has(incident, "apology"), gettext("Apologize first: the review comes after the apology."), "apology")
     values = {"customer_account": customer_account, "customer_needs": customer_needs, "customer_losses": customer_losses}
     review, old = _upsert(
         Review, incident, values, defaults={"reviewed_by": by, "reviewed_at": now}, expected_version=expected_version
     )
-    _event_for_step(incident, EventKind.REVIEW, "Review recorded" if not old else "Review updated", by, now, old, values)
+    _event_for_step(incident, EventKind.REVIEW, gettext("Review recorded") if not old else gettext("Review updated"), by, now, old, values)
     _refresh(incident, now)
     return review
 
@@ -72,7 +72,7 @@ def record_fix(incident, *, by, description, fixed, gesture=None, expected_versi
     """Step 3: what was done. A fix meets the twenty-minute clock; a gesture may come with it."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "review"), "Review the complaint with the customer before recording the fix.", "review")
+    _require(_has(incident, "review"), gettext("Review the complaint with the customer before recording the fix."), "review")
     existing = Fix.objects.filter(incident=incident).first()
     if existing and existing.fixed and not fixed:
         raise RecoveryError(gettext("This incident is already fixed; describe any further work in a follow-up."), field_errors={"fixed": [gettext("Already fixed.")]})
@@ -86,8 +86,8 @@ def record_fix(incident, *, by, description, fixed, gesture=None, expected_versi
         incident.fixed_at = now
         incident.responded_at = incident.responded_at or now
         incident.seconds_to_fix = _seconds_between(incident.logged_at, now)
-    summary = "Fixed" if fixed else "Fix in progress"
-    _event_for_step(incident, EventKind.FIX, f"{summary}: {description}", by, now, old, values)
+    summary = gettext("Fixed") if fixed else gettext("Fix in progress")
+    _event_for_step(incident, EventKind.FIX, gettext("%(summary)s: %(description)s") % {"summary": summary, "description": description}, by, now, old, values)
     if gesture:
         give_gesture(incident, by=by, now=now, **gesture)
     _refresh(incident, now)
@@ -101,9 +101,9 @@ def record_follow_up(incident, *, by, kind, channel, note, now=None):
     now = now or timezone.now()
     incident = _lock_open(incident, by)
     if kind != FollowUp.Kind.INTERNAL:
-        _require(_has(incident, "apology"), "Apologize first: follow-ups to the customer come after the apology.", "apology")
+        _require(_has(incident, "apology"), gettext("Apologize first: follow-ups to the customer come after the apology."), "apology")
     if kind in (FollowUp.Kind.POST_FIX, FollowUp.Kind.WRAP_UP):
-        _require(incident.fixed_at is not None, "Record the fix first: this follow-up comes after the fix.", "fix")
+        _require(incident.fixed_at is not None, gettext("Record the fix first: this follow-up comes after the fix."), "fix")
     follow_up = FollowUp(incident=incident, kind=kind, channel=channel, note=note, done_by=by, done_at=now)
     validate(follow_up)
     follow_up.save()
@@ -128,12 +128,12 @@ def record_deposition(
     """Step 4: the record for learning, while memory is fresh."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(_has(incident, "fix"), "Record the fix before documenting the incident.", "fix")
+    _require(_has(incident, "fix"), gettext("Record the fix before documenting the incident."), "fix")
     values = {"root_cause": root_cause, "circumstances": circumstances, "busyness": busyness, "product": product, "prevention": prevention}
     deposition, old = _upsert(
         Deposition, incident, values, defaults={"recorded_by": by, "recorded_at": now}, expected_version=expected_version
     )
-    _event_for_step(incident, EventKind.DEPOSITION, "Deposition recorded" if not old else "Deposition updated", by, now, old, values)
+    _event_for_step(incident, EventKind.DEPOSITION, gettext("Deposition recorded") if not old else gettext("Deposition updated"), by, now, old, values)
     # The trends group incidents by how busy it was: the considered answer here replaces the guess
     # made (or left blank) while logging.
     incident.busyness = busyness
@@ -146,8 +146,8 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
     """How the recovery ended. Closing needs the fix, the deposition and the wrap-up."""
     now = now or timezone.now()
     incident = _lock_open(incident, by)
-    _require(incident.fixed_at is not None, "Fix the problem before recording the outcome.", "fix")
-    _require(_has(incident, "deposition"), "Document the incident (the deposition) before recording the outcome.", "deposition")
+    _require(incident.fixed_at is not None, gettext("Fix the problem before recording the outcome."), "fix")
+    _require(_has(incident, "deposition"), gettext("Document the incident (the deposition) before recording the outcome."), "deposition")
     _require(
         incident.follow_ups.filter(kind=FollowUp.Kind.WRAP_UP).exists(),
         "Send the wrap-up note or call before recording the outcome.", "follow_up",

@@ -39,7 +39,7 @@ def reassign(incident, *, by, owner, now=None):
     before = incident.owner.username
     incident.owner = owner
     incident.save(update_fields=["owner", "updated_at"])
-    record_event(incident, EventKind.REASSIGNED, f"Reassigned to {owner.display_name()}", at=now, actor=by,
+    record_event(incident, EventKind.REASSIGNED, gettext("Reassigned to %(name)s") % {"name": owner.display_name()}, at=now, actor=by,
                  before={"owner": before}, after={"owner": owner.username})
     return incident
 
@@ -54,7 +54,7 @@ def add_helper(incident, *, by, helper, now=None):
     if incident.helpers.filter(pk=helper.pk).exists() or helper.pk == incident.owner_id:
         return incident
     incident.helpers.add(helper)
-    record_event(incident, EventKind.HELPER_ADDED, f"{helper.display_name()} joined the recovery", at=now, actor=by,
+    record_event(incident, EventKind.HELPER_ADDED, gettext("%(name)s joined the recovery") % {"name": helper.display_name()}, at=now, actor=by,
                  after={"helper": helper.username})
     return incident
 
@@ -68,7 +68,7 @@ def remove_helper(incident, *, by, helper, now=None):
     if not incident.helpers.filter(pk=helper.pk).exists():
         return incident
     incident.helpers.remove(helper)
-    record_event(incident, EventKind.HELPER_REMOVED, f"{helper.display_name()} left the recovery", at=now, actor=by,
+    record_event(incident, EventKind.HELPER_REMOVED, gettext("%(name)s left the recovery") % {"name": helper.display_name()}, at=now, actor=by,
                  before={"helper": helper.username})
     return incident
 

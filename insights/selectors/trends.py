@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Count
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.utils.translation import gettext, gettext_lazy
 
 from .. import rollups
 from ..scope import filter_incidents, logged_in
@@ -42,12 +43,12 @@ def heatmap(cells):
 
 BREAKDOWNS = {
     # name: (title, group-by field, label field, filter key for the drill-down link)
-    "location": ("By location", "location_id", "location__name", "location"),
-    "region": ("By region", "location__region", "location__region", "region"),
-    "category": ("By category / product", "category_id", "category__name", "category"),
-    "staff": ("By staff member on the spot", "logged_by_id", None, "logged_by"),
-    "busyness": ("By how busy it was", "busyness", None, "busyness"),
-    "channel": ("By channel", "channel", None, "channel"),
+    "location": (gettext_lazy("By location"), "location_id", "location__name", "location"),
+    "region": (gettext_lazy("By region"), "location__region", "location__region", "region"),
+    "category": (gettext_lazy("By category / product"), "category_id", "category__name", "category"),
+    "staff": (gettext_lazy("By staff member on the spot"), "logged_by_id", None, "logged_by"),
+    "busyness": (gettext_lazy("By how busy it was"), "busyness", None, "busyness"),
+    "channel": (gettext_lazy("By channel"), "channel", None, "channel"),
 }
 
 
@@ -153,7 +154,7 @@ def _grouping_sets(incidents):
 def labelled(counts, labels=None):
     """[(key, label, count)] largest first, for a bar chart."""
     rows = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
-    return [(key, (labels or {}).get(key, key) if key not in (None, "") else "(none)", n) for key, n in rows]
+    return [(key, (labels or {}).get(key, key) if key not in (None, "") else gettext("(none)"), n) for key, n in rows]
 
 
 def period_incidents(scope, values, start, end, now):

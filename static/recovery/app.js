@@ -2,6 +2,12 @@
    inline scripts, so pages hand data over in data-* attributes and json_script blocks. */
 (function () {
   "use strict";
+  // The words in the reader's language, from Django's JavaScript catalogue (/jsi18n/, loaded first);
+  // without it the English words stay.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (whole, name) { return values[name]; });
+  };
 
   // --- Clocks: every [data-due-at] counts down (or up, once late) each second. -------------------
   // Same words as the server's clock_words(): "4:05 min left", "1 h 02 min late".
@@ -12,7 +18,7 @@
     minutes = minutes % 60;
     var pad = function (n) { return (n < 10 ? "0" : "") + n; };
     var amount = hours ? hours + " h " + pad(minutes) + " min" : minutes + ":" + pad(seconds) + " min";
-    return amount + (secondsLeft >= 0 ? " left" : " late");
+    return interpolate(secondsLeft >= 0 ? gettext("%(amount)s left") : gettext("%(amount)s late"), { amount: amount }, true);
   }
 
   function tickClocks() {
@@ -73,7 +79,9 @@
         var mark = document.createElement("mark");
         mark.textContent = "“" + flag.text + "”";
         item.appendChild(mark);
-        item.appendChild(document.createTextNode(" " + (KIND_WORDS[flag.phrase.kind] || flag.phrase.kind) + ". Warmer: "));
+        // The server names the kind in the reader's language (kind_words); the English words are a fallback.
+        var kind = flag.phrase.kind_words || KIND_WORDS[flag.phrase.kind] || flag.phrase.kind;
+        item.appendChild(document.createTextNode(" " + interpolate(gettext("%(kind)s. Warmer: "), { kind: kind }, true)));
         var suggestion = document.createElement("q");
         suggestion.textContent = flag.phrase.suggestion;
         item.appendChild(suggestion);
@@ -98,6 +106,21 @@
       note.hidden = !(value > remaining);
     }
     cost.addEventListener("input", render);
+    render();
+  }
+
+  // --- Gesture: what was given and its cost are asked only once something extra is chosen. --------
+  function setUpGestureFields() {
+    var kind = document.querySelector("select[name=gesture_kind]");
+    if (!kind) { return; }
+    var parts = ["gesture_description", "gesture_cost"].map(function (name) {
+      var field = kind.form.querySelector("[name=" + name + "]");
+      return field && field.closest("div");
+    }).filter(Boolean);
+    function render() {
+      parts.forEach(function (part) { part.hidden = kind.value === ""; });
+    }
+    kind.addEventListener("change", render);
     render();
   }
 
@@ -135,9 +158,11 @@
       banner.querySelector("[data-care-note]").textContent = customer.care_note;
       var when = banner.querySelector("[data-care-when]");
       if (when && customer.care_flagged_at) {
-        when.textContent = "(flagged " + new Date(customer.care_flagged_at).toLocaleString(undefined, {
-          day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
-        }) + ")";
+        // The server's words for the date, as the banner it renders itself: one format in the app.
+        when.setAttribute("datetime", customer.care_flagged_at);
+        when.textContent = interpolate(gettext("(flagged %(when)s)"), { when: customer.care_flagged_text }, true);
+      } else if (when) {
+        when.textContent = "";
       }
       banner.hidden = false;
     }
@@ -170,7 +195,7 @@
         button.type = "button";
         button.className = "match" + (customer.care_flag ? " flagged" : "");
         button.textContent = customer.name + (customer.phone ? " · " + customer.phone : "") +
-          (customer.email ? " · " + customer.email : "") + (customer.care_flag ? " · take special care" : "");
+          (customer.email ? " · " + customer.email : "") + (customer.care_flag ? " · " + gettext("take special care") : "");
         button.addEventListener("click", function () { choose(customer); });
         item.appendChild(button);
         matches.appendChild(item);
@@ -215,7 +240,44 @@
     });
   }
 
+  // --- The incident page answering a POST: its own address in the bar, the step it points to open. --
+  // A reload then reads the page instead of sending the form again (the server kept what was typed).
+  function setUpStepFocus() {
+    var steps = document.querySelector("[data-page-url]");
+    if (steps && window.history && history.replaceState) {
+      history.replaceState(null, "", steps.getAttribute("data-page-url"));
+    }
+    var target = document.querySelector("[data-focus-step]");
+    if (!target && location.hash.length > 1) {
+      target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    }
+    if (!target || target.tagName !== "DETAILS") { return; }
+    target.open = true;
+    var summary = target.querySelector("summary");
+    if (summary) {
+      summary.focus({ preventScroll: true });
+      target.scrollIntoView({ block: "start" });
+    }
+  }
+
+  // --- The header on a phone: the less used links fold under Menu. --------------------------------
+  function setUpMenu() {
+    var button = document.querySelector("[data-menu-toggle]");
+    if (!button) { return; }
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    document.documentElement.classList.add("has-menu");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("open", open);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setUpStepFocus();
+    setUpMenu();
+    setUpGestureFields();
     tickClocks();
     setInterval(tickClocks, 1000);
     setUpCoach();
