@@ -74,3 +74,16 @@ def test_the_sweep_bench_runs_in_smoke_mode_on_postgresql(transactional_db):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for figures in FIGURES["sweep"]:
         assert re.search(figures, result.stdout), result.stdout
+
+
+def test_the_attachments_bench_uploads_a_phone_photo_through_chromium_in_smoke_mode(tmp_path):
+    """bench/attachments.py --smoke: gunicorn and Chromium of its own, on a SQLite file of its own."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs the system's Chromium (apt-get install chromium)")
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LOG_LEVEL": "WARNING"}
+    result = subprocess.run([sys.executable, "bench/attachments.py", "--smoke"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env=environment)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"run 1: [\d.]+ s", result.stdout), result.stdout
+    assert re.search(r"attached\s+2\s+2\nEXIF/GPS left in the file\s+no\s+no", result.stdout), result.stdout
