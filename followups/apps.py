@@ -8,7 +8,9 @@ class FollowupsConfig(AppConfig):
 
     def ready(self):
         from incidents.customer_data import also_redact
+        from incidents.services import also_when_gestures_lapse
 
-        from .services import redact_notifications
+        from .services import redact_notifications, tell_gestures_lapsed
 
         also_redact(redact_notifications)
+        also_when_gestures_lapse(tell_gestures_lapsed)

@@ -67,7 +67,7 @@ EVENT_TYPES = {
     **{kind: "step.recorded" for kind in (
         EventKind.APOLOGY, EventKind.REVIEW, EventKind.FIX, EventKind.FOLLOW_UP, EventKind.DEPOSITION,
         EventKind.GESTURE_GIVEN, EventKind.GESTURE_AWAITS_APPROVAL, EventKind.GESTURE_APPROVED,
-        EventKind.GESTURE_REFUSED, EventKind.REASSIGNED, EventKind.HELPER_ADDED, EventKind.HELPER_REMOVED,
+        EventKind.GESTURE_REFUSED, EventKind.GESTURE_LAPSED, EventKind.REASSIGNED, EventKind.HELPER_ADDED, EventKind.HELPER_REMOVED,
         EventKind.DETAILS_CHANGED, EventKind.ATTACHED,
     )},
 }

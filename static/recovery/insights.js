@@ -6,9 +6,10 @@
   if (!box || !window.fetch) { return; }
   var seconds = parseInt(box.getAttribute("data-refresh-seconds"), 10) || 30;
 
+  // Busy: a field of the table has the focus, or a row's actions are unfolded.
   function busy() {
     var active = document.activeElement;
-    return active && box.contains(active) && active !== document.body;
+    return (active && box.contains(active) && active !== document.body) || box.querySelector("details[open]") !== null;
   }
 
   function refresh() {
