@@ -4,7 +4,8 @@
     .venv/bin/python bench/reads.py --smoke    # 300 incidents on DATABASE_URL (SQLite or PostgreSQL), seconds
 
 Full runs build (once; later runs reuse them, --reload rebuilds) one PostgreSQL database per size on
-BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432): `recovery_reads_100k`, `recovery_reads_1m`.
+BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432): `recovery_reads_100k`, `recovery_reads_1m` (the prefix
+is BENCH_DATABASE_PREFIX's, if set).
 Each holds one organization of 40 locations in four time zones, 200 frontline staff (five per location), a
 manager of five locations and an admin; incidents spread over the last 30 days (6% open: 3% of the older
 ones, a third of the last three days'), and 52 customers per 100 incidents (520k at 1M), 2% of them
@@ -41,6 +42,8 @@ from urllib.parse import urlencode, urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+# The databases' names start with this: another prefix keeps a bench of one's own beside the shared ones.
+PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "recovery_reads")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # a throwaway key, plain HTTP
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # An export job queued by the bench goes to a broker file of its own that no worker reads.
@@ -450,7 +453,7 @@ def measure_size(size, runs, reload):
 def database_for(size):
     import psycopg2
 
-    name = f"recovery_reads_{label(size)}"
+    name = f"{PREFIX}_{label(size)}"
     url = urlparse(SERVER)
     admin = psycopg2.connect(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password,
                              dbname="postgres")

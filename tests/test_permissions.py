@@ -21,7 +21,7 @@ from followups.models import Notification
 from incidents import services
 from helpdesk import services as api_services
 from helpdesk.models import WebhookDelivery
-from insights.models import ExportJob
+from insights.models import ExportJob, SavedView
 from outreach.services import draft_message
 from tests import factories
 
@@ -119,6 +119,10 @@ def world(organization, location, other_location):
     exports = {whose: ExportJob.objects.create(organization=problem.organization, requested_by=problem.owner,
                                                filename=f"export-{SECRETS[whose]}.csv", created_at=timezone.now())
                for whose, problem in problems.items()}
+    # A saved view each of those people keeps (only its owner may see or delete it).
+    saved = {whose: SavedView.objects.create(user=problem.owner, page="open", name=f"View {SECRETS[whose]}",
+                                             query="overdue=on", created_at=timezone.now())
+             for whose, problem in problems.items()}
     rival_client, _ = api_services.create_api_client(organization=rival, name="Rival desk")
     webhook = api_services.register_webhook(client=rival_client, url="https://rival.example.com/hook", events=["incident.created"])
     delivery = WebhookDelivery.objects.create(
@@ -130,7 +134,7 @@ def world(organization, location, other_location):
     )
     return {"people": people, "foreign": foreign, "rival_customer": rival_customer, "webhook": webhook, "delivery": delivery,
             "notification": notification, "rival_client": rival_client, "problems": problems,
-            "exports": exports}
+            "exports": exports, "saved_views": saved}
 
 
 def _fill(route, incident, world, nonexistent=False):
@@ -163,6 +167,9 @@ def _fill(route, incident, world, nonexistent=False):
         values["pk"] = problem.pk
         values["action_pk"] = values["action_id"] = problem.actions.get().pk
         values["idea_pk"] = problem.ideas.get().pk
+    elif route.startswith("manage/views/"):
+        whose = next(whose for whose, foreign in world["foreign"].items() if foreign.pk == incident.pk)
+        values["pk"] = world["saved_views"][whose].pk
     elif route.startswith("manage/exports/"):
         whose = next(whose for whose, foreign in world["foreign"].items() if foreign.pk == incident.pk)
         values["pk"] = world["exports"][whose].pk
@@ -283,6 +290,7 @@ def test_no_route_shows_or_changes_an_object_beyond_the_callers_reach(world, org
     problem = world["problems"][whose].__class__.objects.get(pk=world["problems"][whose].pk)
     assert problem.version == 1 and problem.status == "investigating" and problem.fixed_at is None
     assert problem.actions.get().done_at is None and problem.ideas.get().thanked_at is None
+    assert SavedView.objects.filter(pk=world["saved_views"][whose].pk).exists()
 
 
 def test_the_walk_covers_every_route_with_an_object_in_its_path():
