@@ -18,6 +18,7 @@ from django.utils import timezone
 from followups import services as followups
 from followups.models import Delivery, Notification
 from incidents import services
+from incidents.models import Location
 from recovery.celery import app
 from tests import factories
 from tests.support.processes import PrivateRedis
@@ -51,6 +52,9 @@ def private_redis():
 
 
 def test_with_redis_down_recording_works_and_everything_is_delivered_once_it_is_back(private_redis, organization, location):
+    # The clock is the real one: open round the clock, so no email waits for the team to be on duty.
+    Location.objects.filter(pk=location.pk).update(opens_at=datetime.time(0), closes_at=datetime.time(0))
+    location.refresh_from_db()
     owner = factories.UserFactory(username="owen", organization=organization, locations=[location])
     colleagues = [factories.UserFactory(username=f"colleague{n}", organization=organization, locations=[location]) for n in range(3)]
 
