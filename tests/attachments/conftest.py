@@ -3,7 +3,6 @@ import io
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-
 GPS_IFD = 0x8825
 
 

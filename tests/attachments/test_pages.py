@@ -11,7 +11,7 @@ from attachments.models import Attachment
 from incidents.models import Apology, Incident
 from tests import factories
 
-from .conftest import PDF, photo_bytes, upload
+from .conftest import PDF, upload
 
 pytestmark = pytest.mark.django_db
 

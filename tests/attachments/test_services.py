@@ -125,8 +125,9 @@ def test_a_refused_file_logs_nothing(frontline, location, attachments_storage):
 
 
 def test_logging_with_photos_attaches_them_once_even_when_the_form_is_sent_twice(frontline, location):
-    values = dict(logged_by=frontline, form_token="7d3b1c2e-0000-4000-8000-000000000002",
-                  new_customer={"name": "Grace Hopper"}, location=location, summary="Cold plate", channel="in_person")
+    values = {"logged_by": frontline, "form_token": "7d3b1c2e-0000-4000-8000-000000000002",
+              "new_customer": {"name": "Grace Hopper"}, "location": location, "summary": "Cold plate",
+              "channel": "in_person"}
     incident, created = services.log_with_attachments(uploads=[upload()], **values)
     again, created_again = services.log_with_attachments(uploads=[upload()], **values)
     assert created and not created_again and again == incident
