@@ -192,7 +192,8 @@ def _recover(rng, now, logged_at, location, category, owner, customer, manager):
         logged_by=owner, customer=customer, location=location, summary=rng.choice(SUMMARIES[category]),
         channel=rng.choice(["in_person", "in_person", "phone", "email", "chat"]), category=category,
         severity=rng.choice(["low", "medium", "medium", "high"]), busyness=busyness,
-        occurred_at=minutes(-rng.randint(0, 10)), now=logged_at,
+        # Noticed a few minutes after it happened, within the same hour: the heatmap reads when it happened.
+        occurred_at=minutes(-min(rng.randint(0, 10), logged_at.astimezone(ZONE).minute)), now=logged_at,
     )
     age = now - logged_at
 

@@ -85,14 +85,15 @@ def minutes(seconds):
     if seconds is None:
         return "–"
     if seconds < 3600:
-        return f"{number_format(seconds / 60, 0)} min" if seconds >= 60 else f"{seconds} s"
+        return f"{number_format(round(seconds / 60), 0)} min" if seconds >= 60 else f"{seconds} s"
     if seconds < 86400 * 2:
-        return f"{number_format(seconds / 3600, 1)} h"
-    return gettext("%(days)s d") % {"days": number_format(seconds / 86400, 1)}
+        return f"{number_format(round(seconds / 3600, 1), 1)} h"
+    return gettext("%(days)s d") % {"days": number_format(round(seconds / 86400, 1), 1)}
 
 
 def money(value):
-    return number_format(float(value or 0), 0, force_grouping=True)
+    # Rounded first: number_format cuts the decimals it drops rather than rounding them.
+    return number_format(round(float(value or 0)), 0, force_grouping=True)
 
 
 def gap(f):

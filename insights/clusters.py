@@ -149,7 +149,7 @@ def time_clusters(cells, locations, *, link=None):
         text = _("%(day)s %(start)s–%(end)s at %(location)s: %(observed)s incidents, %(ratio)s× the usual rate") % {
             "day": WEEKDAYS[weekday - 1], "start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00",
             "location": names.get(location_id, location_id), "observed": observed,
-            "ratio": number_format(observed / expected, 1)}
+            "ratio": number_format(round(observed / expected, 1), 1)}
         clusters.append(Cluster("time", text, observed, expected, p,
                                 {**(link or {}), "location": location_id, "weekday": weekday, "hour": hour}))
     return clusters
@@ -165,7 +165,7 @@ def category_clusters(cells, category_names, *, link=None):
     for (region, category_id), observed, expected, p in found:
         text = _("%(category)s in the %(region)s region: %(observed)s incidents, %(ratio)s× its rate elsewhere") % {
             "category": category_names.get(category_id, _("(none)")), "region": region, "observed": observed,
-            "ratio": number_format(observed / expected, 1)}
+            "ratio": number_format(round(observed / expected, 1), 1)}
         filters = {**(link or {}), "region": region}
         if category_id is not None:
             filters["category"] = category_id

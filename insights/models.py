@@ -49,6 +49,8 @@ class Tally(models.Model):
     retained = models.PositiveIntegerField(default=0)
     partial = models.PositiveIntegerField(default=0)
     lost = models.PositiveIntegerField(default=0)
+    # No longer written or read: a customer kept on two days would count twice in a sum of days, so the
+    # scorecard counts the value kept from the incidents (insights.selectors.scorecard.value_kept).
     value_kept = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     gestures = models.PositiveIntegerField(default=0)
     gesture_cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
