@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 from django.template import engines
 from django.template.base import Lexer, TokenType, filter_re, kwarg_re
@@ -49,7 +48,18 @@ SHOWN_DATA_SUFFIXES = ("-text", "-label", "-message", "-title", "-words")
 TEXT_ARGUMENT_FILTERS = {"default", "default_if_none", "yesno"}
 # Names under which {% include … with … %} and {% with %} hand text to the template that shows it
 # (other names carry values the template reads, such as section="problems").
-TEXT_PARAMETERS = {"help", "label", "title", "text", "hint", "message", "placeholder", "caption", "legend", "heading"}
+TEXT_PARAMETERS = {
+    "help",
+    "label",
+    "title",
+    "text",
+    "hint",
+    "message",
+    "placeholder",
+    "caption",
+    "legend",
+    "heading",
+}
 
 TRANSLATE_TAGS = {"translate", "trans"}
 BLOCK_TRANSLATE_TAGS = {"blocktranslate", "blocktrans"}
@@ -61,6 +71,8 @@ SKIPPED_BLOCKS = {
 }
 
 WORD = re.compile(r"[^\W\d_]+")
+# {% translate %} escapes what it outputs, so an entity in its text would show as written ("&amp;amp;").
+ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 
 
 @dataclass(frozen=True)
@@ -88,10 +100,19 @@ def _filter_findings(token):
         constant = match.group("constant") or match.group("constant_arg")
         name = match.group("filter_name")
         if name == "pluralize":
-            found.append(Unmarked(token.lineno, f"{{{{ {token.contents} }}}} (pluralize: use blocktranslate count)"))
-        elif constant and not constant.startswith("_(") and has_words(constant):
-            if match.group("constant") or name in TEXT_ARGUMENT_FILTERS:
-                found.append(Unmarked(token.lineno, f"{{{{ {token.contents} }}}}"))
+            found.append(
+                Unmarked(
+                    token.lineno,
+                    f"{{{{ {token.contents} }}}} (pluralize: use blocktranslate count)",
+                )
+            )
+        elif (
+            constant
+            and not constant.startswith("_(")
+            and has_words(constant)
+            and (match.group("constant") or name in TEXT_ARGUMENT_FILTERS)
+        ):
+            found.append(Unmarked(token.lineno, f"{{{{ {token.contents} }}}}"))
     return found
 
 
@@ -103,6 +124,13 @@ def _tag_findings(token):
     """Literal words handed over by a tag: {% firstof a "words" %}, {% include … with help="words" %}."""
     bits = token.split_contents()
     name, found = bits[0], []
+    if name in TRANSLATE_TAGS and len(bits) > 1 and ENTITY.search(bits[1]):
+        return [
+            Unmarked(
+                token.lineno,
+                f"{{% {token.contents} %}} (translate escapes: write the character, not the entity)",
+            )
+        ]
     if name == "firstof":
         found = [bit for bit in bits[1:] if _is_unmarked_literal(bit)]
     elif name in {"include", "with"}:
@@ -120,7 +148,9 @@ def skeleton(source):
     closing = None
     for token in Lexer(source).tokenize():
         if closing is not None:
-            if token.token_type is TokenType.BLOCK and token.contents.split()[:1] == [closing]:
+            if token.token_type is TokenType.BLOCK and token.contents.split()[:1] == [
+                closing
+            ]:
                 closing = None
             parts.append("\n" * token.contents.count("\n"))
         elif token.token_type is TokenType.TEXT:
@@ -159,11 +189,21 @@ class _PageText(HTMLParser):
             shown = (
                 name in TEXT_ATTRIBUTES
                 or (name.startswith("data-") and name.endswith(SHOWN_DATA_SUFFIXES))
-                or (name == "value" and tag == "input" and (attributes.get("type") or "").lower() in LABELLED_INPUT_TYPES)
-                or (name == "content" and tag == "meta" and attributes.get("name") == "description")
+                or (
+                    name == "value"
+                    and tag == "input"
+                    and (attributes.get("type") or "").lower() in LABELLED_INPUT_TYPES
+                )
+                or (
+                    name == "content"
+                    and tag == "meta"
+                    and attributes.get("name") == "description"
+                )
             )
             if shown and value and has_words(value):
-                self.found.append(Unmarked(line, f'<{tag} {name}="{_one_line(value)}">'))
+                self.found.append(
+                    Unmarked(line, f'<{tag} {name}="{_one_line(value)}">')
+                )
 
     def handle_data(self, data):
         if self.code_depth or not has_words(data):
@@ -192,7 +232,11 @@ def unmarked_text(source, *, html=True):
 
 
 def template_paths():
-    return sorted(path for path in TEMPLATES_DIR.rglob("*") if path.is_file() and path.suffix in {".html", ".txt"})
+    return sorted(
+        path
+        for path in TEMPLATES_DIR.rglob("*")
+        if path.is_file() and path.suffix in {".html", ".txt"}
+    )
 
 
 def unmarked_in(path):
@@ -261,6 +305,12 @@ def test_literal_words_handed_over_by_tags_are_reported():
     assert [item.line for item in unmarked_text(source)] == [1, 3]
 
 
+def test_an_entity_inside_translate_is_reported_because_it_would_be_escaped_again():
+    source = '{% load i18n %}<a>{% translate "API clients &amp; webhooks" %}</a><a>{% translate "Clients & hooks" %}</a>'
+
+    assert [item.line for item in unmarked_text(source)] == [1]
+
+
 def test_plain_text_templates_are_read_line_by_line():
     source = '{% load i18n %}{% autoescape off %}{% translate "Hello" %} {{ name }},\n\n{{ url }}\nThe Recovery team\n'
 
@@ -279,7 +329,9 @@ def test_every_template_compiles():
 
 def test_every_shown_string_in_the_templates_is_marked_for_translation():
     report = [
-        f"{path.relative_to(TEMPLATES_DIR)}:{item}" for path in template_paths() for item in unmarked_in(path)
+        f"{path.relative_to(TEMPLATES_DIR)}:{item}"
+        for path in template_paths()
+        for item in unmarked_in(path)
     ]
 
     assert not report, "Text not marked for translation:\n" + "\n".join(report)
