@@ -25,8 +25,12 @@ def visible_locations(user):
     return locations.filter(staff=user)
 
 
-def visible_incidents(user):
-    """Incidents at the user's locations, plus any they own or help on elsewhere."""
+def visible_incidents(user, *, ids_first=False):
+    """Incidents at the user's locations, plus any they own or help on elsewhere.
+
+    `ids_first` reads the user's location ids and the incidents they help on first (two small queries)
+    and puts them in the query as values: the search's plan then ANDs the GIN index with the location
+    and owner indexes (a BitmapAnd), where subqueries would leave it to filter row by row."""
     if not user.is_authenticated:
         return Incident.objects.none()
     if user.is_superuser and user.organization_id is None:
@@ -37,7 +41,11 @@ def visible_incidents(user):
     # Every condition is on the incident row itself (helping is a subquery, not a join): no DISTINCT,
     # so a list's ORDER BY logged_at … LIMIT walks the organization's index and stops after one page.
     helping = Incident.helpers.through.objects.filter(user=user).values("incident_id")
-    return incidents.filter(Q(location__in=visible_locations(user)) | Q(owner=user) | Q(pk__in=helping))
+    locations = visible_locations(user)
+    if ids_first:
+        helping = list(helping.values_list("incident_id", flat=True))
+        locations = list(locations.values_list("pk", flat=True))
+    return incidents.filter(Q(location__in=locations) | Q(owner=user) | Q(pk__in=helping))
 
 
 def visible_customers(user):
@@ -155,7 +163,8 @@ def incidents_of_customer(user, customer):
 # --- Incident search ---------------------------------------------------------------------------------
 
 REFERENCE = re.compile(r"^R-?(\d{1,12})$", re.IGNORECASE)
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 50  # shown on the page
+SEARCH_CANDIDATES = 100  # ranked on PostgreSQL: the newest that match
 
 
 def reference_typed(text):
@@ -168,31 +177,37 @@ def reference_typed(text):
 
 
 def _text_query(words):
-    """Every word, as typed so far (each a prefix), in PostgreSQL's tsquery syntax. Each word is quoted
-    (a quote doubled, backslashes dropped), so nothing typed is read as an operator; the 'simple'
-    parser splits it as it split the document (an email stays one token)."""
-    quoted = ["'" + word.replace("\\", "").replace("'", "''") + "':*" for word in words]
+    """Every word in PostgreSQL's tsquery syntax, the last one as typed so far (a prefix: "mar" finds
+    Maria); the others whole, which the planner estimates well. Each word is quoted (a quote doubled,
+    backslashes dropped), so nothing typed is read as an operator; the 'simple' parser splits it as it
+    split the document (an email stays one token)."""
+    quoted = ["'" + word.replace("\\", "").replace("'", "''") + "'" for word in words]
+    quoted[-1] += ":*"
     return SearchQuery(" & ".join(quoted), search_type="raw", config=SEARCH_CONFIG)
 
 
 def search_incidents(user, query, *, incidents=None):
-    """The incidents `user` may see that match what was typed, best first: the incident of a reference
-    typed exactly, then by how well the document matches (PostgreSQL's rank over the stored tsvector,
-    read through the GIN index of migration 0022; SQLite: every word somewhere in the document, newest
-    first). `incidents` narrows the visible ones further (a page's or the API's own filters); the rule
-    of who sees what is visible_incidents', as on every other read. Unordered callers (the API keeps
-    its own order) use `search_condition`; an empty query matches nothing."""
+    """The incidents `user` may see that match what was typed, best first. A reference typed (R-000123,
+    r123) is that incident alone, from its index. Words: on PostgreSQL, the newest SEARCH_CANDIDATES
+    incidents whose search document holds every word (the GIN index of migration 0022 when the words
+    are rare; the (organization, logged_at) index, stopping early, when they are common), ranked by
+    SearchRank over their stored tsvector; on SQLite, every word somewhere in the document, newest first.
+    Ranking every match would read every one of them: a word in one incident of sixteen is 60,000 at
+    a million, and the day's work is in the recent ones. `incidents` narrows the visible ones further;
+    who sees what is visible_incidents' rule, as on every other read. The API keeps its own order and
+    uses `search_condition`; an empty query matches nothing."""
     condition = search_condition(query)
-    visible = visible_incidents(user) if incidents is None else incidents & visible_incidents(user)
+    visible = visible_incidents(user, ids_first=True)
+    visible = visible if incidents is None else incidents & visible
     if condition is None:
         return visible.none()
-    reference = reference_typed(query_of(query))
-    found = visible.filter(condition).annotate(
-        is_reference=Case(When(reference=reference or "", then=Value(1)), default=Value(0), output_field=IntegerField()))
-    if connection.vendor == "postgresql":
-        found = found.annotate(rank=SearchRank(F("search_vector"), _text_query(search_words(query))))
-        return found.order_by("-is_reference", "-rank", "-logged_at", "-pk")
-    return found.order_by("-is_reference", "-logged_at", "-pk")
+    found = visible.filter(condition)
+    if connection.vendor != "postgresql" or reference_typed(query_of(query)):
+        return found.order_by("-logged_at", "-pk")
+    newest = found.order_by("-logged_at", "-pk").values("pk")[:SEARCH_CANDIDATES]
+    return (Incident.objects.filter(pk__in=newest)
+            .annotate(rank=SearchRank(F("search_vector"), _text_query(search_words(query))))
+            .order_by("-rank", "-logged_at", "-pk"))
 
 
 # A word: letters and digits, with the marks that hold an email, a name or a number together inside it.
@@ -205,16 +220,17 @@ def search_words(query):
 
 
 def search_condition(query):
-    """What was typed as a condition on incidents (None: nothing to search for): its reference typed
-    exactly, or every word in the search document."""
+    """What was typed as a condition on incidents (None: nothing to search for): the incident of a
+    reference typed, or every word (each the start of a word on PostgreSQL) in the search document."""
+    reference = reference_typed(query_of(query))
+    if reference:
+        return Q(reference=reference)
     words = search_words(query)
     if not words:
         return None
-    reference = reference_typed(query_of(query))
-    condition = Q(reference=reference) if reference else Q(pk__in=[])
     if connection.vendor == "postgresql":
-        return condition | Q(search_vector=_text_query(words))
+        return Q(search_vector=_text_query(words))
     every_word = Q()
     for word in words:
         every_word &= Q(search_document__icontains=word)
-    return condition | every_word
+    return every_word
