@@ -293,10 +293,12 @@ class StaffSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
     locations = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True,
                                              help_text="Codes of the locations they work at.")
+    language = serializers.CharField(read_only=True, help_text="The language they work in (en, es); empty: their "
+                                                                "browser's.")
 
     class Meta:
         model = User
-        fields = ["username", "name", "role", "locations"]
+        fields = ["username", "name", "role", "locations", "language"]
         read_only_fields = fields
 
 

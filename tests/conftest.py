@@ -98,6 +98,16 @@ def incident(frontline, location, customer, clock_at_start):
     return factories.log_incident(user=frontline, location=location, customer=customer, now=timezone.now())
 
 
+def pytest_sessionstart(session):
+    """The translations' .mo files compiled from the .po catalogues when missing or older: `make test` does
+    it first, this covers a bare `pytest` on a fresh checkout (the .mo files are not in the repository)."""
+    from django.conf import settings
+
+    from recovery import translations
+
+    translations.compile_stale(settings.LOCALE_PATHS)
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests need Chromium. Without it they are skipped with a clear reason, unless
     RECOVERY_REQUIRE_BROWSER is set (CI), where a missing browser is a failure."""

@@ -8,6 +8,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from recovery import languages
+
 from ..models import Customer
 from ..phones import parse_phone
 from .base import NotAllowed, RecoveryError, validate
@@ -148,7 +150,13 @@ def set_contact_preferences(customer, *, by, preferred_channel="", language="", 
     """How the customer wants to hear from us: a channel, a language, or no messages at all. Opting
     out keeps its first moment; opting back in (the customer asked again) clears it."""
     _require_of_organization(by, customer)
-    customer.preferred_channel, customer.language = preferred_channel, (language or "").strip()
+    # Kept even when the app does not have it ("de"): messages then go in English, and the code is there
+    # the day German is added.
+    tag = languages.normalize_tag(language)
+    if tag is None:
+        raise RecoveryError(gettext("Write a language code, e.g. es, en or pt-BR."),
+                            field_errors={"language": [gettext("Not a language code.")]})
+    customer.preferred_channel, customer.language = preferred_channel, tag
     if opted_out and customer.opted_out_at is None:
         customer.opted_out_at = now or timezone.now()
     elif not opted_out:

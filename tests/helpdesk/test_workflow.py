@@ -141,7 +141,7 @@ def test_an_integrator_finds_the_codes_usernames_and_categories_a_create_needs(
                             "opens_at": location.opens_at.strftime("%H:%M"), "closes_at": location.closes_at.strftime("%H:%M")}
     # Active people only, not the integration's own account, and nothing personal beyond a name and a role.
     assert [row["username"] for row in staff] == ["fran", "mona"]
-    assert set(staff[0]) == {"username", "name", "role", "locations"} and staff[1]["locations"] == ["riverside"]
+    assert set(staff[0]) == {"username", "name", "role", "locations", "language"} and staff[1]["locations"] == ["riverside"]
     assert categories == [{"name": "Kitchen"}]
 
 
