@@ -26,7 +26,6 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from followups import services as followup_services
-from incidents import clock
 from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.events import record_event
@@ -75,19 +74,14 @@ def day_starts_at(day, location):
 
 
 def day_ends_at(day, location):
-    """When the location's day ends: closing time (the next morning's, for a location that closes
-    after midnight), or midnight for one that never closes."""
-    if location.opens_at == location.closes_at:
-        return day_starts_at(day + datetime.timedelta(days=1), location)
-    closing_day = day + datetime.timedelta(days=1) if location.closes_at < location.opens_at else day
-    return datetime.datetime.combine(closing_day, location.closes_at, tzinfo=_zone(location)).astimezone(
-        datetime.timezone.utc)
+    """When the location's business day ends on its calendar: the close of the day's last span (the next
+    morning's, for one past midnight), or midnight for a day it does not open."""
+    return incident_services.calendar_for(location).day_ends_at(day)
 
 
 def is_open(location, now):
-    """Inside the location's opening hours: the clock's own rule, so drafts and reminders agree."""
-    policy = incident_services.policy_for(location.organization, location)
-    return clock.within_opening_hours(now, policy) == now
+    """Open by the location's business calendar: the clock's own rule, so drafts and reminders agree."""
+    return incident_services.calendar_for(location).is_open(now)
 
 
 # --- Drafting ----------------------------------------------------------------------------------------
@@ -159,7 +153,7 @@ def draft_report(incident, *, now):
 
 def draft_due_reports(now):
     drafted = 0
-    for location in Location.objects.select_related("organization"):
+    for location in Location.objects.select_related("organization").prefetch_related("weekly_spans", "calendar_exceptions"):
         if location.organization.progress_report_every <= datetime.timedelta(0) or not is_open(location, now):
             continue  # closed now: the morning's pass drafts it, never one at night
         for incident in due_for_a_draft(location, now):
@@ -221,7 +215,7 @@ def _lock(message, by, now):
     if message.status != Status.DRAFT:
         raise ReportError(gettext("This report is already %(lower)s.") % {"lower": message.get_status_display().lower()})
     if message.for_day != local_day(now, incident.location) or now >= day_ends_at(message.for_day, incident.location):
-        raise ReportError(gettext("This report was for %(for_day)s; that day has ended.") % {"for_day": date_format(message.for_day, "D j M")})
+        raise ReportError(gettext("This report was for %(for_day)s; that day has ended.") % {"for_day": date_format(message.for_day, "D d M")})
     return incident, message
 
 
@@ -280,7 +274,8 @@ def close_ended_days(now):
     with a compare-and-swap from DRAFT, so two passes never escalate one day twice."""
     missed = 0
     # Few rows: drafts are closed the day they were made, so at most one or two per open recovery.
-    drafts = Message.objects.filter(kind=REPORT, status=Status.DRAFT).select_related("incident__location")
+    drafts = list(Message.objects.filter(kind=REPORT, status=Status.DRAFT).select_related("incident__location"))
+    incident_services.attach_calendars([draft.incident.location for draft in drafts])
     for draft in drafts:
         ended_at = day_ends_at(draft.for_day, draft.incident.location)
         if ended_at > now:
