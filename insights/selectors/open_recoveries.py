@@ -5,6 +5,7 @@ from functools import cached_property
 
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, Value, When
+from django.utils.translation import gettext
 
 from incidents import clock
 from incidents import services as incident_services
@@ -111,21 +112,25 @@ class RowClock:
     state: str  # "late" (window passed, nothing done), "running", "met", "missed" (answered after the window)
     label: str
     next_label: str = ""
+    next_overdue: bool = False
 
 
 def clock_of(incident, now):
-    """The twenty-minute clock of one row, and when anything is next due, read from its own columns."""
-    next_label = ""
-    if incident.next_due_at is not None:
-        if incident.next_due_at > now:
-            next_label = f"next due in {_duration(incident.next_due_at - now)}"
+    """The twenty-minute clock of one row, and, once it is answered, when the next promise to the customer
+    falls due (`promise_due_at`, at its first time due: a wrap-up two days late reads two days late, however
+    often the engine has reminded the owner since), read from its own columns."""
+    next_label, next_overdue = "", False
+    if incident.responded_at is not None and incident.promise_due_at is not None:
+        next_overdue = incident.promise_due_at < now
+        if next_overdue:
+            next_label = gettext("next promise overdue by %(amount)s") % {"amount": _duration(now - incident.promise_due_at)}
         else:
-            next_label = f"next step overdue by {_duration(now - incident.next_due_at)}"
+            next_label = gettext("next promise due in %(amount)s") % {"amount": _duration(incident.promise_due_at - now)}
     state = incident.window_state(now)
     if state in (clock.MET, clock.MISSED):
         minutes = _minutes(incident.responded_at - incident.logged_at)
         return RowClock(state, f"Answered after {minutes} min" + (" (late)" if state == clock.MISSED else ""),
-                        next_label)
+                        next_label, next_overdue)
     if state == clock.LATE:
         return RowClock(state, f"Late by {_duration(now - incident.follow_up_due_at)}", next_label)
     return RowClock(state, f"{_duration(incident.follow_up_due_at - now)} left", next_label)
