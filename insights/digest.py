@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents import services as incident_services
 from incidents.models import Category, User
 
 from . import charts, clusters, selectors
@@ -36,6 +37,11 @@ def digest_zone(scope):
     return scope.locations[0].zone
 
 
+def digest_day(scope, monday):
+    """The day of the week of `monday` the manager's digest goes: the first their first location opens."""
+    return incident_services.calendar_for(scope.locations[0]).first_open_day(monday)
+
+
 def send_weekly_digests(*, now=None):
     """Send the digest to every manager whose Monday morning has come and who has not had this week's.
     Returns how many were sent."""
@@ -51,9 +57,11 @@ def send_weekly_digests(*, now=None):
         if not scope.locations:
             continue
         local = now.astimezone(digest_zone(scope))
-        if local.weekday() != 0 or local.hour < DIGEST_HOUR:
+        monday = local.date() - datetime.timedelta(days=local.weekday())
+        # Monday, or the week's first day the location opens by its calendar (after a closed Monday or a
+        # bank holiday): the digest waits for a day someone is there to read it.
+        if local.date() != digest_day(scope, monday) or local.hour < DIGEST_HOUR:
             continue
-        monday = local.date()
         # The claim and the mail share a transaction: if the mail fails, the claim is undone and the
         # next run tries again.
         with transaction.atomic():

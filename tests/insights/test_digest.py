@@ -154,3 +154,22 @@ def test_the_old_task_name_sends_the_digest_too(london_manager):
     with time_machine.travel(datetime.datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False):
         app.tasks["incidents.tasks.send_weekly_digest"].apply()
     assert len(mail.outbox) == 1
+
+
+def test_a_location_closed_on_monday_or_on_a_bank_holiday_monday_gets_its_digest_on_the_first_day_it_opens(london_manager):
+    from incidents.models import Location, WeeklySpan
+
+    manager, london = london_manager
+    WeeklySpan.objects.bulk_create(WeeklySpan(location=london, weekday=day, opens=datetime.time(10),
+                                              closes=datetime.time(22)) for day in range(1, 7))  # closed on Mondays
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)) == 0  # Monday: closed
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 3, 6, 59, tzinfo=UTC)) == 0
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 3, 7, 0, tzinfo=UTC)) == 1  # Tuesday, seven
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 4, 7, 0, tzinfo=UTC)) == 0  # once a week
+
+    # Open every day, but England's Easter Monday (6 April 2026) is a bank holiday: Tuesday's digest.
+    WeeklySpan.objects.create(location=london, weekday=0, opens=datetime.time(10), closes=datetime.time(22))
+    Location.objects.filter(pk=london.pk).update(holiday_country="GB", holiday_subdivision="ENG")
+    assert send_weekly_digests(now=datetime.datetime(2026, 3, 9, 7, 0, tzinfo=UTC)) == 1  # an ordinary Monday
+    assert send_weekly_digests(now=datetime.datetime(2026, 4, 6, 7, 0, tzinfo=UTC)) == 0
+    assert send_weekly_digests(now=datetime.datetime(2026, 4, 7, 7, 0, tzinfo=UTC)) == 1
