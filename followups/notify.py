@@ -119,7 +119,7 @@ def compose(kind, incident, *, escalated_to_admins=False, missed_day=None):
         body = gettext("Nothing was recorded for %(customer)s by %(deadline)s. Follow up with them now; "
                        "your manager has been told.") % words
     elif kind == Kind.ESCALATION and missed_day:
-        words["day"] = date_format(missed_day, "D j M")
+        words["day"] = date_format(missed_day, "D d M")
         title = gettext("%(ref)s: no progress report to %(customer)s on %(day)s") % words
         body = gettext("%(owner)s owns the recovery for %(customer)s at %(location)s: %(summary)s It is still not "
                        "fixed, and the day's progress report was not sent by closing. Step in, reassign it or "
@@ -134,20 +134,20 @@ def compose(kind, incident, *, escalated_to_admins=False, missed_day=None):
                        "follow-up was recorded by %(deadline)s. Step in, reassign it or bring in help.") % words
     elif kind == Kind.PROGRESS_REPORT:
         title = gettext("%(ref)s: send %(customer)s a progress report") % words
-        words["since"] = date_format(_local(incident.logged_at, incident), "D j M")
+        words["since"] = date_format(_local(incident.logged_at, incident), "D d M")
         # One reminder a day, in step with the day's draft: unsent by closing, the report is missed
         # and the managers hear of it (PROGRESS_MISSED), so the owner is not nagged twice for it.
         body = gettext("Open since %(since)s. A short update today tells %(customer)s you have not forgotten "
                        "them: today's report waits as a draft on the incident page. Write the next step, check it "
                        "and send it (or record a call as a progress follow-up) before closing.") % words
     elif kind == Kind.PROGRESS_MISSED:
-        words["day"] = date_format(missed_day, "D j M")
+        words["day"] = date_format(missed_day, "D d M")
         title = gettext("%(ref)s: %(customer)s had no progress report on %(day)s") % words
         body = gettext("The day's report was not sent by closing, so your manager has been told. "
                        "Tomorrow's draft is ready in the morning: send it, or call %(customer)s.") % words
     elif kind == Kind.CHECK_BACK:
         title = gettext("%(ref)s: check back with %(customer)s") % words
-        words["fixed"] = date_format(_local(incident.fixed_at, incident), "D j M")
+        words["fixed"] = date_format(_local(incident.fixed_at, incident), "D d M")
         body = gettext("Fixed on %(fixed)s. Check that all is still well and record the post-fix follow-up.") % words
     elif kind == Kind.WRAP_UP:
         title = gettext("%(ref)s: the wrap-up note to %(customer)s is due") % words

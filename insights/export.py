@@ -222,7 +222,7 @@ def write_export(job_id, *, now=None, chunk_rows=CHUNK_ROWS):
             progress_at=finished, finished_at=finished, expires_at=finished + settings.EXPORT_KEEP_FOR,
         )
         tell([job.requested_by], kind=Notification.Kind.EXPORT_READY, title=gettext("Your export is ready: %(filename)s") % {"filename": job.filename},
-             body=gettext("%(written)s incidents, ready to download until %(value)s.") % {"written": written, "value": date_format(finished + settings.EXPORT_KEEP_FOR, "j M Y")},
+             body=gettext("%(written)s incidents, ready to download until %(value)s.") % {"written": written, "value": date_format(finished + settings.EXPORT_KEEP_FOR, "d M Y")},
              dedupe_key=f"export-ready-{job.pk}-{finished.timestamp():.0f}", now=finished,
              link=reverse("insights:export_job", args=[job.pk]))
     return written

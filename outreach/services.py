@@ -77,7 +77,7 @@ def reason_not_sendable(customer, channel):
     """Why a message on `channel` cannot go to this customer, in words for the owner; '' if it can."""
     if customer.opted_out_at is not None:
         return gettext("%(name)s asked not to be messaged (on %(day)s).") % {
-            "name": customer.name, "day": date_format(customer.opted_out_at, "j M Y")}
+            "name": customer.name, "day": date_format(customer.opted_out_at, "d M Y")}
     if not address_for(customer, channel):
         if channel == Message.Channel.EMAIL:
             return gettext("There is no email address on file for %(name)s.") % {"name": customer.name}
@@ -294,7 +294,7 @@ def sent_words(message):
     if message.scheduled_for <= timezone.now():
         return gettext("Follow-up saved; the note is on its way %(how)s.") % {"how": how}
     return gettext("Follow-up saved; the note goes %(how)s on %(day)s at %(time)s (the location's time).") % {
-        "how": how, "day": date_format(local, "D j M"), "time": f"{local:%H:%M}"}
+        "how": how, "day": date_format(local, "D d M"), "time": f"{local:%H:%M}"}
 
 
 def wrap_up_draft(incident):

@@ -186,7 +186,7 @@ def thank_customer(idea, *, by, text, now=None):
     idea = CustomerIdea.objects.select_for_update(of=("self",)).select_related(
         "incident__customer", "incident__location").get(pk=idea.pk, problem=problem)
     if idea.thanked_at is not None:
-        raise Conflict(gettext("This customer was already thanked, on %(thanked_at)s.") % {"thanked_at": date_format(idea.thanked_at, "j M Y")},
+        raise Conflict(gettext("This customer was already thanked, on %(thanked_at)s.") % {"thanked_at": date_format(idea.thanked_at, "d M Y")},
                        field_errors={"text": [gettext("Already thanked.")]})
     if not is_fixed(problem):
         raise RecoveryError(gettext("Thank the customers once the fix is marked done."),

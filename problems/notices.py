@@ -33,7 +33,7 @@ def action_due(action, *, now):
     problem = action.problem
     return tell([action.owner], kind=Notification.Kind.ACTION_DUE, link=_page(problem),
                 title=gettext("Due today: %(description)s") % {"description": action.description},
-                body=(gettext('Your corrective action for the problem "%(title)s" is due today (%(due_on)s). Do it and mark it done on the problem\'s page, so the cause stays fixed; if it is not done by tomorrow morning, %(name)s\'s manager is told.') % {"title": problem.title, "due_on": date_format(action.due_on, "D j M"), "name": _name(problem.owner)}),
+                body=(gettext('Your corrective action for the problem "%(title)s" is due today (%(due_on)s). Do it and mark it done on the problem\'s page, so the cause stays fixed; if it is not done by tomorrow morning, %(name)s\'s manager is told.') % {"title": problem.title, "due_on": date_format(action.due_on, "D d M"), "name": _name(problem.owner)}),
                 dedupe_key=f"problem.{problem.pk}.action.{action.pk}.due.{action.due_on:%Y%m%d}", now=now)
 
 
@@ -46,7 +46,7 @@ def action_overdue(action, managers, *, now):
             f"\"{problem.title}\", was due on {action.due_on:%a %d %b} and is not done. "
             f"Told: {who}. Follow it up, or change the plan on the problem's page.")
     return tell([*managers, problem.owner, action.owner], kind=Notification.Kind.ACTION_OVERDUE, link=_page(problem),
-                title=gettext("Overdue since %(due_on)s: %(description)s") % {"due_on": date_format(action.due_on, "j M"), "description": action.description}, body=body,
+                title=gettext("Overdue since %(due_on)s: %(description)s") % {"due_on": date_format(action.due_on, "d M"), "description": action.description}, body=body,
                 dedupe_key=f"problem.{problem.pk}.action.{action.pk}.overdue.{action.due_on:%Y%m%d}", now=now)
 
 
