@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from . import services
-from .models import Customer, Location, Organization, User
+from .models import Customer, Location, Organization, User, WeeklySpan
 
 DEMO_SLUG = "harbour"
 DEMO_PASSWORD = "recover-demo"  # demo data only
@@ -84,6 +84,9 @@ def _build(now):
                                       timezone="Europe/London", opens_at=datetime.time(7), closes_at=datetime.time(22))
         for name, code, region in LOCATIONS
     }
+    # Hotels: the desk keeps 07:00–22:00 every day, bank holidays included (no holiday region).
+    WeeklySpan.objects.bulk_create(WeeklySpan(location=location, weekday=day, opens=datetime.time(7), closes=datetime.time(22))
+                                   for location in locations.values() for day in range(7))
     staff = {}
     for username, first, last, role, codes in STAFF:
         # Nobody of the organization is admin staff: they manage it in the app's Settings area.
