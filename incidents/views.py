@@ -490,8 +490,10 @@ def search(request):
     query = form.cleaned_data["q"] if form.is_valid() else ""
     incidents = list(selectors.search_incidents(request.user, query).select_related(
         "customer", "location", "owner")[:selectors.SEARCH_LIMIT]) if query else []
-    customers = selectors.search_customers(request.user, query) if query else []
+    # A reference names an incident, never a customer: no customer search for it.
+    by_reference = bool(selectors.reference_typed(query))
+    customers = selectors.search_customers(request.user, query) if query and not by_reference else []
     return render(request, "incidents/search.html", {
         "form": form, "query": query, "incidents": incidents, "customers": customers,
-        "more": len(incidents) == selectors.SEARCH_LIMIT,
+        "more": len(incidents) == selectors.SEARCH_LIMIT, "by_reference": by_reference,
     }, status=200 if form.is_valid() or not request.GET else 400)

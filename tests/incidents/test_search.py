@@ -120,3 +120,11 @@ def test_the_document_does_not_move_the_helpdesks_sync_clock(frontline, soup, cl
     services.search.refresh_search(soup.pk)
     assert Incident.objects.get(pk=soup.pk).updated_at == before
     assert timezone.now() > before
+
+
+def test_a_reference_typed_on_the_page_lists_its_incident_and_no_customer_search(client, frontline, soup):
+    client.force_login(frontline)
+    response = client.get(reverse("search"), {"q": soup.reference.lower()})
+    assert list(response.context["incidents"]) == [soup]
+    assert response.context["customers"] == []
+    assert "found-customers" not in response.content.decode()
