@@ -15,6 +15,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.formats import date_format
 
 from incidents import clock
 from incidents import services as incident_services
@@ -260,7 +261,7 @@ def escalate_missed_progress_report(incident, *, day, day_ended_at, now):
         if reminder is None:
             return None
         team = notify.owner_and_helpers(incident)
-        managers = _escalate(incident, team, now, missed=f"No progress report to the customer on {day:%a %d %b}")
+        managers = _escalate(incident, team, now, missed=gettext("No progress report to the customer on %(day)s") % {"day": date_format(day, "D d M")})
         messages = [(person, Kind.PROGRESS_MISSED, {"missed_day": day}) for person in team] + [
             (person, Kind.ESCALATION, {"missed_day": day}) for person in managers
         ]
@@ -279,9 +280,9 @@ def _record_escalation(incident, people, level, now, *, missed=""):
     if people:
         names = ", ".join(person.display_name() for person in people)
         audience = "the location's managers" if level == "managers" else "the organization's admins"
-        summary = f"Escalated to {names} ({audience})"
+        summary = gettext("Escalated to %(names)s (%(audience)s)") % {"names": names, "audience": audience}
     else:
-        summary = "Escalation found no manager or admin to tell"
+        summary = gettext("Escalation found no manager or admin to tell")
     after = {"level": level, "to": [person.username for person in people]}
     if missed:
         summary = f"{missed}: {summary[0].lower()}{summary[1:]}"

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from organization_settings import services as organization_settings
 
@@ -146,7 +147,7 @@ class IncidentAdmin(OrganizationScopedAdmin):
                 done += 1
             except services.RecoveryError as error:
                 self.message_user(request, f"{incident.reference}: {error.message}", messages.ERROR)
-        self.message_user(request, f"You now own {done} recoveries.")
+        self.message_user(request, gettext("You now own %(done)s recoveries.") % {"done": done})
 
 
 @admin.register(Gesture)

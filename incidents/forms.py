@@ -242,14 +242,14 @@ class FixForm(StepForm):
 # How a follow-up is done: Email and Text send the note to the customer (outreach); the others record
 # what a person did by hand, which the method prefers where the business meets its customers in person.
 FOLLOW_UP_HOW = [
-    ("email", "Email it to the customer"),
-    ("sms", "Text it to the customer"),
-    (Channel.PHONE, "I phoned"),
-    (Channel.LETTER, "I wrote a card or letter"),
-    (Channel.IN_PERSON, "In person"),
-    (Channel.CHAT, "Chat"),
-    (Channel.WEB, "Web"),
-    (Channel.OTHER, "Other"),
+    ("email", _("Email it to the customer")),
+    ("sms", _("Text it to the customer")),
+    (Channel.PHONE, _("I phoned")),
+    (Channel.LETTER, _("I wrote a card or letter")),
+    (Channel.IN_PERSON, _("In person")),
+    (Channel.CHAT, _("Chat")),
+    (Channel.WEB, _("Web")),
+    (Channel.OTHER, _("Other")),
 ]
 
 

@@ -5,9 +5,10 @@ the customer search all read a number through `parse_phone`, so a text message a
 on which customer a number is."""
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 from phonenumber_field.phonenumber import to_python
 
-INVALID = "Enter a phone number we can call or text, e.g. +44 20 7946 0018 (or leave it empty)."
+INVALID = gettext_lazy("Enter a phone number we can call or text, e.g. +44 20 7946 0018 (or leave it empty).")
 
 
 def parse_phone(text, *, strict=True):

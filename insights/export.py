@@ -258,8 +258,8 @@ def export_storage_name(job):
 
 def _reason(error):
     if isinstance(error, PermissionDenied):
-        return "You no longer have the managers' console, so the export was not written."
-    return f"The export stopped ({type(error).__name__}). Nothing was kept; try again."
+        return gettext("You no longer have the managers' console, so the export was not written.")
+    return gettext("The export stopped (%(name)s). Nothing was kept; try again.") % {"name": type(error).__name__}
 
 
 def delete_expired_exports(*, now):

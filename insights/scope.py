@@ -115,14 +115,14 @@ class Filters(forms.Form):
     def __init__(self, data, *, scope, staff=(), categories=()):
         super().__init__(data)
         self.scope = scope
-        self.fields["location"].choices = [("", "All my locations")] + [(l.pk, l.name) for l in scope.locations]
+        self.fields["location"].choices = [("", gettext("All my locations"))] + [(l.pk, l.name) for l in scope.locations]
         regions = sorted({location.region for location in scope.locations if location.region})
         self.fields["region"].choices = [("", gettext_lazy("All regions"))] + [(name, name) for name in regions] + (
             [(NO_REGION, gettext_lazy("No region"))] if any(not location.region for location in scope.locations) else [])
         people = [("", "Anyone")] + [(u.pk, u.display_name()) for u in staff]
         self.fields["owner"].choices = people
         self.fields["logged_by"].choices = people
-        self.fields["category"].choices = [("", "Any category")] + [(c.pk, c.name) for c in categories]
+        self.fields["category"].choices = [("", gettext("Any category"))] + [(c.pk, c.name) for c in categories]
         for form_field in self.fields.values():
             if type(form_field.widget) is forms.Select:
                 form_field.widget = QuickSelect(choices=form_field.choices)

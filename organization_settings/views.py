@@ -146,7 +146,7 @@ def member_active(request, pk):
 def member_invitation(request, pk):
     organization = _organization_of(request)
     person = get_object_or_404(services.staff_in_reach(request.user, organization), pk=pk)
-    _act(request, lambda: services.resend_invitation(person, by=request.user), f"Invitation sent again to {person.email}.")
+    _act(request, lambda: services.resend_invitation(person, by=request.user), gettext("Invitation sent again to %(email)s.") % {"email": person.email})
     return redirect("settings:member", pk=person.pk)
 
 

@@ -226,7 +226,7 @@ def _write_next_step(incident, next_step, *, by, now):
     before = incident.next_step
     incident.next_step = next_step
     incident.save(update_fields=["next_step", "updated_at"])
-    record_event(incident, EventKind.DETAILS_CHANGED, "Next step: " + (next_step or "(cleared)"), at=now, actor=by,
+    record_event(incident, EventKind.DETAILS_CHANGED, gettext("Next step: ") + (next_step or gettext("(cleared)")), at=now, actor=by,
                  before={"next_step": before}, after={"next_step": next_step})
 
 
@@ -286,11 +286,11 @@ def close_ended_days(now):
             done_at__lt=ended_at).exists()
         needed = not reported and incident.closed_at is None and incident.fixed_at is None
         if reported:
-            note = f"Not needed: the customer heard how it is going on {day} another way."
+            note = gettext("Not needed: the customer heard how it is going on %(day)s another way.") % {"day": day}
         elif not needed:
-            note = f"Not needed: the recovery was fixed or closed on {day}."
+            note = gettext("Not needed: the recovery was fixed or closed on %(day)s.") % {"day": day}
         else:
-            note = f"Not sent by the end of {day}: a missed progress report."
+            note = gettext("Not sent by the end of %(day)s: a missed progress report.") % {"day": day}
         try:
             with transaction.atomic():
                 if not Message.objects.filter(pk=draft.pk, status=Status.DRAFT).update(
@@ -328,7 +328,7 @@ def send_due_by_themselves(now):
         except Exception:  # kept for the owner to send by hand; the other drafts still go
             logger.exception("Sending progress report %s by itself failed", draft.pk)
             Message.objects.filter(pk=draft.pk, status=Status.DRAFT).update(
-                status_note="It could not go by itself; send it yourself.")
+                status_note=gettext("It could not go by itself; send it yourself."))
             continue
         sent += 1
     return sent

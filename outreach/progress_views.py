@@ -40,7 +40,7 @@ def progress_report(request, reference):
 
 def _done(message, sending):
     if not sending:
-        return "Progress report saved."
+        return gettext("Progress report saved.")
     if message.status == Message.Status.NOT_SENT:
-        return f"Progress report not sent: {message.status_note}"
-    return f"Progress report on its way to {message.to}."
+        return gettext("Progress report not sent: %(status_note)s") % {"status_note": message.status_note}
+    return gettext("Progress report on its way to %(to)s.") % {"to": message.to}

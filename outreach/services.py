@@ -490,6 +490,6 @@ def redact_messages(incidents):
     kind, channel and times for the figures, lose the address and the words, and any not yet sent never goes."""
     messages = Message.objects.filter(incident__in=incidents)
     messages.filter(status__in=[Status.DRAFT, Status.SCHEDULED]).update(
-        status=Status.NOT_SENT, status_note="The customer's data was removed at their request.", next_attempt_at=None)
+        status=Status.NOT_SENT, status_note=gettext("The customer's data was removed at their request."), next_attempt_at=None)
     messages.update(to="", subject=REDACTED, body=REDACTED)
 

@@ -263,13 +263,12 @@ def _record_answer(incident, values, now):
     incident.customer_outcome = outcome
     incident.customer_answered_at = now
     incident.save(update_fields=["customer_outcome", "customer_answered_at", "updated_at"])
-    verb = "changed their answer" if before else "answered the satisfaction check"
-    staff = f" (staff: {Outcome(incident.outcome).label})" if incident.outcome else ""
+    verb = gettext("changed their answer") if before else gettext("answered the satisfaction check")
+    staff = gettext(" (staff: %(label)s)") % {"label": Outcome(incident.outcome).label} if incident.outcome else ""
     record_event(
         incident, EventKind.SURVEY_ANSWERED,
-        f"The customer {verb}: feels “{feeling_label(values['feeling'])}”, would recommend "
-        f"{values['would_recommend']}/10; their verdict: {Outcome(outcome).label}{staff}",
-        at=now, actor_label="The customer",
+        gettext("The customer %(verb)s: feels “%(feeling_label)s”, would recommend %(would_recommend)s/10; their verdict: %(label)s%(staff)s") % {"verb": verb, "feeling_label": feeling_label(values['feeling']), "would_recommend": values['would_recommend'], "label": Outcome(outcome).label, "staff": staff},
+        at=now, actor_label=gettext("The customer"),
         before={**before, "customer_outcome": previous_outcome} if before else {},
         after={**values, "customer_outcome": outcome, "staff_outcome": incident.outcome},
     )

@@ -17,6 +17,8 @@ from collections import Counter
 from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef
+from django.utils.translation import gettext
+from django.utils.formats import date_format
 
 from incidents.models import User
 
@@ -142,7 +144,7 @@ def _act_on(action, now):
         notices.action_overdue(action, managers, now=now)
         names = ", ".join(person.display_name() for person in managers) or "nobody (no manager or admin)"
         record(problem, ProblemEvent.Kind.ACTION_OVERDUE,
-               f"Overdue since {action.due_on:%d %b}: {action.description} (told {names})", at=now,
+               gettext("Overdue since %(due_on)s: %(description)s (told %(names)s)") % {"due_on": date_format(action.due_on, "d M"), "description": action.description, "names": names}, at=now,
                action=action.pk, due_on=action.due_on.isoformat(), to=[person.username for person in managers])
         CorrectiveAction.objects.filter(pk=action.pk).update(escalated_at=now, remind_at=None)
         return ESCALATED
@@ -187,7 +189,7 @@ def _propose_closing(problem, now, done):
             return
         weeks = problem.organization.problem_watch_period / datetime.timedelta(weeks=1)
         record(problem, ProblemEvent.Kind.CLOSE_PROPOSED,
-               f"Closing proposed: no recurrence in the watching period ({weeks:g} weeks). {finding.text}",
+               gettext("Closing proposed: no recurrence in the watching period (%(weeks)s weeks). %(text)s") % {"weeks": format(weeks, "g"), "text": finding.text},
                at=now, verdict=finding.kind, incidents_after=finding.after, expected=round(finding.expected, 2))
         notices.close_proposed(problem, finding, now=now)
     done[PROPOSED] += 1
@@ -259,7 +261,7 @@ def _reopen_if_recurred(problem, now, done):
             updated_at=now)
         if not claimed:
             return
-        summary = f"Recurred after closing: {finding.text}"
+        summary = gettext("Recurred after closing: %(text)s") % {"text": finding.text}
         record(problem, ProblemEvent.Kind.RECURRED, summary, at=now, status=Status.RECURRED,
                closed_at=closed_at.isoformat(), incidents_after=finding.after, expected=round(finding.expected, 2))
         notices.recurred(problem, closed_at, summary, now=now)

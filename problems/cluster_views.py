@@ -70,7 +70,7 @@ def open_from_cluster(request):
     scope = scope_for(request.user)
     form = Filters(request.POST, scope=scope, categories=categories_of(scope))
     if not form.is_valid():
-        messages.error(request, "That cluster cannot become a problem: " + "; ".join(
+        messages.error(request, gettext("That cluster cannot become a problem: ") + "; ".join(
             f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
         return redirect(_back(request))
     values, now = form.cleaned_data, timezone.now()

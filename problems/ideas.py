@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 
 from followups.models import Notification
 from followups.services import tell
@@ -109,14 +109,14 @@ def attach_idea(problem, *, by, incident, text, source, now=None):
         if incident_id is not None else None
     )
     if incident is None:
-        errors["incident"] = ["Choose an incident linked to this problem."]
+        errors["incident"] = [gettext("Choose an incident linked to this problem.")]
     text = (text or "").strip()
     if not text:
-        errors["text"] = ["This field is required."]
+        errors["text"] = [gettext("This field is required.")]
     elif len(text) > IDEA_MAX_LENGTH:
-        errors["text"] = [f"At most {IDEA_MAX_LENGTH:,} characters (this has {len(text):,})."]
+        errors["text"] = [gettext("At most %(IDEA_MAX_LENGTH)s characters (this has %(count)s).") % {"IDEA_MAX_LENGTH": number_format(IDEA_MAX_LENGTH, force_grouping=True), "count": number_format(len(text), force_grouping=True)}]
     if source not in CustomerIdea.Source.values:
-        errors["source"] = ["Unknown source."]
+        errors["source"] = [gettext("Unknown source.")]
     if errors:
         raise RecoveryError(gettext("Please check the idea."), field_errors=errors)
     try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 from django.db.models import Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.utils.translation import gettext
 
 from incidents.calendar import zone_named
 from incidents.models import Busyness, Channel, Incident
@@ -64,16 +65,16 @@ class Pattern:
         if self.weekday is not None and not 1 <= self.weekday <= 7:
             errors["weekday"] = ["An ISO weekday: 1 (Monday) to 7 (Sunday)."]
         if (self.hour_from is None) != (self.hour_to is None):
-            errors["hour_to" if self.hour_to is None else "hour_from"] = ["Give both hours, or neither."]
+            errors["hour_to" if self.hour_to is None else "hour_from"] = [gettext("Give both hours, or neither.")]
         elif self.hour_from is not None:
             if not (0 <= self.hour_from <= 23 and 1 <= self.hour_to <= 24):
-                errors["hour_from"] = ["Hours of the day: from 0–23, to 1–24."]
+                errors["hour_from"] = [gettext("Hours of the day: from 0–23, to 1–24.")]
             elif self.hour_to <= self.hour_from:
-                errors["hour_to"] = ["The window ends after it starts (e.g. 15 to 16)."]
+                errors["hour_to"] = [gettext("The window ends after it starts (e.g. 15 to 16).")]
         if self.busyness and self.busyness not in Busyness.values:
-            errors["busyness"] = ["Unknown busyness."]
+            errors["busyness"] = [gettext("Unknown busyness.")]
         if self.channel and self.channel not in Channel.values:
-            errors["channel"] = ["Unknown channel."]
+            errors["channel"] = [gettext("Unknown channel.")]
         return errors
 
     def describe(self, names=None):
@@ -84,7 +85,7 @@ class Pattern:
         if self.category_id is not None:
             parts.append(names.get("category", {}).get(self.category_id, f"category {self.category_id}"))
         if self.weekday is not None or self.hour_from is not None:
-            when = WEEKDAYS[self.weekday - 1] if self.weekday is not None else "Every day"
+            when = WEEKDAYS[self.weekday - 1] if self.weekday is not None else gettext("Every day")
             if self.hour_from is not None:
                 when += f" {self.hour_from:02d}:00–{self.hour_to % 24:02d}:00"
             parts.append(when)
@@ -98,7 +99,7 @@ class Pattern:
             parts.append(f"by {Channel(self.channel).label.lower()}")
         if self.logged_by_id is not None:
             parts.append("logged by " + names.get("logged_by", {}).get(self.logged_by_id, f"staff {self.logged_by_id}"))
-        return " ".join(parts) if parts else "No pattern (incidents are linked by hand)"
+        return " ".join(parts) if parts else gettext("No pattern (incidents are linked by hand)")
 
 
 def incidents_matching(pattern, organization, locations):

@@ -3,6 +3,7 @@
 import datetime
 
 from django.db.models import Case, Count, Min, Q, Value, When
+from django.utils.translation import gettext
 
 from incidents.models import Incident, Location, User
 from incidents.selectors import visible_locations
@@ -56,7 +57,7 @@ def verdict_of(problem, *, now):
     """Did the fix work: the pattern's count after the fix against its rate before (problems.verdict).
     Three counting queries."""
     if problem.fixed_at is None:
-        return verdict.Verdict(verdict.NOT_MARKED, "No fix is marked done yet.")
+        return verdict.Verdict(verdict.NOT_MARKED, gettext("No fix is marked done yet."))
     return judged_since(problem, change_at=problem.fixed_at, since=problem.fixed_at, now=now)
 
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.formats import date_format
 
 from incidents.customer_data import REDACTED
 from incidents.models import Category, Incident, Location, Organization, User
@@ -62,11 +63,11 @@ def clean_pattern(organization, pattern):
     """The pattern, checked: every location, category and person it names is the organization's."""
     errors = pattern.errors()
     if pattern.location_id is not None and not Location.objects.filter(pk=pattern.location_id, organization=organization).exists():
-        errors["location"] = ["Unknown location."]
+        errors["location"] = [gettext("Unknown location.")]
     if pattern.category_id is not None and not Category.objects.filter(pk=pattern.category_id, organization=organization).exists():
-        errors["category"] = ["Unknown category."]
+        errors["category"] = [gettext("Unknown category.")]
     if pattern.logged_by_id is not None and not User.objects.filter(pk=pattern.logged_by_id, organization=organization).exists():
-        errors["logged_by"] = ["Unknown member of staff."]
+        errors["logged_by"] = [gettext("Unknown member of staff.")]
     if errors:
         raise RecoveryError(gettext("Please check the pattern."), field_errors=errors)
     return pattern
@@ -100,9 +101,9 @@ def open_problem(*, by, title, owner, pattern=None, suspected_cause="", found_as
     title = (title or "").strip()
     errors = {}
     if not title:
-        errors["title"] = ["This field is required."]
+        errors["title"] = [gettext("This field is required.")]
     elif len(title) > 200:
-        errors["title"] = ["At most 200 characters."]
+        errors["title"] = [gettext("At most 200 characters.")]
     if errors:
         raise RecoveryError(gettext("Please check the details."), field_errors=errors)
     owner = _staff_member(organization.pk, owner, "owner")
@@ -116,7 +117,7 @@ def open_problem(*, by, title, owner, pattern=None, suspected_cause="", found_as
         ProblemIncident(problem=problem, incident_id=pk, how=ProblemIncident.How.AT_START, linked_at=now, linked_by=by)
         for pk in Incident.objects.filter(organization=organization, pk__in=ids).values_list("pk", flat=True)
     )
-    record(problem, ProblemEvent.Kind.OPENED, f"Opened by {_name(by)}: {title}", at=now, actor=by,
+    record(problem, ProblemEvent.Kind.OPENED, gettext("Opened by %(name)s: %(title)s") % {"name": _name(by), "title": title}, at=now, actor=by,
            owner=owner.username, pattern=pattern.as_fields())
     return problem
 
@@ -238,17 +239,17 @@ def add_action(problem, *, by, description, owner, due_on, now=None):
     errors = {}
     description = (description or "").strip()
     if not description:
-        errors["description"] = ["This field is required."]
+        errors["description"] = [gettext("This field is required.")]
     if due_on is None:
-        errors["due_on"] = ["This field is required."]
+        errors["due_on"] = [gettext("This field is required.")]
     elif due_on < problem.opened_at.astimezone(timezone.get_current_timezone()).date():
-        errors["due_on"] = ["An action cannot be due before the problem was opened."]
+        errors["due_on"] = [gettext("An action cannot be due before the problem was opened.")]
     if errors:
         raise RecoveryError(gettext("Please check the action."), field_errors=errors)
     owner = _staff_member(problem.organization_id, owner, "owner")
     action = CorrectiveAction.objects.create(problem=problem, description=description[:300], owner=owner, due_on=due_on,
                                              created_at=now, created_by=by, remind_at=clock.first_reminder_at(owner, due_on))
-    record(problem, ProblemEvent.Kind.ACTION_ADDED, f"Action for {_name(owner)}, due {due_on:%d %b}: {description}"[:300],
+    record(problem, ProblemEvent.Kind.ACTION_ADDED, gettext("Action for %(name)s, due %(due_on)s: %(description)s") % {"name": _name(owner), "due_on": date_format(due_on, "d M"), "description": description}[:300],
            at=now, actor=by, action=action.pk, due_on=due_on.isoformat(), owner=owner.username)
     return action
 

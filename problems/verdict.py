@@ -11,6 +11,7 @@ ALPHA is 1%: with nothing changed, a manager should be told "fixed" about one ti
 A verdict needs MIN_DAYS after the fix; before that it is "too early to tell".
 """
 
+from django.utils.translation import gettext
 import datetime
 import math
 from dataclasses import dataclass
@@ -44,8 +45,8 @@ class Verdict:
 
     @property
     def label(self):
-        return {TOO_EARLY: "Too early to tell", FIXED: "Fixed", UNCLEAR: "Fewer, not clear yet",
-                NOT_FIXED: "Not fixed", NOT_MARKED: "No fix yet"}[self.kind]
+        return {TOO_EARLY: gettext("Too early to tell"), FIXED: gettext("Fixed"), UNCLEAR: gettext("Fewer, not clear yet"),
+                NOT_FIXED: gettext("Not fixed"), NOT_MARKED: gettext("No fix yet")}[self.kind]
 
 
 def binomial_lower_tail(k, n, p):

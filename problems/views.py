@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.utils.translation import gettext
+from django.utils.formats import date_format
 
 from incidents.models import Category, Location, User
 from incidents.selectors import visible_locations
@@ -230,27 +231,27 @@ def problem_change(form_class, form_name, **form_kwargs):
 def problem_edit(request, problem, data):
     values = {name: data[name] for name in ("title", "owner", "suspected_cause", "confirmed_cause")}
     services.update_problem(problem, by=request.user, version=data["version"], **values)
-    return "Problem saved."
+    return gettext("Problem saved.")
 
 
 @problem_change(StatusForm, "status_form")
 def problem_status(request, problem, data):
     problem = services.change_status(problem, by=request.user, version=data["version"], status=data["status"])
-    return f"The problem is now {problem.get_status_display().lower()}."
+    return gettext("The problem is now %(lower)s.") % {"lower": problem.get_status_display().lower()}
 
 
 @problem_change(FixForm, "fix_form")
 def problem_fix(request, problem, data):
     problem = services.mark_fixed(problem, by=request.user, version=data["version"], fixed_at=local_midnight(data["fixed_on"]),
                                   confirmed_cause=data["confirmed_cause"] or None)
-    return f"Fix marked done on {problem.fixed_at:%-d %b %Y}: the pattern is watched from then on."
+    return gettext("Fix marked done on %(fixed_at)s: the pattern is watched from then on.") % {"fixed_at": date_format(problem.fixed_at, "j M Y")}
 
 
 @problem_change(ActionForm, "action_form", staff=True)
 def action_add(request, problem, data):
     action = services.add_action(problem, by=request.user, description=data["description"], owner=data["owner"],
                                  due_on=data["due_on"])
-    return f"Action added for {action.owner.display_name()}, due {action.due_on:%-d %b %Y}."
+    return gettext("Action added for %(name)s, due %(due_on)s.") % {"name": action.owner.display_name(), "due_on": date_format(action.due_on, "j M Y")}
 
 
 @manager_page

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils import translation
+from django.utils.translation import gettext
 
 from helpdesk.errors import PROBLEM_CONTENT_TYPE, error_body
 from recovery import languages
@@ -29,7 +30,7 @@ def refuse_null_characters(get_response):
     def middleware(request):
         if _has_null(request):
             if request.path_info.startswith("/api/"):
-                body = error_body("bad_request", "The request contains a NUL character (%00); remove it.", status=400)
+                body = error_body("bad_request", gettext("The request contains a NUL character (%00); remove it."), status=400)
                 return JsonResponse(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
             return HttpResponseBadRequest("The request contains a NUL character (%00); remove it.",
                                           content_type="text/plain; charset=utf-8")

@@ -5,7 +5,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.shortcuts import render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from recovery.sign_in import count_failed_sign_in
 from signing_in import single_sign_on, two_factor
@@ -62,9 +62,9 @@ class SingleSignOnAdapter(DefaultSocialAccountAdapter):
 class TwoFactorAdapter(DefaultMFAAdapter):
     error_messages = {
         **DefaultMFAAdapter.error_messages,
-        "cannot_delete_authenticator": "Your organization asks managers and admins to use two-factor sign-in, so it "
-                                       "cannot be turned off.",
-        "incorrect_code": "That code is not right, or it was used already. Enter the code your app shows now.",
+        "cannot_delete_authenticator": gettext_lazy("Your organization asks managers and admins to use two-factor sign-in, so it "
+                                       "cannot be turned off."),
+        "incorrect_code": gettext_lazy("That code is not right, or it was used already. Enter the code your app shows now."),
     }
 
     def can_delete_authenticator(self, authenticator):

@@ -150,7 +150,7 @@ def record_outcome(incident, *, by, outcome, satisfaction=None, now=None):
     _require(_has(incident, "deposition"), gettext("Document the incident (the deposition) before recording the outcome."), "deposition")
     _require(
         incident.follow_ups.filter(kind=FollowUp.Kind.WRAP_UP).exists(),
-        "Send the wrap-up note or call before recording the outcome.", "follow_up",
+        gettext("Send the wrap-up note or call before recording the outcome."), "follow_up",
     )
     resolution = Resolution(incident=incident, outcome=outcome, satisfaction=satisfaction, recorded_by=by, recorded_at=now)
     validate(resolution)

@@ -129,10 +129,10 @@ def clock_of(incident, now):
     state = incident.window_state(now)
     if state in (clock.MET, clock.MISSED):
         minutes = _minutes(incident.responded_at - incident.logged_at)
-        return RowClock(state, f"Answered after {minutes} min" + (" (late)" if state == clock.MISSED else ""),
+        return RowClock(state, gettext("Answered after %(minutes)s min") % {"minutes": minutes} + (gettext(" (late)") if state == clock.MISSED else ""),
                         next_label, next_overdue)
     if state == clock.LATE:
-        return RowClock(state, f"Late by {_duration(now - incident.follow_up_due_at)}", next_label)
+        return RowClock(state, gettext("Late by %(duration)s") % {"duration": _duration(now - incident.follow_up_due_at)}, next_label)
     return RowClock(state, f"{_duration(incident.follow_up_due_at - now)} left", next_label)
 
 
