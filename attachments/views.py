@@ -61,7 +61,11 @@ def thumbnail(request, pk):
 def serve(attachment, *, thumbnail=False):
     """The stored file (or its thumbnail), to be kept in the reader's own cache only."""
     name = attachment.thumbnail if thumbnail else attachment.file
-    response = FileResponse(attachment_storage().open(name, "rb"), content_type="image/jpeg" if thumbnail else attachment.content_type,
+    try:
+        stored = attachment_storage().open(name, "rb")
+    except FileNotFoundError:  # a storage restored without it
+        raise Http404("The file is missing.") from None
+    response = FileResponse(stored, content_type="image/jpeg" if thumbnail else attachment.content_type,
                             as_attachment=attachment.kind == Attachment.Kind.PDF and not thumbnail,
                             filename=attachment.original_name)
     response["Cache-Control"] = "private, max-age=3600"

@@ -130,3 +130,10 @@ def test_nobody_outside_the_incident_gets_its_files(client, incident, frontline,
                            {"files": [upload()]}).status_code == 404
     client.logout()
     assert client.get(reverse("attachment", args=[attachment.pk])).status_code == 302  # to the log-in page
+
+
+def test_a_file_missing_from_the_storage_is_not_found_not_a_server_error(fran_client, incident, frontline,
+                                                                         attachments_storage):
+    [attachment] = services.attach(incident, by=frontline, prepared=services.prepare_all([upload()]))
+    (attachments_storage / attachment.file).unlink()
+    assert fran_client.get(reverse("attachment", args=[attachment.pk])).status_code == 404
