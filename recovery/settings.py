@@ -394,7 +394,8 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# Request size limits: forms are small; the API has its own, tighter limit.
+# Request size limits: forms are small; the API has its own, tighter limit. Neither counts uploaded files
+# (Django streams a file over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file): their limits are ATTACHMENT_*.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(1024 * 1024)))
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
