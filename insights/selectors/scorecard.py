@@ -6,6 +6,7 @@ the checks' response rate and the gap between the two judgments. All from the sa
 
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Case, Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, Sum, Value, When
@@ -19,6 +20,7 @@ from .. import rollups
 from ..scope import logged_in
 
 DAY = datetime.timedelta(days=1)
+CENT = Decimal("0.01")
 DURATIONS = ("seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix")
 KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
 # Outcomes from best to worst: staff "rosier" than the customer ticked one further up this list.
@@ -56,9 +58,7 @@ def _aggregates(now):
         "fixed": Count("id", filter=Q(fixed_at__isnull=False)),
         "wrapped_up": Count("id", filter=Q(fixed_at__isnull=False, wrapped_up_at__isnull=False)),
         **{outcome: Count("id", filter=Q(outcome=outcome)) for outcome in Outcome.values},
-        "value_kept": Coalesce(
-            Sum("customer__lifetime_value", filter=Q(outcome__in=KEPT)), Value(0), output_field=DecimalField()
-        ),
+        # "value_kept" is not a sum over incidents (a customer kept twice counts once): see `value_kept`.
         # Kept on the incident by the services as gestures are given or approved (organization currency).
         "gestures": Coalesce(Sum("gesture_count"), Value(0)),
         "gesture_cost": Coalesce(Sum("gesture_cost"), Value(0), output_field=DecimalField()),
@@ -197,6 +197,48 @@ def _figures_in_one_pass(scope, start, end, group, now):
             {key: _derived(row) for key, row in before.items()}, total)
 
 
+def value_kept(scope, start, end, group):
+    """Lifetime value kept in [start, end) and in the period before: each customer whose recovery ended
+    champion or retained counts their lifetime value once in the period, however many of their recoveries
+    were kept in it; once in each group (location, owner) they were kept in, and once in the total.
+
+    ({group key: value}, {group key: value}, total, total before). One query whatever the period's length:
+    the distinct (period, group, customer) of the kept incidents, summed per group and, deduplicated again
+    across groups, per period. The rollup keeps tallies per day and cannot know that Monday's customer is
+    Friday's, so the scorecard takes this one figure from the incidents on both of its paths."""
+    previous_start = start - (end - start)
+    period = Case(When(logged_at__gte=start, then=Value(1)), default=Value(0), output_field=IntegerField())
+    kept = (
+        logged_in(scope, previous_start, end).filter(outcome__in=KEPT, customer__lifetime_value__isnull=False)
+        .annotate(period=period, g=F(GROUPS[group]["key"]), c=F("customer_id"), v=F("customer__lifetime_value"))
+        .values("period", "g", "c", "v").distinct().order_by()
+    )
+    inner_sql, params = kept.query.sql_with_params()
+    sql = (f"SELECT period, g, SUM(v) FROM ({inner_sql}) AS kept GROUP BY period, g "
+           f"UNION ALL SELECT period, NULL, SUM(v) FROM (SELECT DISTINCT period, c, v FROM ({inner_sql}) AS kept_too) "
+           f"AS per_customer GROUP BY period")
+    by_group, totals = ({}, {}), [Decimal(0), Decimal(0)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, *params))
+        for in_period, key, value in cursor.fetchall():
+            # SQLite answers a float for a sum of decimals: back to cents.
+            value = Decimal(str(value or 0)).quantize(CENT)
+            if key is None:
+                totals[1 - in_period] = value
+            else:
+                by_group[1 - in_period][key] = value
+    return by_group[0], by_group[1], totals[0], totals[1]
+
+
+def _with_value_kept(scope, start, end, group, current, before, total):
+    """Put the customers' value kept (`value_kept`) into figures counted from the rollup or the incidents."""
+    kept_now, kept_before, total_now, total_before = value_kept(scope, start, end, group)
+    for rows, kept in ((current, kept_now), (before, kept_before)):
+        for key, row in rows.items():
+            row["value_kept"] = kept.get(key, Decimal(0))
+    total.current["value_kept"], total.previous["value_kept"] = total_now, total_before
+
+
 @dataclass
 class ScoreRow:
     key: object
@@ -214,8 +256,10 @@ def scorecard(scope, start, end, *, group="location", now, staff=()):
         return scorecard_from_raw(scope, start, end, group=group, now=now, staff=staff)
     current, before, total_current, total_before = counts
     total = ScoreRow(None, "All", _derived(total_current), _derived(total_before))
-    return _rows(scope, group, staff, {key: _derived(row) for key, row in current.items()},
-                 {key: _derived(row) for key, row in before.items()}, total)
+    current = {key: _derived(row) for key, row in current.items()}
+    before = {key: _derived(row) for key, row in before.items()}
+    _with_value_kept(scope, start, end, group, current, before, total)
+    return _rows(scope, group, staff, current, before, total)
 
 
 def scorecard_from_raw(scope, start, end, *, group="location", now, staff=()):
@@ -230,6 +274,7 @@ def scorecard_from_raw(scope, start, end, *, group="location", now, staff=()):
         before = _figures(scope, previous_start, previous_end, group, now)
         total = ScoreRow(None, "All", _figures(scope, start, end, None, now)[None],
                          _figures(scope, previous_start, previous_end, None, now)[None])
+    _with_value_kept(scope, start, end, group, current, before, total)
     return _rows(scope, group, staff, current, before, total)
 
 
