@@ -12,6 +12,12 @@ from .models import Apology, Customer, Deposition, Event, Fix, FollowUp, Gesture
 from .services.search import refresh_search
 
 REDACTED = "[removed at the customer's request]"
+ANONYMIZED_NAME = "Anonymized customer {pk}"
+
+
+def is_anonymized(customer):
+    """Was this customer anonymized on request? Their pages then show nothing that was about them."""
+    return customer.name == ANONYMIZED_NAME.format(pk=customer.pk)
 
 # Other apps keep copies of an incident's words (notifications, say). `incidents` never imports
 # them; each registers here, from its AppConfig.ready, a function that scrubs those incidents.
@@ -85,7 +91,7 @@ def anonymize_customer(customer, *, by=None):
     """Remove what identifies the customer; keep the statistics. Safe to run twice."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     Customer.objects.filter(pk=customer.pk).update(
-        name=f"Anonymized customer {customer.pk}", email="", phone="", external_id="", care_flag=False,
+        name=ANONYMIZED_NAME.format(pk=customer.pk), email="", phone="", external_id="", care_flag=False,
         care_note="", care_flagged_at=None, care_flag_expires_at=None,
     )
     incidents = customer.incidents.all()
