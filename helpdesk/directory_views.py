@@ -31,7 +31,7 @@ class LocationList(DirectoryList):
     order, serializer = "code", s.LocationSerializer
 
     def rows(self):
-        return locations_for(self.request.user)
+        return locations_for(self.request.user).prefetch_related("weekly_spans", "calendar_exceptions")
 
     @extend_schema(summary="List locations, with the codes a create names", operation_id="locations_list",
                    parameters=list_parameters(), responses={200: page_of(s.LocationSerializer, "LocationPage"), **ERRORS})

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.models import WebhookEndpoint
+from incidents import services as incident_services
 from incidents.phones import validate_phone
 from incidents.validators import validate_in_range, validate_single_line, validate_text
 from incidents.models import (
@@ -279,14 +280,28 @@ class LocalTime(serializers.TimeField):
         super().__init__(format="%H:%M", read_only=True, **kwargs)
 
 
+class WeeklySpanSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(help_text="0 is Monday, 6 Sunday.")
+    opens = LocalTime()
+    closes = LocalTime(help_text="At or before `opens`: the span runs past midnight; equal to it: round the clock.")
+
+
 class LocationSerializer(serializers.ModelSerializer):
-    opens_at = LocalTime(help_text="Opening time, on the location's clock (its `timezone`).")
-    closes_at = LocalTime(help_text="Closing time; the same as opens_at means always open.")
+    opens_at = LocalTime(help_text="The daily window the location had before its weekly schedule; `weekly_hours` rules.")
+    closes_at = LocalTime(help_text="See opens_at.")
+    weekly_hours = serializers.SerializerMethodField(help_text="The spans of the location's week, on its clock.")
 
     class Meta:
         model = Location
-        fields = ["code", "name", "region", "timezone", "opens_at", "closes_at"]
+        fields = ["code", "name", "region", "timezone", "opens_at", "closes_at", "weekly_hours", "holiday_country",
+                  "holiday_subdivision"]
         read_only_fields = fields
+
+    @extend_schema_field(WeeklySpanSerializer(many=True))
+    def get_weekly_hours(self, location):
+        week = incident_services.calendar_for(location).week
+        return WeeklySpanSerializer([{"weekday": day, "opens": span.opens, "closes": span.closes}
+                                     for day, spans in enumerate(week) for span in spans], many=True).data
 
 
 class StaffSerializer(serializers.ModelSerializer):

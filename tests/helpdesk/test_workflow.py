@@ -138,7 +138,9 @@ def test_an_integrator_finds_the_codes_usernames_and_categories_a_create_needs(
 
     assert [row["code"] for row in locations] == ["hilltop", "riverside"]
     assert locations[1] == {"code": "riverside", "name": "Riverside", "region": "South", "timezone": location.timezone,
-                            "opens_at": location.opens_at.strftime("%H:%M"), "closes_at": location.closes_at.strftime("%H:%M")}
+                            "opens_at": location.opens_at.strftime("%H:%M"), "closes_at": location.closes_at.strftime("%H:%M"),
+                            "weekly_hours": [{"weekday": day, "opens": "09:00", "closes": "18:00"} for day in range(7)],
+                            "holiday_country": "", "holiday_subdivision": ""}
     # Active people only, not the integration's own account, and nothing personal beyond a name and a role.
     assert [row["username"] for row in staff] == ["fran", "mona"]
     assert set(staff[0]) == {"username", "name", "role", "locations", "language"} and staff[1]["locations"] == ["riverside"]
