@@ -163,7 +163,7 @@ def incidents_of_customer(user, customer):
 # --- Incident search ---------------------------------------------------------------------------------
 
 REFERENCE = re.compile(r"^R-?(\d{1,12})$", re.IGNORECASE)
-SEARCH_LIMIT = 50  # shown on the page
+SEARCH_LIMIT = 25  # shown on the page: a phone's screenful or two, as on the home page
 SEARCH_CANDIDATES = 100  # ranked on PostgreSQL: the newest that match
 
 

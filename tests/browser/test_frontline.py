@@ -172,7 +172,8 @@ def test_on_a_phone_find_a_flagged_customer_log_and_see_the_clock(browser, live_
 
     page.get_by_label("Find a customer").fill("Lovelace")
     page.get_by_label("Find a customer").press("Enter")
-    page.get_by_role("link", name="Ada Lovelace").click()
+    # The header's box searches incidents too: the customer's own link, not her incidents'.
+    page.get_by_role("link", name="Ada Lovelace", exact=True).click()
     expect(page.locator("[data-care-banner]")).to_contain_text("is recovering from a failure")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot("phone-customer", page)
