@@ -243,9 +243,9 @@ def test_a_refused_review_opens_the_apology_and_a_reload_sends_nothing_again(
     review.get_by_role("button", name="Save the review").click()
     expect(page.get_by_text("Apologize first: the review comes after the apology.")).to_be_visible()
     # The address is the incident's own, the apology open and focused, what was typed kept.
-    assert page.url == f"{live_server.url}/incidents/{incident.reference}/#apology"
+    expect(page).to_have_url(f"{live_server.url}/incidents/{incident.reference}/#apology")
     expect(page.locator("#apology")).to_have_attribute("open", "")
-    assert page.evaluate("document.activeElement.closest('details') && document.activeElement.closest('details').id") == "apology"
+    expect(page.locator("#apology > summary")).to_be_focused()
     expect(review.get_by_label("Their account of what happened")).to_have_value("Waited an hour in the lobby")
     assert_accessible(page)
     screenshot(f"working-day-review-refused-{width}", page)

@@ -382,7 +382,7 @@ def test_the_database_refuses_to_change_or_delete_timeline_events(incident):
     for bypass in (lambda: events.update(summary="rewritten"), lambda: events._raw_delete(connection.alias)):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             bypass()
-    assert incident.events.get().summary.startswith("Logged by")
+    assert incident.events.get().summary == "Logged"
 
 
 def test_two_people_editing_the_same_review_do_not_overwrite_each_other(incident, frontline, manager):
@@ -406,3 +406,19 @@ def test_two_people_recording_the_first_apology_at_once_get_a_conflict(incident,
     with pytest.raises(services.StepChanged):
         services.record_apology(incident, by=frontline, channel="phone", text="Sorry!", expected_version=0)
     assert Incident.objects.get(pk=incident.pk).apology.text == "So sorry"
+
+
+def test_a_failure_is_logged_with_when_it_happened_within_thirty_days_and_not_in_the_future(frontline, location):
+    now = timezone.now()
+    earlier = factories.log_incident(user=frontline, location=location, now=now,
+                                     occurred_at=now - datetime.timedelta(hours=5))
+    assert earlier.occurred_at == now - datetime.timedelta(hours=5) and earlier.logged_at == now
+    assert factories.log_incident(user=frontline, location=location, now=now,
+                                  occurred_at=now - datetime.timedelta(days=30)).occurred_at == now - datetime.timedelta(days=30)
+    with pytest.raises(services.RecoveryError) as error:
+        factories.log_incident(user=frontline, location=location, now=now,
+                               occurred_at=now - datetime.timedelta(days=30, seconds=1))
+    assert error.value.field_errors == {"occurred_at": ["Not more than 30 days ago."]}
+    with pytest.raises(services.RecoveryError) as error:
+        factories.log_incident(user=frontline, location=location, now=now, occurred_at=now + datetime.timedelta(minutes=3))
+    assert list(error.value.field_errors) == ["occurred_at"]

@@ -106,7 +106,8 @@ def log_form(fran_client):
 
 def test_log_a_failure_for_a_new_customer_with_only_the_required_fields(fran_client, frontline, location, clock_at_start):
     body, token = log_form(fran_client)
-    assert f'<option value="{location.pk}" selected>' in body  # my location by default
+    # My one location, said rather than offered as a list of one.
+    assert f'<input type="hidden" name="location" value="{location.pk}"' in body and f"At {location.name}" in body
     response = fran_client.post("/log/", {
         "form_token": token, "customer_name": "Grace Hopper", "summary": "Lift broken", "channel": "in_person",
         "location": location.pk,
@@ -217,7 +218,7 @@ def test_incident_page_shows_the_checklist_with_the_current_step_open_the_clock_
     assert '<details id="review">' in body
     assert "13:00 min left" in body and 'id="window-clock"' in body
     assert f'data-due-at="{incident.follow_up_due_at.isoformat()}"' in body
-    assert "Logged by" in body  # the timeline
+    assert "Logged <span" in body  # the timeline
     assert 'id="coach-phrases" type="application/json"' in body and "it&#x27;s our policy" not in body.split("coach-phrases")[0]
     assert "Progress report to the customer" in body  # every running clock
 
@@ -518,3 +519,14 @@ def test_a_search_with_a_nul_character_is_answered_not_a_server_error(fran_clien
     # refuses a NUL in the query string before any view runs.
     assert fran_client.get("/customers/search.json", {"q": "Ad\x00a"}).status_code == 400
     assert fran_client.get("/customers/", {"q": "\x00\x00"}).status_code == 400
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("14:30", (14, 30)), ("14.30", (14, 30)), ("1430", (14, 30)), ("9", (9, 0)), ("930", (9, 30)),
+    ("2:30 pm", (14, 30)), ("12 am", (0, 0)), ("24:00", None), ("13 pm", None), ("half past", None),
+])
+def test_the_time_it_happened_is_read_as_people_type_it(typed, expected):
+    from incidents.forms import parse_time_of_day
+
+    moment = parse_time_of_day(typed)
+    assert (None if moment is None else (moment.hour, moment.minute)) == expected

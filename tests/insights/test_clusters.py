@@ -116,3 +116,13 @@ def test_the_demo_cluster_links_to_exactly_its_incidents(demo_org, client):
     for incident in incidents:
         local = incident.logged_at.astimezone(demo.ZONE)
         assert (local.weekday(), local.hour, incident.location.code) == (2, 15, "riverside")
+
+
+@pytest.mark.parametrize("p_value, words", [
+    (9.3e-11, "about 1 in 10 billion"),
+    (2.4e-5, "about 1 in 40 thousand"),
+    (0.004, "about 1 in 200"),
+    (1e-13, "less than 1 in a trillion"),
+])
+def test_the_chance_of_a_cluster_is_said_in_words(p_value, words):
+    assert clusters.chance_words(p_value) == words

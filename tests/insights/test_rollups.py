@@ -138,7 +138,10 @@ def _recovery(rng, logged_at, location, owner, customer):
                     steps["outcome"] = rng.choice(["champion", "retained", "partial", "lost"])
     return make_incident(at=logged_at, location=location, owner=owner, customer=customer,
                          category=rng.choice(["Kitchen", "Rooms", ""]), busyness=rng.choice(["", "quiet", "peak"]),
-                         channel=rng.choice(["in_person", "phone", "email"]), **steps)
+                         channel=rng.choice(["in_person", "phone", "email"]),
+                         # Logged up to a shift after it happened: the heatmap counts the hour it happened,
+                         # often another hour and sometimes another day than the logging's.
+                         occurred_at=logged_at - datetime.timedelta(minutes=rng.choice([0, 0, 5, 90, 500])), **steps)
 
 
 def _correct(rng, incident, staff, moment):

@@ -58,7 +58,7 @@ def test_a_heatmap_cell_links_to_its_incidents(build, organization, london, clie
     client.force_login(manager)
     page = client.get("/manage/trends/?start=2026-03-01&end=2026-03-28").content.decode()
     links = re.findall(r'href="(/manage/incidents/\?[^"]*weekday=3&amp;hour=15)"', page)
-    assert len(links) == 1
+    assert len(links) == 2 and len(set(links)) == 1  # the heatmap's cell, and the same cell in its table
     listed = client.get(links[0].replace("&amp;", "&")).content.decode()
     assert mine.reference in listed and other.reference not in listed
 
@@ -134,3 +134,18 @@ def test_locations_without_a_region_group_as_none_and_link_back(build, organizat
     client.force_login(manager)
     listed = client.get("/manage/incidents/?start=2026-03-01&end=2026-03-07&region=(none)").content.decode()
     assert incident.reference in listed
+
+
+def test_the_heatmap_and_its_drill_down_count_the_hour_it_happened_not_the_hour_it_was_logged(
+        build, organization, new_york):
+    admin = factories.UserFactory(organization=organization, role="admin")
+    # Happened Tuesday 14:30 in New York, logged at the end of the shift, 18:10.
+    happened = datetime.datetime(2026, 11, 3, 19, 30, tzinfo=UTC)
+    incident = build(at=happened + datetime.timedelta(hours=3, minutes=40), location=new_york, owner=admin,
+                     occurred_at=happened)
+    scope = scope_for(admin)
+    start, end = datetime.datetime(2026, 11, 1, tzinfo=UTC), datetime.datetime(2026, 11, 8, tzinfo=UTC)
+    cells = selectors.trend_counts(scope, selectors.period_incidents(scope, {}, start, end, end)).cells
+    assert cells == {(new_york.pk, 2, 14): 1}
+    assert list(selectors.incident_list(scope, {"weekday": 2, "hour": 14}, start, end, end)) == [incident]
+    assert not selectors.incident_list(scope, {"weekday": 2, "hour": 18}, start, end, end).exists()
