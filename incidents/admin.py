@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.http import JsonResponse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from organization_settings import services as organization_settings
 
@@ -185,13 +185,38 @@ class GestureAdmin(IncidentScopedAdmin):
         self._decide(request, queryset, approve=False)
 
 
+class OpenCareFlagFilter(admin.SimpleListFilter):
+    """The flag as the pages show it: raised, not cleared, not expired (Customer.objects.care_flag_open)."""
+
+    title = gettext_lazy("care flag")
+    parameter_name = "care_flag_open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", gettext_lazy("Open")), ("no", gettext_lazy("None open"))]
+
+    def queryset(self, request, queryset):
+        open_now = Customer.objects.care_flag_open(timezone.now()).values("pk")
+        if self.value() == "yes":
+            return queryset.filter(pk__in=open_now)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=open_now)
+        return queryset
+
+
 @admin.register(Customer)
 class CustomerAdmin(OrganizationScopedAdmin):
-    list_display = ["name", "email", "phone", "external_id", "lifetime_value", "care_flag"]
-    list_filter = ["care_flag"]
+    list_display = ["name", "email", "phone", "external_id", "lifetime_value", "open_care_flag"]
+    list_filter = [OpenCareFlagFilter]
     search_fields = ["name", "email", "phone", "external_id"]
-    readonly_fields = ["organization", "care_flagged_at", "created_at"]
+    # The flag is raised by logging a failure and cleared on the customer's page or the API (the services
+    # keep its expiry and who cleared it), not typed here.
+    readonly_fields = ["organization", "care_flag", "care_flagged_at", "care_flag_expires_at", "care_flag_cleared_at",
+                       "care_flag_cleared_by", "created_at"]
     actions = ["export_data", "anonymize"]
+
+    @admin.display(boolean=True, description=gettext_lazy("care flag open"))
+    def open_care_flag(self, customer):
+        return customer.care_flag_is_open
 
     def has_delete_permission(self, request, obj=None):
         return False  # customers are anonymized, so the statistics of their recoveries survive

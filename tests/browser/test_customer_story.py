@@ -88,7 +88,7 @@ def test_the_customer_s_story_on_a_phone(browser, live_server, log_in, screensho
 
 @pytest.mark.parametrize("viewport", [None, PHONE], ids=["desk", "phone"])
 def test_an_admin_sets_how_long_a_care_flag_lasts(browser, live_server, log_in, screenshot, story, viewport):
-    frankie, grace, today = story
+    frankie = story[0]
     admin = factories.UserFactory(username="alex", organization=frankie.organization, role=User.Role.ADMIN)
     context = browser.new_context(**({"viewport": viewport} if viewport else {}))
     page = log_in(admin, context.new_page())

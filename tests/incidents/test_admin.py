@@ -1,3 +1,4 @@
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -5,6 +6,8 @@ import pytest
 from incidents import services
 from incidents.models import Gesture
 from tests import factories
+
+DAY = datetime.timedelta(days=1)
 
 
 @pytest.fixture
@@ -66,3 +69,14 @@ def test_timeline_events_cannot_be_deleted_from_the_admin(manager_client, incide
     response = manager_client.post(f"/admin/incidents/event/{event.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert incident.events.filter(pk=event.pk).exists()
+
+
+def test_the_operators_filter_customers_by_the_open_care_flag_as_the_pages_read_it(manager_client, incident,
+                                                                                   clock_at_start):
+    lapsed = factories.CustomerFactory(organization=incident.organization, name="Lapsed Flag")
+    factories.log_incident(user=incident.owner, customer=lapsed, now=incident.logged_at - 91 * DAY)
+    listed = lambda flag: manager_client.get("/admin/incidents/customer/", {"care_flag_open": flag}).content.decode()  # noqa: E731
+    assert incident.customer.name in listed("yes") and "Lapsed Flag" not in listed("yes")
+    assert "Lapsed Flag" in listed("no") and incident.customer.name not in listed("no")
+    page = manager_client.get(f"/admin/incidents/customer/{lapsed.pk}/change/").content.decode()
+    assert 'name="care_flag"' not in page  # raised and cleared through the services only
