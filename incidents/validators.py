@@ -42,7 +42,8 @@ def validate_in_range(value):
         moment = moment.replace(tzinfo=UTC)
     if not EARLIEST <= moment < LATEST:
         raise ValidationError(
-            f"Choose a date from {EARLIEST:%Y-%m-%d} up to (not including) {LATEST:%Y-%m-%d}.", code="out_of_range"
+            gettext("Choose a date from %(earliest)s up to (not including) %(latest)s.")
+            % {"earliest": f"{EARLIEST:%Y-%m-%d}", "latest": f"{LATEST:%Y-%m-%d}"}, code="out_of_range"
         )
 
 

@@ -132,7 +132,8 @@ def add_helper(request, scope, pk):
 def decide_gesture(request, scope, pk):
     gesture = get_object_or_404(Gesture, pk=pk, incident__location_id__in=scope.location_ids)
     gesture = services.decide_gesture(gesture, by=request.user, approve=request.POST.get("decision") == "approve")
-    return f"Gesture “{gesture.description}” {gesture.get_approval_display().lower()}."
+    return gettext("Gesture “%(description)s” %(decision)s.") % {
+        "description": gesture.description, "decision": gesture.get_approval_display().lower()}
 
 
 @manager_page
