@@ -71,17 +71,20 @@ def test_a_manager_finds_the_pattern_and_acts_on_open_recoveries(page, live_serv
     late_row = page.locator("tr.clock-late").filter(has_text="Taxi booked by reception never came")
     expect(late_row).to_have_count(1)
     expect(page.locator("table.open tbody tr").first).to_have_class(re.compile("clock-late"))
+    late_row.locator("summary").click()  # the row's actions unfold from one compact control
     late_row.get_by_label("Reassign to").select_option(label="Jamie Fox")
     late_row.get_by_role("button", name="Reassign").click()
     expect(page.locator(".message")).to_contain_text("now belongs to Jamie Fox")
     taxi = Incident.objects.get(summary="Taxi booked by reception never came")
     assert taxi.owner.username == "jamie"
 
-    # The champagne went over Frankie's budget: approve it from its row.
-    gesture_row = page.locator("table.open tbody tr").filter(has_text="Over budget: Champagne for the wedding party")
-    gesture_row.get_by_role("button", name="Approve").click()
+    # The champagne went over Frankie's budget: the strip at the top says a decision waits; approve it there.
+    strip = page.locator("section.decisions")
+    expect(strip).to_contain_text("Champagne for the wedding party")
+    strip.get_by_role("button", name=re.compile("Approve the gesture")).click()
     expect(page.locator(".message")).to_contain_text("Champagne for the wedding party")
     expect(page.locator("table.open")).not_to_contain_text("Over budget: Champagne")
+    expect(page.locator("section.decisions")).not_to_contain_text("Champagne")
     assert Gesture.objects.get(description="Champagne for the wedding party").approval == Gesture.Approval.APPROVED
     screenshot("manager-open-recoveries")
 

@@ -142,7 +142,7 @@ def waiting(frontline, location, clock_at_start):
     services.record_apology(incident, by=frontline, channel="in_person", text="I'm so sorry.", now=now)
     services.record_review(incident, by=frontline, customer_account="Cold", customer_needs="Hot", now=now)
     services.record_fix(incident, by=frontline, description="New soup", fixed=True, now=now,
-                        gesture={"kind": "gift", "description": "Dinner for two", "cost": Decimal("5000")})
+                        gesture={"kind": "gift", "description": "Dinner for two", "cost": Decimal(5000)})
     services.record_deposition(incident, by=frontline, root_cause="Kitchen", circumstances="Busy", busyness="busy", now=now)
     services.record_follow_up(incident, by=frontline, kind="wrap_up", channel="email", note="Thank you", now=now)
     gesture = incident.gestures.get()
@@ -187,7 +187,7 @@ def test_a_decided_gesture_is_left_as_it_was(frontline, manager, waiting):
 
 
 def test_a_lapsed_gesture_leaves_the_console(client, frontline, manager, waiting):
-    incident, gesture = waiting
+    incident, _ = waiting
     services.record_outcome(incident, by=frontline, outcome="retained")
     client.force_login(manager)
     body = client.get("/manage/").content.decode()

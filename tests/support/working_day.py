@@ -46,7 +46,7 @@ def working_day(*, owner, manager, location, overdue_wrap_ups=6):
     day["check_back"] = fixed
     generous = log("Wedding party seated an hour late", now - 45 * MIN)
     _fixed(generous, owner, now - 45 * MIN,
-           gesture={"kind": "credit", "description": "Champagne for the wedding party", "cost": Decimal("5000")})
+           gesture={"kind": "credit", "description": "Champagne for the wedding party", "cost": Decimal(5000)})
     day["generous"] = generous
     # The engine runs as it does every minute: repeating reminders move next_due_at past now.
     followup_services.sweep(now=now)
