@@ -254,10 +254,15 @@
     if (!target || target.tagName !== "DETAILS") { return; }
     target.open = true;
     var summary = target.querySelector("summary");
-    if (summary) {
+    if (!summary) { return; }
+    var focus = function () {
       summary.focus({ preventScroll: true });
       target.scrollIntoView({ block: "start" });
-    }
+    };
+    focus();
+    // The browser goes to the address's #step once the page has loaded, and that moves the focus to the
+    // page (a fold is not focusable): put it back on the step's heading then.
+    window.addEventListener("load", function () { setTimeout(focus, 0); });
   }
 
   // --- The header on a phone: the less used links fold under Menu. --------------------------------

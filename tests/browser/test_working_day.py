@@ -206,11 +206,11 @@ def test_the_trends_speak_plainly_and_read_dates_as_the_app_writes_them(
     expect(page.get_by_label("To (inclusive)")).to_have_value("2026-11-30")
 
     # Region from the organization's list.
-    region = page.get_by_label("Region")
+    region = page.get_by_label("Region", exact=True)
     assert region.evaluate("el => el.tagName") == "SELECT"
     region.select_option("North")
     page.get_by_role("button", name="Show").click()
-    expect(page.get_by_label("Region")).to_have_value("North")
+    expect(page.get_by_label("Region", exact=True)).to_have_value("North")
 
     # The heatmap as a table a screen reader can enter.
     page.goto(f"{live_server.url}/manage/trends/")
