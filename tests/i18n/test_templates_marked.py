@@ -59,6 +59,7 @@ TEXT_PARAMETERS = {
     "caption",
     "legend",
     "heading",
+    "button",
 }
 
 TRANSLATE_TAGS = {"translate", "trans"}
