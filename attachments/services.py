@@ -99,7 +99,8 @@ def _prepare_photo(upload, name):
     # Nothing of the original's metadata is carried over: the encoders read EXIF and XMP from `info`.
     upright.info = {}
     if stored_format == "JPEG" and upright.mode not in ("RGB", "L"):
-        upright = upright.convert("RGB")
+        upright = upright.convert("RGB")  # a CMYK scan, say: its colour profile no longer applies
+        icc_profile = None
     options = {"icc_profile": icc_profile} if icc_profile else {}
     if stored_format in ("JPEG", "WEBP"):
         options["quality"] = 88

@@ -153,3 +153,11 @@ def test_anonymizing_the_customer_deletes_their_photos_and_files(
     assert list(Attachment.objects.all()) == [kept]
     left = {str(path.relative_to(attachments_storage)) for path in attachments_storage.rglob("*") if path.is_file()}
     assert left == {kept.file, kept.thumbnail}
+
+
+def test_a_cmyk_scan_is_stored_as_an_rgb_jpeg(incident, frontline):
+    data = io.BytesIO()
+    Image.new("CMYK", (64, 64), (0, 128, 128, 0)).save(data, "JPEG", icc_profile=b"not an RGB profile")
+    [attachment] = services.attach(incident, by=frontline, prepared=services.prepare_all([upload(data=data.getvalue())]))
+    image = stored_image(attachment.file)
+    assert image.mode == "RGB" and "icc_profile" not in image.info
