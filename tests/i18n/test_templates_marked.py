@@ -7,7 +7,10 @@ read (placeholder, title, aria-label, alt, the label of a submit input, …) are
 and <style> code are not. A run of text fails when, with tags, entities, digits and punctuation gone, letters
 remain. Variables are judged too: a literal word passed to `default`, `default_if_none` or `yesno` must be
 marked as `_("…")`, and `pluralize` is refused because it only knows English plurals (use
-{% blocktranslate count %}).
+{% blocktranslate count %}). Tags hand text over too: {% include … with help="…" %} and {% firstof … "…" %}.
+
+Not read here: words that reach a template from Python (form labels, model choices, messages) are marked
+where they are written, and the page scripts' words go through Django's JavaScript catalogue.
 """
 
 import re
