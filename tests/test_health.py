@@ -68,7 +68,7 @@ def test_health_is_answered_over_plain_http_when_https_is_enforced(client, setti
 def test_pages_answer_503_with_a_retry_hint_while_the_database_is_away(client, frontline, monkeypatch):
     from incidents import views
 
-    def unreachable(user):
+    def unreachable(user, **kwargs):
         raise OperationalError("could not connect to server: Connection refused")
 
     client.force_login(frontline)
@@ -83,7 +83,7 @@ def test_pages_answer_503_with_a_retry_hint_while_the_database_is_away(client, f
 def test_other_server_errors_stay_500(client, frontline, monkeypatch):
     from incidents import views
 
-    def broken(user):
+    def broken(user, **kwargs):
         raise ValueError("a bug")
 
     client.force_login(frontline)
