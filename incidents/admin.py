@@ -314,8 +314,19 @@ class CategoryAdmin(OrganizationScopedAdmin):
     search_fields = ["name"]
 
 
+class OrganizationAdminForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "language" in self.fields:  # empty: as it is (English for a new organization)
+            self.fields["language"].required = False
+
+    def clean_language(self):
+        return self.cleaned_data.get("language") or self.instance.language or settings.LANGUAGE_CODE
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationAdminForm
     list_display = ["name", "slug", "currency", "follow_up_window", "default_discretion_budget"]
     prepopulated_fields = {"slug": ["name"]}
 
