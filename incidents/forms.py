@@ -3,7 +3,6 @@
 import datetime
 import re
 import uuid
-import zoneinfo
 
 from django import forms
 from django.conf import settings

@@ -221,6 +221,7 @@ def test_a_manager_adds_a_coach_phrase_on_a_phone_and_the_coach_marks_it_while_t
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
     log_in(manager, page)
+    page.get_by_role("button", name="Menu").click()  # on a phone, Settings is folded under the header's Menu
     page.get_by_role("link", name="Settings").click()
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Coach phrases").click()
     page.get_by_label("Phrase", exact=True).fill("calm down")
