@@ -3,6 +3,8 @@ own form. It only collects the files; `services.prepare_all` decides which are k
 
 from django import forms
 from django.conf import settings
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 FIELD = "files"
@@ -26,8 +28,9 @@ class PhotosOrFilesField(forms.FileField):
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", _("Photos or files"))
-        kwargs.setdefault("help_text", _("Photos (JPEG, PNG, WebP) or a PDF receipt, up to %(size)d MB each.")
-                          % {"size": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)})
+        # Formatted when shown, in the reader's language: a field is made once, when its form class is.
+        kwargs.setdefault("help_text", lazy(lambda: gettext("Photos (JPEG, PNG, WebP) or a PDF receipt, up to %(size)d MB each.")
+                                            % {"size": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)}, str)())
         super().__init__(**kwargs)
 
     def clean(self, data, initial=None):

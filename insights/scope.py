@@ -97,19 +97,22 @@ class Filters(forms.Form):
                             validators=[validate_in_range])
     end = forms.DateField(required=False, input_formats=DAY_FORMATS, widget=DayInput(attrs={"placeholder": gettext_lazy("e.g. 4 Nov 2026"), "autocomplete": "off"}), label=gettext_lazy("To (inclusive)"),
                           validators=[validate_in_range])
-    location = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    location = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Location"))
     region = forms.ChoiceField(required=False, label=gettext_lazy("Region"))  # the organization's regions
     owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Owner"))
     logged_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Logged by"))
-    stage = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any stage")), *Stage.choices])
-    category = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    busyness = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any")), *Busyness.choices])
-    channel = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any channel")), *Channel.choices])
+    stage = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any stage")), *Stage.choices],
+                              label=gettext_lazy("Stage"))
+    category = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Category"))
+    busyness = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any")), *Busyness.choices],
+                                 label=gettext_lazy("Busyness"))
+    channel = forms.ChoiceField(required=False, choices=[("", gettext_lazy("Any channel")), *Channel.choices],
+                                label=gettext_lazy("Channel"))
     overdue = forms.BooleanField(required=False, label=gettext_lazy("Late only"))
-    weekday = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
+    weekday = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Weekday"),
                                      choices=[("", gettext_lazy("Any day"))] + [(d, n) for d, n in enumerate(
                                          [WEEKDAYS_ABBR[day] for day in range(7)], start=1)])
-    hour = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
+    hour = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Hour"),
                                   choices=[("", gettext_lazy("Any hour"))] + [(h, f"{h:02d}:00") for h in range(24)])
 
     def __init__(self, data, *, scope, staff=(), categories=()):
