@@ -1,8 +1,8 @@
 """Messages to the customer: drafted, sent in the owner's name, honouring consent and the night.
 
 `draft_message` writes a draft; `send_message` checks consent and address, sets the author,
-schedules it (never inside the location's quiet hours) and hands it to the worker once the
-transaction commits. The worker (`send_due`) claims due messages with one conditional UPDATE, sends
+schedules it (while the location is open by its business calendar, never inside the quiet hours) and
+hands it to the worker once the transaction commits. The worker (`send_due`) claims due messages with one conditional UPDATE, sends
 them (one SMTP connection per batch), logs every attempt, retries a failure with backoff and, on the
 last failure, marks it FAILED on the incident's timeline. A message is sent at most once: only the
 worker that claimed it may send it, and a claim lapses only after the lease.
@@ -117,6 +117,33 @@ def out_of_quiet_hours(moment, organization, location):
     return datetime.datetime.combine(morning, end, tzinfo=zone).astimezone(datetime.timezone.utc)
 
 
+# Openings looked at for one outside the quiet hours; a week of a bar's evenings is well within it.
+QUIET_OPENINGS_LOOKED_AT = 30
+
+
+def when_customer_may_hear(moment, organization, location):
+    """The first instant from `moment` on when the location is open by its business calendar (holidays and
+    exceptions included) and outside the organization's quiet hours: whichever of the two is stricter wins.
+
+    The quiet hours stay a promise of their own ("no messages from 21:00 until 08:00"), which the calendar
+    does not cancel: a bar open till 02:00 still texts nobody at 01:00 unless its quiet hours allow it.
+    A location whose every opening falls inside the quiet hours goes by its calendar alone, rather than
+    holding its messages for ever; one whose calendar never opens goes by the quiet hours alone."""
+    business = incident_services.calendar_for(location)
+    opened = business.next_open_at(moment)
+    if opened is None:
+        return out_of_quiet_hours(moment, organization, location)
+    candidate = opened
+    for _ in range(QUIET_OPENINGS_LOOKED_AT):
+        after_quiet = out_of_quiet_hours(candidate, organization, location)
+        if after_quiet == candidate:
+            return candidate
+        candidate = business.next_open_at(after_quiet)
+        if candidate is None:
+            break
+    return opened
+
+
 # --- Drafting and sending --------------------------------------------------------------------------
 
 
@@ -155,8 +182,9 @@ def draft_message(incident, *, kind, body, subject="", channel=None, author=None
 
 @transaction.atomic
 def send_message(message, *, by, at=None, now=None):
-    """Send a DRAFT or SCHEDULED message as `by`: now, or at `at`, pushed out of the location's quiet
-    hours to the morning. The worker gets it once the transaction commits.
+    """Send a DRAFT or SCHEDULED message as `by`: now, or at `at`, held while the location is closed by its
+    calendar or inside the quiet hours (when_customer_may_hear). The worker gets it once the transaction
+    commits.
 
     A customer who opted out, or has no address for the channel, gets no send: the message is
     NOT_SENT with the reason, the timeline says so, and the owner sees it on their home page.
@@ -179,7 +207,7 @@ def send_message(message, *, by, at=None, now=None):
     if reason:
         _not_sent(message, reason, now=now, actor=by)
         return message
-    when = out_of_quiet_hours(max(at or now, now), incident.organization, incident.location)
+    when = when_customer_may_hear(max(at or now, now), incident.organization, incident.location)
     message.status, message.status_note = Status.SCHEDULED, ""
     message.scheduled_for = message.next_attempt_at = when
     message.save(update_fields=["author", "to", "status", "status_note", "scheduled_for", "next_attempt_at", "updated_at"])
@@ -414,8 +442,8 @@ def _record_outcomes(outcomes, *, now, report):
                 at=at, actor=message.author, after=_event_facts(message)))
         elif outcome == "retry" and message.attempts < MAX_ATTEMPTS:
             report.retried += 1
-            retry_at = out_of_quiet_hours(at + retry_pause(message.attempts), message.incident.organization,
-                                          message.incident.location)
+            retry_at = when_customer_may_hear(at + retry_pause(message.attempts), message.incident.organization,
+                                              message.incident.location)
             Message.objects.filter(pk=message.pk, status=Status.SENDING, claim=message.claim).update(
                 status=Status.SCHEDULED, next_attempt_at=retry_at, status_note=detail[:300], claim=None, updated_at=at)
         else:

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from incidents.models import Customer, EventKind
+from incidents.models import Customer, EventKind, WeeklySpan
 from outreach import services, tasks
 from outreach.models import Message, MessageAttempt
 from tests import factories
@@ -140,6 +140,16 @@ def test_a_message_is_sent_once_however_often_it_is_sent(owner, smtp, clock_at_s
 
 
 # --- Quiet hours: 21:00 to 08:00 on the location's clock ------------------------------------------
+# The location is open round the clock here, so the quiet hours alone hold a message back
+# (the business calendar's part: tests/outreach/test_business_calendar.py).
+
+
+@pytest.fixture
+def open_round_the_clock(london):
+    WeeklySpan.objects.filter(location=london).delete()
+    WeeklySpan.objects.bulk_create(WeeklySpan(location=london, weekday=day, opens=datetime.time(0),
+                                              closes=datetime.time(0)) for day in range(7))
+    return london
 
 
 @pytest.mark.parametrize("local_time, goes_at", [
@@ -149,7 +159,7 @@ def test_a_message_is_sent_once_however_often_it_is_sent(owner, smtp, clock_at_s
     ("07:59", "08:00"),  # the same morning
     ("08:00", "08:00"),  # the quiet hours are over: now
 ])
-def test_a_message_due_in_quiet_hours_waits_for_the_morning(owner, london, local_time, goes_at):
+def test_a_message_due_in_quiet_hours_waits_for_the_morning(owner, open_round_the_clock, local_time, goes_at):
     # 1 July: London is on summer time (UTC+1), so local and UTC differ.
     hour, minute = map(int, local_time.split(":"))
     local = datetime.datetime(2026, 7, 1, hour, minute, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
@@ -163,7 +173,7 @@ def test_a_message_due_in_quiet_hours_waits_for_the_morning(owner, london, local
     assert shown.date() == expected_day
 
 
-def test_a_message_waiting_for_the_morning_goes_at_the_morning_and_not_before(owner, london, smtp):
+def test_a_message_waiting_for_the_morning_goes_at_the_morning_and_not_before(owner, open_round_the_clock, smtp):
     night = datetime.datetime(2026, 3, 4, 22, 30, tzinfo=datetime.timezone.utc)  # London is on UTC in March
     morning = datetime.datetime(2026, 3, 5, 8, 0, tzinfo=datetime.timezone.utc)
     with time_machine.travel(night, tick=False) as clock:
@@ -226,7 +236,7 @@ def test_a_mail_server_that_is_down_is_retried_with_backoff_and_the_owner_sees_t
     assert "failed" in failed.summary
 
 
-def test_a_retry_that_would_land_at_night_waits_for_the_morning(owner, london, settings):
+def test_a_retry_that_would_land_at_night_waits_for_the_morning(owner, open_round_the_clock, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     with SMTPServer() as gone:
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", gone.port
