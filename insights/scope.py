@@ -1,6 +1,7 @@
 """Which locations a manager's console covers, and the filters every page of it understands."""
 
 import datetime
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -11,7 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
-from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.dates import MONTHS, MONTHS_3, MONTHS_ALT, WEEKDAYS_ABBR
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from incidents.models import Busyness, Category, Channel, Incident, Stage, User
@@ -76,9 +78,27 @@ class QuickSelect(forms.Select):
 DAY_FORMATS = ["%Y-%m-%d", "%d %b %Y", "%d %B %Y", "%d %b, %Y", "%b %d %Y", "%b %d, %Y", "%B %d %Y", "%B %d, %Y"]
 
 
+ENGLISH_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
 def day_text(day):
-    """A date as every page writes it: 4 Nov 2026."""
-    return f"{day.day} {day:%b %Y}"
+    """A date as every page writes it, with the reader's month names: 4 Nov 2026, 4 Dic 2026."""
+    return date_format(day, "j M Y")
+
+
+def in_english_months(text):
+    """A typed date with the reader's month names ("4 dic 2026", "4 de diciembre de 2026") in the English
+    abbreviations DAY_FORMATS read: strptime knows only English months."""
+    for number in range(12, 0, -1):
+        for name in {str(MONTHS[number]), str(MONTHS_ALT[number]), str(MONTHS_3[number])}:
+            text = re.sub(rf"\b{re.escape(name)}\b\.?", ENGLISH_MONTHS[number - 1], text, flags=re.IGNORECASE)
+    # Spanish writes "4 de diciembre de 2026".
+    return re.sub(r"\s+(?:de|del)\s+", " ", text, flags=re.IGNORECASE)
+
+
+class DayField(forms.DateField):
+    def to_python(self, value):
+        return super().to_python(in_english_months(value) if isinstance(value, str) else value)
 
 
 class DayInput(forms.DateInput):
@@ -93,9 +113,9 @@ class DayInput(forms.DateInput):
 class Filters(forms.Form):
     """Filters shared by the console, the trends, the incident list and the export. All optional."""
 
-    start = forms.DateField(required=False, input_formats=DAY_FORMATS, widget=DayInput(attrs={"placeholder": gettext_lazy("e.g. 4 Nov 2026"), "autocomplete": "off"}), label=gettext_lazy("From"),
+    start = DayField(required=False, input_formats=DAY_FORMATS, widget=DayInput(attrs={"placeholder": gettext_lazy("e.g. 4 Nov 2026"), "autocomplete": "off"}), label=gettext_lazy("From"),
                             validators=[validate_in_range])
-    end = forms.DateField(required=False, input_formats=DAY_FORMATS, widget=DayInput(attrs={"placeholder": gettext_lazy("e.g. 4 Nov 2026"), "autocomplete": "off"}), label=gettext_lazy("To (inclusive)"),
+    end = DayField(required=False, input_formats=DAY_FORMATS, widget=DayInput(attrs={"placeholder": gettext_lazy("e.g. 4 Nov 2026"), "autocomplete": "off"}), label=gettext_lazy("To (inclusive)"),
                           validators=[validate_in_range])
     location = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Location"))
     region = forms.ChoiceField(required=False, label=gettext_lazy("Region"))  # the organization's regions

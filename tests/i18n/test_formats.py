@@ -41,3 +41,16 @@ def test_weekday_names_of_the_charts_follow_the_reader():
 def test_dates_written_in_python_follow_the_reader_too():
     with translation.override("es"):
         assert date_format(DAY, "D j M") == "mié 4 Nov"
+
+
+def test_a_day_typed_in_the_readers_language_is_read_and_written_back_in_it():
+    from insights.scope import DAY_FORMATS, DayField, day_text
+
+    field = DayField(input_formats=DAY_FORMATS)
+    with translation.override("es"):
+        assert day_text(datetime.date(2026, 12, 2)) == "2 Dic 2026"
+        assert field.clean("2 dic 2026") == field.clean("2 de diciembre de 2026") == datetime.date(2026, 12, 2)
+        assert field.clean("1 ene 2026") == datetime.date(2026, 1, 1)
+    with translation.override("en"):
+        assert day_text(datetime.date(2026, 12, 2)) == "2 Dec 2026"
+        assert field.clean("2 Dec 2026") == datetime.date(2026, 12, 2)
