@@ -66,23 +66,53 @@ AT_ONCE = (clock.HEADS_UP, clock.TWENTY_MINUTE, clock.ESCALATE_ADMINS)
 def on_duty_at(people, incident, now):
     """{person id: when their email may go}: `now` for someone on duty, else the next opening.
 
-    A person is on duty while one of their locations is open by its business calendar; someone with no
-    location of their own (an organization's admin, say) goes by the incident's location. Two queries for
-    all of them: who works where, and those locations' calendars."""
+    A person is on duty while one of their locations is open by its business calendar. Someone with no
+    location of their own (an organization's admin, say) goes by the incident's location, or, for news not
+    about an incident, by their organization's locations; with none at all, the email goes now. Two or three
+    queries for all of them: who works where, those locations and their calendars."""
     people = {person.pk: person for person in people}
+    if not people:
+        return {}
     places = {}
     for user_id, location in User.locations.through.objects.filter(user_id__in=list(people)).values_list(
             "user_id", "location_id"):
         places.setdefault(user_id, set()).add(location)
-    locations = {incident.location_id: incident.location}
-    locations.update((location.pk, location) for location in Location.objects.filter(
-        pk__in={pk for ids in places.values() for pk in ids} - set(locations)))
-    incident_services.attach_calendars(list(locations.values()))
-    opens = {}
-    for pk in {pk for ids in places.values() for pk in ids} | {incident.location_id}:
-        opens[pk] = incident_services.calendar_for(locations[pk]).next_open_at(now) or now
-    return {person_id: min(opens[pk] for pk in places.get(person_id) or {incident.location_id})
-            for person_id in people}
+    homeless = [person for pk, person in people.items() if pk not in places]
+    if homeless and incident is not None:
+        for person in homeless:
+            places[person.pk] = {incident.location_id}
+    elif homeless:
+        by_organization = {}
+        for pk, organization_id in Location.objects.filter(
+                organization_id__in={person.organization_id for person in homeless}).values_list("pk", "organization_id"):
+            by_organization.setdefault(organization_id, set()).add(pk)
+        for person in homeless:
+            places[person.pk] = by_organization.get(person.organization_id, set())
+    wanted = {pk for ids in places.values() for pk in ids}
+    locations = {incident.location_id: incident.location} if incident is not None else {}
+    locations.update((location.pk, location) for location in Location.objects.filter(pk__in=wanted - set(locations)))
+    incident_services.attach_calendars([locations[pk] for pk in wanted])
+    opens = {pk: incident_services.calendar_for(locations[pk]).next_open_at(now) or now for pk in wanted}
+    return {person_id: min((opens[pk] for pk in places[person_id]), default=now) for person_id in people}
+
+
+def held_until_on_duty(notifications, incident, now):
+    """{recipient id: their next opening} for the emailed recipients who are off duty now; the inbox row is
+    there at once, the email waits and the sweep's backstop (requeue_deliveries) queues it then."""
+    goes_at = on_duty_at([notification.recipient for notification in notifications], incident, now)
+    return {pk: moment for pk, moment in goes_at.items() if moment > now}
+
+
+def email_deliveries(notifications, *, held, now):
+    """One email Delivery per notification: held ones wait for {recipient id: moment}; the rest go now,
+    and if no task has finished one by FOLLOWUPS_REQUEUE_AFTER (the broker was down, a worker died) the
+    sweep queues it again. Returns the ids of the deliveries that may go now."""
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(notification=notification, channel=Delivery.Channel.EMAIL,
+                 next_attempt_at=held.get(notification.recipient_id) or now + settings.FOLLOWUPS_REQUEUE_AFTER)
+        for notification in notifications
+    )
+    return [delivery.pk for delivery, notification in zip(deliveries, notifications) if notification.recipient_id not in held]
 
 
 # --- What it says -----------------------------------------------------------------------------------
@@ -189,30 +219,16 @@ def create_notifications(incident, reminder, messages, *, now):
         )
     created = Notification.objects.bulk_create(notifications)  # fills primary keys on PostgreSQL and SQLite
     emailed = [notification for notification in created if notification.recipient.email]
-    # The inbox row is there at once; the email to someone off duty waits for their next opening, when the
-    # sweep's backstop (requeue_deliveries) queues it like any delivery whose time has come.
-    goes_at = {} if reminder.kind in AT_ONCE else on_duty_at(
-        [notification.recipient for notification in emailed], incident, now)
-    waits = {pk for pk, moment in goes_at.items() if moment > now}
-    deliveries = Delivery.objects.bulk_create(
-        Delivery(
-            notification=notification,
-            channel=Delivery.Channel.EMAIL,
-            # If no task has finished it by then (the broker was down, a worker died), the sweep queues it
-            # again; one that waits is queued then for the first time.
-            next_attempt_at=goes_at[notification.recipient_id] if notification.recipient_id in waits
-            else now + settings.FOLLOWUPS_REQUEUE_AFTER,
-        )
-        for notification in emailed
-    )
-    return [delivery.pk for delivery, notification in zip(deliveries, emailed) if notification.recipient_id not in waits]
+    held = {} if reminder.kind in AT_ONCE else held_until_on_duty(emailed, incident, now)
+    return email_deliveries(emailed, held=held, now=now)
 
 
 def create_plain_notifications(recipients, *, kind, title, body, dedupe_key, now, incident=None, link=""):
     """Inbox rows with the words already written (another app's news: a problem's action due, say),
     one per active recipient, each with an email Delivery when they have an address. `dedupe_key` is
     made unique per recipient here; a key written before is skipped, so a repeated pass tells nobody
-    twice. Returns the deliveries' ids."""
+    twice. Returns the ids of the deliveries that may go now (the rest wait for their recipient to be on
+    duty)."""
     people = {person.pk: person for person in recipients if person.is_active}
     keys = {pk: f"{dedupe_key}.{pk}"[:200] for pk in people}
     already = set(Notification.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True))
@@ -221,12 +237,9 @@ def create_plain_notifications(recipients, *, kind, title, body, dedupe_key, now
                      created_at=now, dedupe_key=keys[pk])
         for pk, person in people.items() if keys[pk] not in already
     )
-    deliveries = Delivery.objects.bulk_create(
-        Delivery(notification=notification, channel=Delivery.Channel.EMAIL,
-                 next_attempt_at=now + settings.FOLLOWUPS_REQUEUE_AFTER)
-        for notification in created if notification.recipient.email
-    )
-    return [delivery.pk for delivery in deliveries]
+    emailed = [notification for notification in created if notification.recipient.email]
+    # Not the twenty-minute clock: an email to someone off duty waits for their next opening, as a reminder's does.
+    return email_deliveries(emailed, held=held_until_on_duty(emailed, incident, now), now=now)
 
 
 def inbox_url():
