@@ -303,8 +303,9 @@ def _record_failure(incident_id, now, error):
 
 
 def tell(recipients, *, kind, title, body, dedupe_key, now=None, incident=None, link=""):
-    """Tell staff something in their inbox and by email, once per `dedupe_key` and person; the emails go
-    when the caller's transaction commits. For news that is not one of the engine's own reminders."""
+    """Tell staff something in their inbox and by email, once per `dedupe_key` and person. For news that is
+    not one of the engine's own reminders: the inbox has it at once; the email to someone on duty goes when
+    the caller's transaction commits, to someone off duty at their next opening (notify.on_duty_at)."""
     now = now or timezone.now()
     delivery_ids = notify.create_plain_notifications(recipients, kind=kind, title=title, body=body,
                                                      dedupe_key=dedupe_key, now=now, incident=incident, link=link)
