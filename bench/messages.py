@@ -105,10 +105,11 @@ def main():
 
 
 def bench_records():
-    # No quiet hours (start = end): the bench runs at any hour.
+    # No quiet hours (start = end) and open round the clock: the bench runs at any hour.
     org = Organization.objects.create(name="Bench Messages", slug=SLUG, quiet_hours_start=datetime.time(0),
                                       quiet_hours_end=datetime.time(0))
-    location = Location.objects.create(organization=org, name="Bench", code="bench")
+    location = Location.objects.create(organization=org, name="Bench", code="bench", opens_at=datetime.time(0),
+                                       closes_at=datetime.time(0))
     owner = User.objects.create(username="bench-messages-owner", first_name="Bea", last_name="Bench",
                                 organization=org, email="owner@bench.example")
     owner.locations.add(location)
