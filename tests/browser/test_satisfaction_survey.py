@@ -21,11 +21,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_on_a_phone_the_customer_answers_the_satisfaction_check_from_its_email(browser, live_server, screenshot,
                                                                              eager_celery, log_in):
     organization = factories.OrganizationFactory(name="Harbour Hotels", slug="harbour")
-    # No quiet hours and no delay, so the real clock sends both messages now, whatever the hour.
+    # No quiet hours, no delay and open round the clock, so the real clock sends both messages now, whatever
+    # the hour.
     organization.quiet_hours_start = organization.quiet_hours_end = datetime.time(0, 0)
     organization.satisfaction_check_after = datetime.timedelta(0)
     organization.save()
-    location = factories.LocationFactory(organization=organization, name="Riverside", code="riverside")
+    location = factories.LocationFactory(organization=organization, name="Riverside", code="riverside",
+                                         opens_at=datetime.time(0), closes_at=datetime.time(0))
     owner = factories.UserFactory(organization=organization, first_name="Fran", last_name="Okafor", locations=[location])
     customer = factories.CustomerFactory(organization=organization, name="Ada Lovelace", email="ada@example.com")
     incident = factories.log_incident(user=owner, location=location, customer=customer)
