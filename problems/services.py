@@ -249,7 +249,7 @@ def add_action(problem, *, by, description, owner, due_on, now=None):
     owner = _staff_member(problem.organization_id, owner, "owner")
     action = CorrectiveAction.objects.create(problem=problem, description=description[:300], owner=owner, due_on=due_on,
                                              created_at=now, created_by=by, remind_at=clock.first_reminder_at(owner, due_on))
-    record(problem, ProblemEvent.Kind.ACTION_ADDED, gettext("Action for %(name)s, due %(due_on)s: %(description)s") % {"name": _name(owner), "due_on": date_format(due_on, "d M"), "description": description}[:300],
+    record(problem, ProblemEvent.Kind.ACTION_ADDED, (gettext("Action for %(name)s, due %(due_on)s: %(description)s") % {"name": _name(owner), "due_on": date_format(due_on, "d M"), "description": description})[:300],
            at=now, actor=by, action=action.pk, due_on=due_on.isoformat(), owner=owner.username)
     return action
 
