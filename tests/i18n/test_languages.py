@@ -6,7 +6,6 @@ from django.utils import translation
 
 from incidents import services
 from recovery import languages
-from tests import factories
 
 
 def page(response):
