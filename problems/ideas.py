@@ -86,7 +86,7 @@ def suggestions_for(problem):
 
 def ideas_of(problem):
     """The ideas attached, with their customer and incident, oldest first."""
-    return problem.ideas.select_related("incident__customer", "incident__location", "thank_you_message")
+    return problem.ideas.select_related("incident__customer__organization", "incident__location", "thank_you_message")
 
 
 @transaction.atomic

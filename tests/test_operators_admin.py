@@ -25,7 +25,7 @@ def test_an_operator_changes_an_organizations_clock_through_the_service(client, 
         "escalate_after": "00:15:00", "progress_report_every": "1 00:00:00", "check_back_after": "1 00:00:00",
         "wrap_up_after": "2 00:00:00", "default_discretion_budget": "50.00", "satisfaction_check_after": "1 00:00:00",
         "progress_reports_send_at": "", "quiet_hours_start": "21:00:00", "quiet_hours_end": "08:00:00",
-        "problem_watch_period": "28 00:00:00",
+        "problem_watch_period": "28 00:00:00", "care_flag_days": "90", "language": "en",
     })
 
     assert answer.status_code == 302, answer.content.decode()[:2000]
