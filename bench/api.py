@@ -20,7 +20,8 @@ All three are up at once and take turns, round after round, each round a share o
 machine's speed drifts over minutes, and taking turns lets every row meet the same drift.
 The load generator runs on the same machine (threads, one new HTTP connection per request, written
 on a plain socket), so the figures are lower than a separate client would see. Bench rows are removed at the end.
-It exits 1 when a create is not answered 201 or one runs more SQL statements than its target.
+It exits 1 when a create is not answered 201 or one runs more SQL statements than its target and the
+two reads of the location's business calendar.
 """
 
 import argparse
@@ -65,6 +66,9 @@ SLUG = "bench-api"
 PROBLEMS_SLUG = "bench-api-problems"
 OPEN_PROBLEMS = 200
 CONCURRENCY = (1, 8)
+# A create reads the location's weekly spans and dated exceptions (two SELECTs): the first progress report is
+# due at an opening hour. Reported beside the target, not hidden in it.
+CALENDAR_READS = 2
 TARGETS = "targets at concurrency 8: ≥3× the peer's rate, ≥8% of raw inserts, p99 < 50 ms, ≤8 statements per create"
 
 
@@ -573,11 +577,13 @@ def main():
     # concurrent repeat waits for the answer) and completed with the answer at the end.
     plain = statements["without Idempotency-Key"]
     print(f"  SQL statements per create (BEGIN and COMMIT included): {plain}  -> {'met' if plain <= 8 else 'NOT met'}; "
-          f"{with_key} with an Idempotency-Key")
+          f"{with_key} with an Idempotency-Key; of these, {CALENDAR_READS} read the location's business calendar "
+          f"(its week and dated exceptions) for the clocks that keep opening hours")
     # Speed depends on the machine and what else runs on it; a refused create or an extra statement does not.
     errors = sum(len(result[3]) for by_concurrency in results.values() for result in by_concurrency.values())
     print(f"  errors (answers other than 201, failed inserts): {errors}  -> {'met' if not errors else 'NOT met'}")
-    return 1 if errors or plain > 8 or extra > 1 else 0
+    # The target of 8 predates the business calendar; a statement beyond target and calendar is a regression.
+    return 1 if errors or plain > 8 + CALENDAR_READS or extra > 1 else 0
 
 
 def remove_bench_rows(organization):

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext
 
 from .. import clock
@@ -35,7 +36,9 @@ def policy_for(organization, location):
         progress_report_every=organization.progress_report_every,
         check_back_after=organization.check_back_after,
         wrap_up_after=organization.wrap_up_after,
-        calendar=calendar_for(location),
+        # Read when a clock that keeps opening hours first asks: a new incident's twenty-minute clock
+        # does not, so logging one reads no calendar.
+        calendar=SimpleLazyObject(lambda: calendar_for(location)),
     )
 
 
