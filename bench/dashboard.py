@@ -127,7 +127,8 @@ INSERT INTO incidents_incident (
     organization_id, customer_id, location_id, channel, category_id, severity, summary, busyness,
     occurred_at, logged_at, logged_by_id, owner_id, external_id, stage, follow_up_due_at, responded_at,
     breached_at, fixed_at, closed_at, next_due_at, updated_at, seconds_to_apology, seconds_to_follow_up,
-    seconds_to_fix, wrapped_up_at, outcome, gesture_count, gesture_cost, customer_outcome, next_step)
+    seconds_to_fix, wrapped_up_at, outcome, gesture_count, gesture_cost, customer_outcome, next_step,
+    search_document)
 SELECT %(org)s, customer, location, channel, category, 'medium', 'Bench incident', busyness,
        logged - interval '5 minutes', logged, owner, owner, '', CASE WHEN closed THEN 'closed' ELSE 'fix' END,
        logged + interval '20 minutes', responded,
@@ -143,7 +144,7 @@ SELECT %(org)s, customer, location, channel, category, 'medium', 'Bench incident
        CASE WHEN NOT closed THEN ''
             WHEN r_outcome < 0.45 THEN 'champion' WHEN r_outcome < 0.8 THEN 'retained'
             WHEN r_outcome < 0.92 THEN 'partial' ELSE 'lost' END,
-       0, 0, '', ''
+       0, 0, '', '', 'Bench incident'  -- the search document as the services write it: the summary
 FROM (
     SELECT g, logged, location, owner, customer, category, channel, busyness, r_fix, r_outcome, fix_after,
            CASE WHEN r_resp < 0.8 THEN logged + (3 + r_fix * 16) * interval '1 minute'
