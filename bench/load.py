@@ -132,7 +132,10 @@ def frontline(base, username, recorder, stop):
         _call(opener, recorder, "my recoveries", f"{base}/")
         status, page, _ = _call(opener, recorder, "log form", f"{base}/log/")
         token = re.search(r'name="form_token" value="([^"]+)"', page)
-        location = re.search(r'<option value="(\d+)"[^>]*selected', page) or re.search(r'<option value="(\d+)"', page)
+        # One location: a hidden field; several: the list, its chosen one first.
+        location = (re.search(r'name="location" value="(\d+)"', page)
+                    or re.search(r'<select name="location"[^>]*>\s*(?:<option value="\d+">[^<]*</option>\s*)*?<option value="(\d+)"[^>]*selected', page)
+                    or re.search(r'<select name="location"[^>]*>\s*<option value="(\d+)"', page))
         if not (token and location):
             continue
         form = {
