@@ -17,10 +17,13 @@ from tests.support.processes import BIN, app_environment, django_run, free_port,
 pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("faults")]
 
 TEAM = """
+import datetime
 import json
 from tests import factories
 organization = factories.OrganizationFactory(name="Fault Inn", slug="fault-inn")
-location = factories.LocationFactory(organization=organization, name="Quay", code="quay", timezone="UTC")
+# The clock is the real one: open round the clock, so no email waits for the team to be on duty.
+location = factories.LocationFactory(organization=organization, name="Quay", code="quay", timezone="UTC",
+                                    opens_at=datetime.time(0), closes_at=datetime.time(0))
 owner = factories.UserFactory(username="owner", organization=organization, locations=[location])
 manager = factories.UserFactory(username="boss", organization=organization, role="manager", locations=[location])
 admin = factories.UserFactory(username="chief", organization=organization, role="admin")
