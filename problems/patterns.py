@@ -85,20 +85,22 @@ class Pattern:
         if self.category_id is not None:
             parts.append(names.get("category", {}).get(self.category_id, f"category {self.category_id}"))
         if self.weekday is not None or self.hour_from is not None:
-            when = WEEKDAYS[self.weekday - 1] if self.weekday is not None else gettext("Every day")
+            when = str(WEEKDAYS[self.weekday - 1]) if self.weekday is not None else gettext("Every day")
             if self.hour_from is not None:
                 when += f" {self.hour_from:02d}:00–{self.hour_to % 24:02d}:00"
             parts.append(when)
         if self.location_id is not None:
-            parts.append("at " + names.get("location", {}).get(self.location_id, f"location {self.location_id}"))
+            place = names.get("location", {}).get(self.location_id, f"#{self.location_id}")
+            parts.append(gettext("at %(location)s") % {"location": place})
         if self.region:
-            parts.append(f"in the {self.region} region")
+            parts.append(gettext("in the %(region)s region") % {"region": self.region})
         if self.busyness:
-            parts.append(f"when {Busyness(self.busyness).label.lower()}")
+            parts.append(gettext("when %(busyness)s") % {"busyness": str(Busyness(self.busyness).label).lower()})
         if self.channel:
-            parts.append(f"by {Channel(self.channel).label.lower()}")
+            parts.append(gettext("by %(channel)s") % {"channel": str(Channel(self.channel).label).lower()})
         if self.logged_by_id is not None:
-            parts.append("logged by " + names.get("logged_by", {}).get(self.logged_by_id, f"staff {self.logged_by_id}"))
+            person = names.get("logged_by", {}).get(self.logged_by_id, f"#{self.logged_by_id}")
+            parts.append(gettext("logged by %(person)s") % {"person": person})
         return " ".join(parts) if parts else gettext("No pattern (incidents are linked by hand)")
 
 
