@@ -13,6 +13,12 @@ from .phones import parse_phone
 from .services.search import SEARCH_CONFIG
 
 
+def sees_console(user):
+    """Managers and admins work from the managers' console (and land on it when they sign in); everyone
+    else is refused it."""
+    return user.is_authenticated and (user.is_manager or user.is_superuser)
+
+
 def visible_locations(user):
     """Frontline staff and managers see their own locations; admins their whole organization."""
     if not user.is_authenticated:

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_POST
 from attachments import forms as attachment_forms
 from attachments import services as attachment_services
 from followups import selectors as followup_selectors
-from insights.scope import sees_console
 from outreach import selectors as outreach_selectors
 from outreach import services as outreach_services
 from outreach import progress_reports
@@ -99,7 +98,7 @@ def clock_words(seconds_left):
 @login_required
 def home(request):
     """Where a person lands: managers and admins on their console, everyone else on their own recoveries."""
-    if sees_console(request.user):
+    if selectors.sees_console(request.user):
         return redirect("insights:open")
     return my_recoveries(request)
 

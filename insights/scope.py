@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from incidents.models import Busyness, Category, Channel, Incident, Stage, User
-from incidents.selectors import visible_locations
+from incidents.selectors import sees_console, visible_locations
 from incidents.validators import validate_in_range
 
 DEFAULT_DAYS = 28
@@ -46,11 +46,6 @@ class Scope:
         for location in self.locations:
             zones.setdefault(location.timezone, []).append(location.pk)
         return zones
-
-
-def sees_console(user):
-    """Managers and admins work from the console (and land on it when they sign in); everyone else is refused it."""
-    return user.is_authenticated and (user.is_manager or user.is_superuser)
 
 
 def scope_for(user):
