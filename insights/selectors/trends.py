@@ -1,6 +1,7 @@
 """Trends: when and where failures happen (the heatmap), what they share (breakdowns), and the
 incidents behind any cell or bar."""
 
+import datetime
 import zoneinfo
 from dataclasses import dataclass
 
@@ -13,6 +14,9 @@ from .. import rollups
 from ..scope import filter_incidents, logged_in
 
 
+EARLIEST_OCCURRED_AT = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+
+
 def local_cells(scope, incidents):
     """{(location id, ISO weekday, hour): count} of when the failures happened (`occurred_at`, not when
     they were logged: one logged at the end of a shift counts at its hour), in each location's own time
@@ -22,7 +26,9 @@ def local_cells(scope, incidents):
     for zone_name, location_ids in scope.by_timezone().items():
         zone = zoneinfo.ZoneInfo(zone_name)
         grouped = (
-            incidents.filter(location_id__in=location_ids)
+            # A moment no door accepts (before 2000, stored by hand) is left out rather than break the local
+            # weekday and hour: west of UTC, year 1 would be year 0, which the calendar does not have.
+            incidents.filter(location_id__in=location_ids, occurred_at__gte=EARLIEST_OCCURRED_AT)
             .annotate(weekday=ExtractIsoWeekDay("occurred_at", tzinfo=zone), hour=ExtractHour("occurred_at", tzinfo=zone))
             .values("location_id", "weekday", "hour")
             .annotate(n=Count("id"))
