@@ -25,6 +25,17 @@ def private_default_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def english_to_begin_with():
+    """Each test starts in English, whatever language an earlier test's request or code left active in
+    this thread (LocaleMiddleware activates the request's language and leaves it)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def attachments_storage(settings, tmp_path):
     """Photos and files a test attaches go to a folder of its own, never under var/."""
     settings.STORAGES = {**settings.STORAGES, "attachments": {
