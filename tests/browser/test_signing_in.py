@@ -299,5 +299,5 @@ def test_a_forgotten_password_is_reset_from_the_emailed_link(
     photograph(page, screenshot, "login-wrong-password")
     page.get_by_label("Password").fill("harbour-lights-at-dusk-7")
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/manage/")  # a manager lands on the console
     signed_in_as(page, "Mona")
