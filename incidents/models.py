@@ -39,6 +39,7 @@ class Busyness(models.TextChoices):
     QUIET = "quiet", _("Quiet")
     NORMAL = "normal", _("Normal")
     BUSY = "busy", _("Busy")
+    # xgettext:no-python-format
     PEAK = "peak", _("Peak (above 90% capacity)")
 
 
