@@ -238,3 +238,18 @@ def test_the_pages_show_the_same_from_the_rollup_as_from_the_incidents(client, b
         assert rollups.is_built()
         assert [_page(client, url) for url in urls] == from_incidents
     assert "peak" in from_incidents[2].lower() or "Peak" in from_incidents[2]
+
+
+def test_the_rebuild_command_folds_every_day_with_incidents_from_nothing(frontline, location):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    factories.log_incident(user=frontline, location=location)
+    assert not Tally.objects.exists()
+    output = StringIO()
+
+    call_command("rebuild_rollups", stdout=output)
+
+    assert Tally.objects.filter(location=location).exists() and rollups.is_built()
+    assert "1 location-days folded" in output.getvalue()
