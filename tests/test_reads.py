@@ -277,7 +277,7 @@ def test_names_that_start_with_the_query_are_read_in_order_from_the_prefix_index
         search_customers(frontline, "mar")
     prefix = [query["sql"] for query in queries if 'ORDER BY UPPER("incidents_customer"."name"' in query["sql"]]
 
-    assert len(prefix) == 2  # the flagged, then the others
+    assert len(prefix) == 3  # open care flags, then no flag, then lapsed flags
     for sql in prefix:
         plan = plan_of(sql, keep=SEARCH_INDEXES - {"customer_email_any_case"})
         assert "customer_name_prefix" in plan, plan

@@ -42,6 +42,9 @@ def fill_documents(apps, schema_editor):
         Incident.objects.bulk_update(incidents, ["search_document"])
     if schema_editor.connection.vendor == "postgresql":
         Incident.objects.update(search_vector=SearchVector("search_document", config="simple"))
+        # The updates leave the table's deferred foreign-key checks pending, and PostgreSQL makes no index
+        # on a table with pending trigger events: run the checks now.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         schema_editor.add_index(Incident, SEARCH_INDEX)
 
 
