@@ -224,6 +224,11 @@
       input.value = "";
       input.focus();
     });
+    // A name typed while the page was still loading (a slow phone), or kept by the browser on going
+    // back, is searched as soon as the script runs: no keystroke is needed to see who is on file.
+    if (hidden.value === "" && input.value.trim().length >= 2) {
+      input.dispatchEvent(new Event("input"));
+    }
   }
 
   // --- A second click on a submit button while the first is on its way does nothing. -----------

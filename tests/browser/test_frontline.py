@@ -180,6 +180,20 @@ def test_on_a_phone_find_a_flagged_customer_log_and_see_the_clock(browser, live_
     context.close()
 
 
+def test_a_name_typed_while_the_scripts_still_load_is_searched_when_they_arrive(page, live_server, log_in, staff):
+    factories.CustomerFactory(organization=staff.organization, name="Grace Hopper")
+    log_in(staff)
+    held = []
+    # A slow phone: the page is on screen and typed into before its scripts have run (app.js is
+    # deferred behind the words catalog, held here until the name is typed).
+    page.route("**/jsi18n/", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/log/", wait_until="commit")
+    page.get_by_label("Customer's name").press_sequentially("Grace")
+    assert len(held) == 1 and not page.get_by_role("button", name=re.compile("Grace Hopper")).count()
+    held[0].continue_()
+    expect(page.get_by_role("button", name=re.compile("Grace Hopper"))).to_be_visible()
+
+
 def test_the_log_form_works_from_the_keyboard_alone(page, live_server, log_in, staff):
     log_in(staff)
     page.get_by_role("link", name="Log a failure").first.focus()
