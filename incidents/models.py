@@ -69,6 +69,10 @@ class Outcome(models.TextChoices):
     LOST = "lost", _("Lost")
 
 
+# The outcomes that kept the customer: their lifetime value is "value kept" on the scorecard.
+KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
+
+
 def validate_time_zone(name):
     """Every clock of a location is read in its time zone: only names the zone database knows."""
     if name not in zoneinfo.available_timezones():
@@ -548,10 +552,28 @@ class Incident(models.Model):
             models.Index(fields=["organization", "updated_at", "id"], name="incident_org_updated"),
             models.Index(fields=["owner", "closed_at"], name="incident_owner_open"),
             # Serves the managers' open-recoveries console: open incidents of some locations, ranked by
-            # lateness and due time from the index alone (the included columns decide "late").
+            # lateness, a decision waiting and due time, and counted late or overdue, from the index alone
+            # (every column the ranking and the counts name is in it; closed_at is always NULL here, but
+            # the late rule names it).
             models.Index(
                 fields=["location", "next_due_at"], name="incident_open_by_location", condition=Q(closed_at__isnull=True),
-                include=["follow_up_due_at", "responded_at", "logged_at"],
+                include=["follow_up_due_at", "responded_at", "logged_at", "id", "closed_at", "promise_due_at"],
+            ),
+            # The "needs your decision" strip names the oldest few late recoveries and overdue promises:
+            # each read in due order from its own small index, stopping after a few rows.
+            models.Index(
+                fields=["follow_up_due_at", "id"], name="incident_open_unanswered",
+                condition=Q(closed_at__isnull=True, responded_at__isnull=True),
+            ),
+            models.Index(
+                fields=["promise_due_at", "id"], name="incident_open_promised",
+                condition=Q(closed_at__isnull=True, responded_at__isnull=False),
+            ),
+            # The scorecard's value kept: the kept recoveries of some locations over a period and whose
+            # customer each was, from the index alone (a kept recovery's outcome rarely changes again).
+            models.Index(
+                fields=["location", "logged_at"], name="incident_kept", condition=Q(outcome__in=KEPT),
+                include=["customer", "owner"],
             ),
         ]
         ordering = ["-logged_at"]

@@ -39,7 +39,6 @@ UTC = datetime.timezone.utc
 # Longer than any transaction that writes an incident: one that commits late is still seen by the next pass.
 MARGIN = datetime.timedelta(minutes=5)
 DURATIONS = ("seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix")
-KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
 RANKED = (Outcome.CHAMPION, Outcome.RETAINED, Outcome.PARTIAL, Outcome.LOST)
 # Not the lifetime value kept: a customer kept on two days would count twice in a sum of days, so the
 # scorecard reads that figure from the incidents (`insights.selectors.scorecard.value_kept`), and

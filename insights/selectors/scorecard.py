@@ -13,7 +13,7 @@ from django.db.models import Case, Count, DecimalField, Exists, F, IntegerField,
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import Coalesce
 
-from incidents.models import Outcome
+from incidents.models import KEPT, Outcome
 from outreach.models import Message
 
 from .. import rollups
@@ -22,7 +22,6 @@ from ..scope import logged_in
 DAY = datetime.timedelta(days=1)
 CENT = Decimal("0.01")
 DURATIONS = ("seconds_to_apology", "seconds_to_follow_up", "seconds_to_fix")
-KEPT = (Outcome.CHAMPION, Outcome.RETAINED)
 # Outcomes from best to worst: staff "rosier" than the customer ticked one further up this list.
 RANKED = (Outcome.CHAMPION, Outcome.RETAINED, Outcome.PARTIAL, Outcome.LOST)
 
@@ -214,12 +213,13 @@ def value_kept(scope, start, end, group):
         .values("period", "g", "c", "v").distinct().order_by()
     )
     inner_sql, params = kept.query.sql_with_params()
-    sql = (f"SELECT period, g, SUM(v) FROM ({inner_sql}) AS kept GROUP BY period, g "
-           f"UNION ALL SELECT period, NULL, SUM(v) FROM (SELECT DISTINCT period, c, v FROM ({inner_sql}) AS kept_too) "
+    # The kept rows read once (a CTE named twice is computed once), summed per group and per customer.
+    sql = (f"WITH kept AS ({inner_sql}) SELECT period, g, SUM(v) FROM kept GROUP BY period, g "
+           f"UNION ALL SELECT period, NULL, SUM(v) FROM (SELECT DISTINCT period, c, v FROM kept) "
            f"AS per_customer GROUP BY period")
     by_group, totals = ({}, {}), [Decimal(0), Decimal(0)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, *params))
+        cursor.execute(sql, params)
         for in_period, key, value in cursor.fetchall():
             # SQLite answers a float for a sum of decimals: back to cents.
             value = Decimal(str(value or 0)).quantize(CENT)
