@@ -214,6 +214,28 @@ def log_with_attachments(*, uploads, logged_by, **values):
     )
 
 
+def may_remove(user, attachment):
+    """Whoever attached it, or a manager or admin of the organization, may take a photo or file off its
+    incident (the wrong photo, another customer's receipt). `attachment.incident` is read for the rule."""
+    return (user.is_authenticated and user.organization_id == attachment.incident.organization_id
+            and (attachment.uploaded_by_id == user.pk or user.is_manager))
+
+
+@transaction.atomic
+def remove(attachment, *, by, now=None):
+    """Take one photo or file off its incident: the row now, with a timeline entry naming it, and the
+    stored file and thumbnail once that commits (a rollback leaves the file where the row points)."""
+    if not may_remove(by, attachment):
+        raise NotAllowed(_("Only whoever attached it, or a manager, can remove a photo or file."))
+    now = now or timezone.now()
+    names = [name for name in (attachment.file, attachment.thumbnail) if name]
+    incident, original_name = attachment.incident, attachment.original_name
+    attachment.delete()
+    record_event(incident, EventKind.DETACHED, f"Removed: {original_name}", at=now, actor=by,
+                 before={"files": [original_name]})
+    transaction.on_commit(lambda: _delete_files(names))
+
+
 def redact_attachments(incidents):
     """Registered with `incidents.customer_data.also_redact`: an anonymized customer's photos and receipts
     go, rows and files (a photo of a receipt shows a name, a card, a face). The files are deleted once

@@ -41,6 +41,22 @@ def attach_files(request, reference):
     return redirect(back)
 
 
+@login_required
+@require_POST
+def remove(request, pk):
+    """"Remove" under a photo or file on the incident page: gone at once, or a message saying who may."""
+    attachment = get_object_or_404(
+        Attachment.objects.filter(incident__in=visible_incidents(request.user)).select_related("incident"), pk=pk)
+    back = reverse("incident", args=[attachment.incident.reference]) + "#attachments"
+    try:
+        services.remove(attachment, by=request.user)
+    except RecoveryError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    messages.success(request, _("%(name)s removed.") % {"name": attachment.original_name})
+    return redirect(back)
+
+
 def _readable(user, pk):
     return get_object_or_404(Attachment.objects.filter(incident__in=visible_incidents(user)), pk=pk)
 

@@ -1,4 +1,4 @@
-"""Photos and files of a failure over the API: list an incident's, attach one (multipart), download one.
+"""Photos and files of a failure over the API: list an incident's, attach one (multipart), download or remove one.
 The rules are the attachments app's (the same checks and limits as the pages); these views parse, call and
 render. A file is read only through its incident, so another organization's is not found."""
 
@@ -91,3 +91,18 @@ class AttachmentDownload(ApiView):
                    parameters=[OpenApiParameter("format", exclude=True)])  # the file's type is its own
     def get(self, request, pk, attachment_id):
         return serve(get_object_or_404(Attachment.objects.filter(incident=self.incident(pk)), pk=attachment_id))
+
+    @extend_schema(summary="Remove a photo or a file", operation_id="incidents_attachments_destroy",
+                   description="Takes it off the incident, with a timeline entry naming it; the stored file goes "
+                               "too. Whoever attached it (this client, for its own uploads) or a manager may; "
+                               "anyone else answers 403.",
+                   responses={204: None, **ERRORS},
+                   parameters=[IDEMPOTENCY_PARAMETER, OpenApiParameter("format", exclude=True)])
+    def delete(self, request, pk, attachment_id):
+        def write():
+            incident = self.incident(pk)
+            attachment = get_object_or_404(Attachment.objects.filter(incident=incident), pk=attachment_id)
+            attachment.incident = incident
+            services.remove(attachment, by=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.answer(write)

@@ -68,7 +68,7 @@ EVENT_TYPES = {
         EventKind.APOLOGY, EventKind.REVIEW, EventKind.FIX, EventKind.FOLLOW_UP, EventKind.DEPOSITION,
         EventKind.GESTURE_GIVEN, EventKind.GESTURE_AWAITS_APPROVAL, EventKind.GESTURE_APPROVED,
         EventKind.GESTURE_REFUSED, EventKind.GESTURE_LAPSED, EventKind.REASSIGNED, EventKind.HELPER_ADDED, EventKind.HELPER_REMOVED,
-        EventKind.DETAILS_CHANGED, EventKind.ATTACHED,
+        EventKind.DETAILS_CHANGED, EventKind.ATTACHED, EventKind.DETACHED,
     )},
 }
 # Each kind of a problem's timeline entry is sent as one of these, or is internal (PROBLEM_INTERNAL_KINDS).

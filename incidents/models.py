@@ -756,6 +756,7 @@ class EventKind(models.TextChoices):
     ESCALATED = "escalated", _("Escalated")
     CLOSED = "closed", _("Closed")
     ATTACHED = "attached", _("Photo or file attached")
+    DETACHED = "detached", _("Photo or file removed")
     # Written by the Log a failure page until its one-time token moved onto the incident; shown to nobody.
     LOGGED_FROM_PAGE = "logged_from_page", _("Logged from the page")
 

@@ -4,6 +4,7 @@ whoever may read the incident."""
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from attachments import services
@@ -137,3 +138,22 @@ def test_a_file_missing_from_the_storage_is_not_found_not_a_server_error(fran_cl
     [attachment] = services.attach(incident, by=frontline, prepared=services.prepare_all([upload()]))
     (attachments_storage / attachment.file).unlink()
     assert fran_client.get(reverse("attachment", args=[attachment.pk])).status_code == 404
+
+
+def test_removing_a_photo_from_the_incident_page(fran_client, incident, frontline, location):
+    [attachment] = services.attach(incident, by=frontline, prepared=services.prepare_all([upload("wrong.jpg")]))
+    page = fran_client.get(reverse("incident", args=[incident.reference])).content.decode()
+    assert reverse("remove_attachment", args=[attachment.pk]) in page
+    colleague = factories.UserFactory(organization=incident.organization, locations=[location])
+    client = Client()
+    client.force_login(colleague)
+    assert reverse("remove_attachment", args=[attachment.pk]) not in client.get(
+        reverse("incident", args=[incident.reference])).content.decode()
+    refused = client.post(reverse("remove_attachment", args=[attachment.pk]), follow=True)
+    assert "Only whoever attached it, or a manager" in refused.content.decode()
+    assert fran_client.get(reverse("remove_attachment", args=[attachment.pk])).status_code == 405
+    removed = fran_client.post(reverse("remove_attachment", args=[attachment.pk]), follow=True)
+    assert "wrong.jpg removed." in removed.content.decode()
+    assert not Attachment.objects.exists()
+    assert fran_client.get(reverse("attachment", args=[attachment.pk])).status_code == 404
+    assert fran_client.post(reverse("remove_attachment", args=[attachment.pk])).status_code == 404

@@ -161,3 +161,31 @@ def test_a_cmyk_scan_is_stored_as_an_rgb_jpeg(incident, frontline):
     [attachment] = services.attach(incident, by=frontline, prepared=services.prepare_all([upload(data=data.getvalue())]))
     image = stored_image(attachment.file)
     assert image.mode == "RGB" and "icc_profile" not in image.info
+
+
+def test_whoever_attached_it_or_a_manager_removes_a_file_and_it_goes_once_that_commits(
+        django_capture_on_commit_callbacks, incident, frontline, manager, location, attachments_storage):
+    first, second = services.attach(incident, by=frontline, prepared=services.prepare_all([upload("wrong.jpg"), upload()]))
+    colleague = factories.UserFactory(organization=incident.organization, locations=[location])
+    with pytest.raises(RecoveryError, match="Only whoever attached it"):
+        services.remove(first, by=colleague)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.remove(first, by=frontline)
+    assert (attachments_storage / first.file).is_file()  # until the removal commits
+    for callback in callbacks:
+        callback()
+    assert not (attachments_storage / first.file).exists() and not (attachments_storage / first.thumbnail).exists()
+    assert list(Attachment.objects.all()) == [second]
+    event = Event.objects.get(incident=incident, kind=EventKind.DETACHED)
+    assert event.summary == "Removed: wrong.jpg" and event.actor == frontline
+    with django_capture_on_commit_callbacks(execute=True):
+        services.remove(second, by=manager)
+    assert not Attachment.objects.exists() and not any(path.is_file() for path in attachments_storage.rglob("*"))
+
+
+def test_nobody_removes_another_organizations_file(incident, frontline):
+    [attachment] = services.attach(incident, by=frontline, prepared=services.prepare_all([upload()]))
+    stranger = factories.UserFactory(organization=factories.OrganizationFactory(), role="admin")
+    with pytest.raises(RecoveryError):
+        services.remove(attachment, by=stranger)
+    assert Attachment.objects.count() == 1

@@ -133,3 +133,25 @@ def test_a_receipt_added_from_the_incident_page_at_desktop_width(page, live_serv
     assert Attachment.objects.get().kind == "pdf"
     assert_accessible(page)
     screenshot("attachments-incident-desktop")
+
+
+def test_the_wrong_photo_is_removed_on_a_phone(browser, live_server, log_in, screenshot, staff):
+    from attachments import services
+    from tests.attachments.conftest import upload
+
+    incident = factories.log_incident(user=staff, summary="Cold plate")
+    services.attach(incident, by=staff, prepared=services.prepare_all([upload("IMG_0001.jpg"), upload("IMG_0002.jpg")]))
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    log_in(staff, page)
+    page.goto(f"{live_server.url}/incidents/{incident.reference}/#attachments")
+    panel = page.locator("#attachments")
+    panel.get_by_text("Remove", exact=False).first.click()
+    screenshot("attachments-remove-phone", page)
+    assert_accessible(page)
+    panel.get_by_role("button", name="Remove IMG_0001.jpg from this incident").click()
+    expect(page.get_by_text("IMG_0001.jpg removed.")).to_be_visible()
+    assert list(Attachment.objects.values_list("original_name", flat=True)) == ["IMG_0002.jpg"]
+    expect(panel.get_by_role("link", name=re.compile("IMG_0001"))).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    context.close()

@@ -80,6 +80,20 @@ def test_another_organizations_files_are_not_found(other_api, on_record, helpdes
     assert other_api.get(attachments_url(on_record)).status_code == 404
     assert other_api.get(reverse("api:incident-attachment", args=[on_record.pk, attachment.pk])).status_code == 404
     assert other_api.post(attachments_url(on_record), {"file": upload()}, format="multipart").status_code == 404
+    assert other_api.delete(reverse("api:incident-attachment", args=[on_record.pk, attachment.pk])).status_code == 404
+    assert Attachment.objects.count() == 1
+
+
+def test_a_client_removes_its_own_upload_and_not_a_member_of_staffs(api, on_record, helpdesk, frontline):
+    created = api.post(attachments_url(on_record), {"file": upload("wrong.jpg")}, format="multipart").json()
+    [by_staff] = services.attach(on_record, by=frontline, prepared=services.prepare_all([upload()]))
+    gone = api.delete(reverse("api:incident-attachment", args=[on_record.pk, created["id"]]))
+    assert gone.status_code == 204
+    assert list(Attachment.objects.all()) == [by_staff]
+    again = api.delete(reverse("api:incident-attachment", args=[on_record.pk, created["id"]]))
+    assert again.status_code == 404
+    refused = api.delete(reverse("api:incident-attachment", args=[on_record.pk, by_staff.pk]))
+    assert refused.status_code == 403 and refused["Content-Type"] == "application/problem+json"
     assert Attachment.objects.count() == 1
 
 
@@ -91,3 +105,5 @@ def walk_attachments(call, on_it):
     assert [row["id"] for row in call("incidents_attachments_list", 200, path=on_it).json()] == [created["id"]]
     call("incidents_attachments_retrieve", 200, path={**on_it, "attachment_id": created["id"]})
     call("incidents_attachments_retrieve", 404, path={**on_it, "attachment_id": created["id"] + 1000})
+    call("incidents_attachments_destroy", 204, path={**on_it, "attachment_id": created["id"]})
+    call("incidents_attachments_destroy", 404, path={**on_it, "attachment_id": created["id"]})
