@@ -13,8 +13,9 @@ class AttachmentsConfig(AppConfig):
     name = "attachments"
 
     def ready(self):
-        from incidents.customer_data import also_redact
+        from incidents.customer_data import also_export, also_redact
 
         from . import services
 
         also_redact(services.redact_attachments)
+        also_export(services.export_attachments)

@@ -236,6 +236,19 @@ def remove(attachment, *, by, now=None):
     transaction.on_commit(lambda: _delete_files(names))
 
 
+def export_attachments(incidents):
+    """Registered with `incidents.customer_data.also_export`: what the customer's data export says of the
+    incidents' photos and files (what each is and when it was added; the files stay behind the pages)."""
+    held = {}
+    for attachment in Attachment.objects.filter(incident__in=incidents).order_by("uploaded_at", "id"):
+        held.setdefault(attachment.incident_id, []).append({
+            "name": attachment.original_name, "kind": attachment.kind, "content_type": attachment.content_type,
+            "size_bytes": attachment.size_bytes, "step": attachment.step,
+            "uploaded_at": attachment.uploaded_at.isoformat(),
+        })
+    return "attachments", held
+
+
 def redact_attachments(incidents):
     """Registered with `incidents.customer_data.also_redact`: an anonymized customer's photos and receipts
     go, rows and files (a photo of a receipt shows a name, a card, a face). The files are deleted once

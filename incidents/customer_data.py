@@ -30,11 +30,28 @@ def also_redact(redact):
     return redact
 
 
+# Other apps hold more about an incident (its photos and files, say): each registers, from its
+# AppConfig.ready, `export(incidents)` -> (key, {incident id: JSON-ready list}), and every exported
+# incident gets that key (an empty list where the app holds nothing for it).
+_exporters = []
+
+
+def also_export(export):
+    """Register `export(incidents)`, called for each customer exported."""
+    _exporters.append(export)
+    return export
+
+
 def export_customer(customer):
     """Everything held about one customer, as plain JSON-ready data."""
-    incidents = customer.incidents.select_related("location", "category", "owner").prefetch_related(
+    incidents = list(customer.incidents.select_related("location", "category", "owner").prefetch_related(
         "follow_ups", "gestures", "events"
-    )
+    ))
+    exported = [_export_incident(incident) for incident in incidents]
+    for export in _exporters:
+        key, held = export(incidents)
+        for incident, row in zip(incidents, exported):
+            row[key] = held.get(incident.pk, [])
     return {
         "customer": {
             "id": customer.pk,
@@ -48,7 +65,7 @@ def export_customer(customer):
             "care_flagged_at": _text(customer.care_flagged_at),
             "created_at": _text(customer.created_at),
         },
-        "incidents": [_export_incident(incident) for incident in incidents],
+        "incidents": exported,
         "exported_at": timezone.now().isoformat(),
     }
 

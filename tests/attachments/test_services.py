@@ -2,6 +2,7 @@
 stored with a thumbnail, all or nothing with what they are attached to, and gone with the customer."""
 
 import io
+import json
 
 import pytest
 from django.core.files.storage import storages
@@ -189,3 +190,13 @@ def test_nobody_removes_another_organizations_file(incident, frontline):
     with pytest.raises(RecoveryError):
         services.remove(attachment, by=stranger)
     assert Attachment.objects.count() == 1
+
+
+def test_the_customers_data_export_lists_their_photos_and_files(incident, frontline, customer):
+    other = factories.log_incident(user=frontline, customer=customer, summary="Room not ready")
+    services.attach(incident, by=frontline, prepared=services.prepare_all([upload("plate.jpg"), upload("r.pdf", PDF)]))
+    exported = {row["reference"]: row for row in customer_data.export_customer(customer)["incidents"]}
+    assert [(f["name"], f["kind"], f["content_type"]) for f in exported[incident.reference]["attachments"]] == [
+        ("plate.jpg", "photo", "image/jpeg"), ("r.pdf", "pdf", "application/pdf")]
+    assert exported[other.reference]["attachments"] == []
+    json.dumps(exported)  # plain JSON
