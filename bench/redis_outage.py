@@ -5,7 +5,8 @@ with 2 processes, beat sweeping every second), with its own Redis as cache and b
 frontline pages (log a failure, the incident page, the apology), a helpdesk over the API (create,
 apology, review) and fresh sign-ins with the right password. After `--before` seconds (30) Redis is
 stopped for `--outage` seconds (60), then started again empty, as after a crash, and the load runs on
-for `--after` seconds (30). Then the engine gets time to catch up with what fell due.
+for `--after` seconds (30). Then the engine gets time to catch up with what fell due. The Celery worker
+runs supervised, started again if it exits, as in production; the restarts are printed.
 
 It prints, per kind of request, what was served before, during and after the outage; the 5xx answers
 (target 0); the creates attempted beside those made (answered 201 or redirected to the new incident,
@@ -86,6 +87,28 @@ def _table(title, by_kind):
     return everything
 
 
+class Supervised:
+    """A process started again whenever it exits, as systemd (Restart=always) or a container runtime does
+    in production: the Celery worker can exit on a lost broker connection (an "Unrecoverable error" while
+    restoring unacknowledged messages), and what fell due meanwhile is the sweep's to send once it is back."""
+
+    def __init__(self, start):
+        self.start, self.process, self.restarts = start, start(), 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self):
+        while not self.stopping.wait(0.5):
+            if self.process.poll() is not None:
+                self.restarts += 1
+                self.process = self.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", type=float, default=30, help="seconds of load before Redis stops")
@@ -114,13 +137,14 @@ def main():
     redis.start()
     environment = app_environment(database_url, redis.url, folder=folder, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
     processes = Processes(folder)
+    worker = None
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=environment, check=True)
         setup = json.loads(django_run(database_url, load.SETUP.replace("STAFF", str(args.frontline + args.sign_ins)).replace("PASSWORD", repr(load.PASSWORD)), folder=folder))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         processes.start("web", [str(BIN / "gunicorn"), "recovery.wsgi", "-b", f"127.0.0.1:{port}", "-w", "4", "--timeout", "30"], environment)
-        processes.worker(environment, concurrency=2)
+        worker = Supervised(lambda: processes.worker(environment, concurrency=2))
         processes.beat(environment)
         wait_for(lambda: load._call(load._opener(), load.Recorder(), "probe", f"{base}/healthz")[0] == 200 or None, "the web server")
 
@@ -170,6 +194,7 @@ def main():
             wait_for(lambda: Counter(map(tuple, reminders_sent())) >= must, "the engine to catch up", timeout=args.catch_up)
         except AssertionError as error:
             print(f"note: {error}")
+        worker.stop()
         sent = reminders_sent()
         cursor.execute("SELECT count(*) - count(DISTINCT (recipient_id, reminder_id, kind)) FROM followups_notification")
         duplicate_notifications = cursor.fetchone()[0]
@@ -177,6 +202,8 @@ def main():
         deliveries = dict(cursor.fetchall())
         db.close()
     finally:
+        if worker is not None:
+            worker.stop()
         processes.stop_all()
         redis.stop()
 
@@ -190,6 +217,8 @@ def main():
     failed = sum(1 for _, status in everything if status == 0)
     print(f"\n/healthz during the outage: status {health.get('status')!r}, cache {health.get('cache')!r}")
     print(f"5xx: {server_errors} (target 0); connection failures: {failed} (target 0)")
+    print(f"worker restarted by its supervisor: {worker.restarts} time(s) (a Celery worker may exit when the broker "
+          f"goes away; production runs it under a supervisor that starts it again)")
 
     attempted = sum(len(recorder.samples[kind]) for kind in CREATES)
     answered = sum(1 for kind, made in CREATES.items() for _, status in recorder.samples[kind] if status == made)
