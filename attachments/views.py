@@ -45,8 +45,7 @@ def attach_files(request, reference):
 @require_POST
 def remove(request, pk):
     """"Remove" under a photo or file on the incident page: gone at once, or a message saying who may."""
-    attachment = get_object_or_404(
-        Attachment.objects.filter(incident__in=visible_incidents(request.user)).select_related("incident"), pk=pk)
+    attachment = _readable(request.user, pk)
     back = reverse("incident", args=[attachment.incident.reference]) + "#attachments"
     try:
         services.remove(attachment, by=request.user)
@@ -58,7 +57,8 @@ def remove(request, pk):
 
 
 def _readable(user, pk):
-    return get_object_or_404(Attachment.objects.filter(incident__in=visible_incidents(user)), pk=pk)
+    """The attachment, with its incident, if `user` may read that incident; otherwise not found."""
+    return get_object_or_404(Attachment.objects.filter(incident__in=visible_incidents(user)).select_related("incident"), pk=pk)
 
 
 @login_required

@@ -194,7 +194,6 @@ def main():
             wait_for(lambda: Counter(map(tuple, reminders_sent())) >= must, "the engine to catch up", timeout=args.catch_up)
         except AssertionError as error:
             print(f"note: {error}")
-        worker.stop()
         sent = reminders_sent()
         cursor.execute("SELECT count(*) - count(DISTINCT (recipient_id, reminder_id, kind)) FROM followups_notification")
         duplicate_notifications = cursor.fetchone()[0]

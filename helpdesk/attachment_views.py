@@ -85,12 +85,19 @@ class AttachmentList(ApiView):
 class AttachmentDownload(ApiView):
     renderer_classes = [renderers.JSONRenderer, AnyFileRenderer]
 
+    def attachment(self, pk, attachment_id):
+        """The attachment, found only through its incident (so another organization's is not found)."""
+        incident = self.incident(pk)
+        attachment = get_object_or_404(Attachment.objects.filter(incident=incident), pk=attachment_id)
+        attachment.incident = incident
+        return attachment
+
     @extend_schema(summary="Download a photo or a file", operation_id="incidents_attachments_retrieve",
                    description="The stored file, in its own content type (a photo as re-encoded, without metadata).",
                    responses={**{(200, kind): OpenApiTypes.BINARY for kind in FILE_TYPES}, **ERRORS},
                    parameters=[OpenApiParameter("format", exclude=True)])  # the file's type is its own
     def get(self, request, pk, attachment_id):
-        return serve(get_object_or_404(Attachment.objects.filter(incident=self.incident(pk)), pk=attachment_id))
+        return serve(self.attachment(pk, attachment_id))
 
     @extend_schema(summary="Remove a photo or a file", operation_id="incidents_attachments_destroy",
                    description="Takes it off the incident, with a timeline entry naming it; the stored file goes "
@@ -100,9 +107,6 @@ class AttachmentDownload(ApiView):
                    parameters=[IDEMPOTENCY_PARAMETER, OpenApiParameter("format", exclude=True)])
     def delete(self, request, pk, attachment_id):
         def write():
-            incident = self.incident(pk)
-            attachment = get_object_or_404(Attachment.objects.filter(incident=incident), pk=attachment_id)
-            attachment.incident = incident
-            services.remove(attachment, by=request.user)
+            services.remove(self.attachment(pk, attachment_id), by=request.user)
             return Response(status=status.HTTP_204_NO_CONTENT)
         return self.answer(write)
